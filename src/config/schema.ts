@@ -1,0 +1,129 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import cron from 'node-cron';
+import { parseDuration } from '../core/duration.js';
+import { resolveSecret } from '../core/secrets.js';
+import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
+
+/** `250ms`, `30s`, `5m`, `2h`, `7d` → milliseconds. */
+export const duration = z.string().transform((text, ctx) => {
+  const value = parseDuration(text);
+  if (value === undefined || value <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use 250ms, 30s, 5m, 2h or 7d)` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+/** A secret: `env:NAME`, `file:/path`, or a literal; resolved now so a missing one stops start-up. */
+export const secret = z.string().min(1).transform((spec, ctx) => {
+  const resolved = resolveSecret(spec);
+  if (!resolved.ok) {
+    ctx.addIssue({ code: 'custom', message: resolved.message });
+    return z.NEVER;
+  }
+  return resolved.value;
+});
+
+export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
+const impact = z.union([z.literal(1), z.literal(2), z.literal(3)]);
+
+/** Fields every check has, whatever its type. Probe plugins add their own beside these. */
+export const commonCheckShape = {
+  id: checkId,
+  type: z.string(),
+  description: z.string().optional(),
+  target: z.string().min(1).optional(),
+  targets: z.array(z.string().min(1)).min(1).optional(),
+  interval: duration.optional(),
+  schedule: z
+    .string()
+    .refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' })
+    .optional(),
+  timeout: duration.optional(),
+  confirm: z.number().int().min(1).max(100).optional(),
+  recover: z.number().int().min(1).max(100).optional(),
+  impact: impact.default(2),
+  profiles: z.array(z.string()).default([]),
+  heal: z.array(z.string()).default([]),
+  ticket: z.union([z.string(), z.literal(false)]).optional(),
+  enabled: z.boolean().default(true),
+};
+
+const workingHours = z.string().superRefine((text, ctx) => {
+  try {
+    parseWorkingHours(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+
+export const profileSchema = z.strictObject({
+  description: z.string().optional(),
+  hours: workingHours.default('24x7'),
+  timezone: z
+    .string()
+    .refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' })
+    .default(Intl.DateTimeFormat().resolvedOptions().timeZone),
+  /** Urgency while the profile is working: 1 high … 3 low. Outside its hours urgency drops by one. */
+  urgency: impact.default(2),
+});
+
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464');
+
+/**
+ * The top level. `checks`, `healers` and `ticketing.providers` entries are checked in a second
+ * pass against their plugin's own schema (see load.ts), so each type owns its fields.
+ */
+export const topLevelSchema = z.strictObject({
+  agent: z
+    .strictObject({
+      /** Names this daemon in incidents and logs when several agents share one Redis. */
+      id: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(hostname()),
+    })
+    .default({ id: hostname() }),
+  redis: z
+    .strictObject({
+      /** Absent (and no REDIS_URL) → a managed redis-server under `dataDir`. */
+      url: secret.optional(),
+      prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('prodrome'),
+      dataDir: z.string().default('./var/redis'),
+      /** State changes held in memory while Redis is unreachable. */
+      bufferSize: z.number().int().min(10).max(1_000_000).default(10_000),
+    })
+    .default({ prefix: 'prodrome', dataDir: './var/redis', bufferSize: 10_000 }),
+  http: z
+    .strictObject({
+      listen: listenAddress.default('127.0.0.1:9464'),
+      token: secret.optional(),
+    })
+    .default({ listen: '127.0.0.1:9464' }),
+  log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') }).default({ level: 'info' }),
+  defaults: z
+    .strictObject({
+      interval: duration.default(30_000),
+      timeout: duration.default(5_000),
+      confirm: z.number().int().min(1).max(100).default(3),
+      recover: z.number().int().min(1).max(100).default(2),
+    })
+    .default({ interval: 30_000, timeout: 5_000, confirm: 3, recover: 2 }),
+  scheduler: z
+    .strictObject({
+      /** Probes in flight at once across all checks. */
+      concurrency: z.number().int().min(1).max(10_000).default(64),
+    })
+    .default({ concurrency: 64 }),
+  profiles: z.record(z.string().regex(/^[a-z0-9._-]+$/, 'profile names must match [a-z0-9._-]+'), profileSchema).default({}),
+  checks: z.array(z.looseObject({ id: z.unknown(), type: z.string({ message: 'is required (the probe type)' }) })).default([]),
+  healers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the healer type)' }) })).default({}),
+  ticketing: z
+    .strictObject({
+      default: z.union([z.string(), z.literal(false)]).default('local'),
+      /** Delivery attempts before a ticket job is parked as failed; with backoff capped at 5 min this is weeks. */
+      maxAttempts: z.number().int().min(1).default(10_000),
+      providers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the provider type)' }) })).default({ local: { type: 'local' } }),
+    })
+    .default({ default: 'local', maxAttempts: 10_000, providers: { local: { type: 'local' } } }),
+});
+
+export type TopLevelConfig = z.infer<typeof topLevelSchema>;

@@ -1,0 +1,55 @@
+import type { WorkingHours } from '../core/working-hours.js';
+import type { TopLevelConfig } from './schema.js';
+
+/** A check after defaults, validation and target expansion. */
+export interface CheckConfig {
+  id: string;
+  type: string;
+  description?: string;
+  /** Expanded: CIDR ranges and `file:` lists already read. */
+  targets: string[];
+  /** Either an interval or a cron schedule. */
+  intervalMs?: number;
+  schedule?: string;
+  timeoutMs: number;
+  confirm: number;
+  recover: number;
+  impact: 1 | 2 | 3;
+  profiles: string[];
+  heal: string[];
+  /** Ticket provider id, or false for never. */
+  ticket: string | false;
+  enabled: boolean;
+  /** The probe's own fields, as its plugin parsed them. */
+  options: Record<string, unknown>;
+}
+
+export interface ProfileConfig {
+  name: string;
+  description?: string;
+  hours: WorkingHours;
+  hoursText: string;
+  timezone: string;
+  urgency: 1 | 2 | 3;
+}
+
+export interface PluginConfig {
+  id: string;
+  type: string;
+  options: Record<string, unknown>;
+}
+
+export interface ProdromeConfig {
+  /** Where the config came from, for messages. */
+  source: string;
+  agent: TopLevelConfig['agent'];
+  redis: TopLevelConfig['redis'] & { url?: string };
+  http: TopLevelConfig['http'];
+  log: TopLevelConfig['log'];
+  defaults: TopLevelConfig['defaults'];
+  scheduler: TopLevelConfig['scheduler'];
+  profiles: Map<string, ProfileConfig>;
+  checks: CheckConfig[];
+  healers: Map<string, PluginConfig>;
+  ticketing: { default: string | false; maxAttempts: number; providers: Map<string, PluginConfig> };
+}

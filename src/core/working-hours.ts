@@ -1,0 +1,75 @@
+/**
+ * Clinical working hours: "24x7", "Mon-Fri 08:00-18:00", "Tue,Thu 07:00-12:00",
+ * several spans joined by ";" ("Mon-Fri 07:00-19:00; Sat 08:00-12:00"). An end before the start
+ * crosses midnight ("Mon-Sun 22:00-06:00" is a night shift).
+ */
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+
+interface Span {
+  days: Set<number>;
+  startMin: number;
+  endMin: number;
+}
+
+export interface WorkingHours {
+  always: boolean;
+  spans: Span[];
+}
+
+function parseDays(text: string): Set<number> {
+  const days = new Set<number>();
+  for (const part of text.split(',')) {
+    const [from, to] = part.split('-').map((d) => d.trim());
+    const a = DAYS.findIndex((d) => d.toLowerCase() === from?.toLowerCase());
+    const b = to === undefined ? a : DAYS.findIndex((d) => d.toLowerCase() === to.toLowerCase());
+    if (a < 0 || b < 0) throw new Error(`unknown day in "${part}" (use Mon, Tue … Sun)`);
+    for (let d = a; ; d = (d + 1) % 7) {
+      days.add(d);
+      if (d === b) break;
+    }
+  }
+  return days;
+}
+
+function parseTime(text: string): number {
+  const m = /^(\d{1,2}):(\d{2})$/.exec(text);
+  if (!m || Number(m[1]) > 24 || Number(m[2]) > 59) throw new Error(`"${text}" is not a time (HH:MM)`);
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+export function parseWorkingHours(text: string): WorkingHours {
+  const trimmed = text.trim();
+  if (/^24x7$/i.test(trimmed)) return { always: true, spans: [] };
+  const spans = trimmed.split(';').map((spanText) => {
+    const m = /^\s*([A-Za-z,\- ]+?)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$/.exec(spanText);
+    if (!m) throw new Error(`"${spanText.trim()}" is not "Days HH:MM-HH:MM" (e.g. "Tue,Thu 07:00-12:00") or "24x7"`);
+    return { days: parseDays(m[1]!.replace(/\s/g, '')), startMin: parseTime(m[2]!), endMin: parseTime(m[3]!) };
+  });
+  return { always: false, spans };
+}
+
+/** Day of week (0 = Sunday) and minute of day of `at` in `timeZone`. */
+function localTime(at: Date, timeZone: string): { day: number; minute: number } {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return { day: DAYS.indexOf(get('weekday') as (typeof DAYS)[number]), minute: Number(get('hour')) * 60 + Number(get('minute')) };
+}
+
+export function isWithinHours(hours: WorkingHours, at: Date, timeZone: string): boolean {
+  if (hours.always) return true;
+  const { day, minute } = localTime(at, timeZone);
+  return hours.spans.some((s) => {
+    if (s.startMin <= s.endMin) return s.days.has(day) && minute >= s.startMin && minute < s.endMin;
+    // Crosses midnight: the evening belongs to the listed day, the early morning to the next one.
+    return (s.days.has(day) && minute >= s.startMin) || (s.days.has((day + 6) % 7) && minute < s.endMin);
+  });
+}
+
+export function isValidTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,74 @@
+import type { FailureKind, Severity } from '../probes/probe.js';
+
+/** The external ticket an incident is tracked by, as its provider names it. */
+export interface TicketRef {
+  provider: string;
+  /** The provider's own id (sys_id, issue key, dedup key, webhook id …). */
+  id: string;
+  /** A human number when the system has one (INC0012345, OPS-42). */
+  number?: string;
+  url?: string;
+  openedAt: number;
+}
+
+/** One self-healing try; written by healers (next on the roadmap). */
+export interface HealAttempt {
+  healer: string;
+  attempt: number;
+  startedAt: number;
+  finishedAt: number;
+  result: 'healed' | 'failed' | 'timeout' | 'skipped';
+  message: string;
+}
+
+/** What the last failing probe saw: the proof attached to a ticket. */
+export interface Evidence {
+  kind: FailureKind | 'unknown';
+  message: string;
+  durationMs: number;
+  values: Record<string, number | string | boolean>;
+  at: number;
+}
+
+/**
+ * One problem on one check and target, from its confirmation to its recovery. Stored in Redis as
+ * JSON; timestamps are epoch milliseconds.
+ */
+export interface Incident {
+  id: string;
+  /** Stable for one problem: check id and target. One open incident per key. */
+  key: string;
+  checkId: string;
+  target: string;
+  type: string;
+  status: 'open' | 'resolved';
+  severity: Severity;
+  title: string;
+  impact: 1 | 2 | 3;
+  profiles: string[];
+  /** ITIL priority 1 critical … 5 planning, as computed when the incident was opened. */
+  priority: number;
+  /** The first failed probe of the streak that became this incident. */
+  firstFailureAt: number;
+  /** When the evaluator confirmed it (after `confirm` failures). */
+  confirmedAt: number;
+  /** When the state change reached a worker and the record was written. */
+  openedAt: number;
+  resolvedAt?: number;
+  /** Last state change applied to this key; older changes arriving late are ignored. */
+  lastChangeAt: number;
+  /** Confirmations seen while already open (an agent restart, a second agent). */
+  recurrences: number;
+  evidence: Evidence;
+  heals: HealAttempt[];
+  /** Which provider tickets it (false = never), fixed at opening so a config change cannot orphan it. */
+  ticketProvider: string | false;
+  ticket?: TicketRef;
+  ticketError?: string;
+  /** The agent that confirmed it. */
+  agent: string;
+}
+
+export function incidentKey(checkId: string, target: string): string {
+  return `${checkId}|${target}`;
+}

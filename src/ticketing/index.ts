@@ -1,0 +1,7 @@
+import { Registry } from '../core/registry.js';
+import local from './local.js';
+import type { TicketPlugin } from './ticket-provider.js';
+import webhook from './webhook.js';
+
+/** Ticket providers by config `type`. ServiceNow, Jira and PagerDuty come next, one file each. */
+export const ticketRegistry = new Registry<TicketPlugin>('ticket provider', [local, webhook]);

@@ -1,0 +1,40 @@
+import type { z } from 'zod';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+import type { Incident, TicketRef } from '../incidents/incident.js';
+
+export interface TicketCallContext {
+  /** Stable for one action on one incident: the same across retries, different for a new incident. */
+  idempotencyKey: string;
+  logger: Logger;
+}
+
+/**
+ * A ticket system. Errors are `DeliveryError`s saying whether a retry may help and, for 429, when.
+ * Every method must be safe to call again with the same idempotency key.
+ */
+export interface TicketProvider {
+  readonly id: string;
+  open(incident: Incident, ctx: TicketCallContext): Promise<TicketRef>;
+  update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void>;
+  resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void>;
+  /** Finds an open ticket by incident key, where the vendor can search (recovers a lost reference). */
+  find?(key: string, ctx: TicketCallContext): Promise<TicketRef | null>;
+}
+
+export interface TicketServices {
+  redis: Redis;
+  /** Key prefix in Redis (`prodrome`). */
+  prefix: string;
+  logger: Logger;
+}
+
+export interface TicketPlugin<S extends z.ZodRawShape = z.ZodRawShape> {
+  type: string;
+  options: S;
+  create(id: string, options: z.infer<z.ZodObject<S>>, services: TicketServices): TicketProvider;
+}
+
+export function defineTicketProvider<S extends z.ZodRawShape>(plugin: TicketPlugin<S>): TicketPlugin {
+  return plugin as unknown as TicketPlugin;
+}

@@ -1,0 +1,102 @@
+import axios, { type AxiosError } from 'axios';
+import { z } from 'zod';
+import { duration, secret } from '../config/schema.js';
+import { DeliveryError } from '../core/errors.js';
+import type { Incident, TicketRef } from '../incidents/incident.js';
+import { incidentSummary } from './summary.js';
+import { defineTicketProvider } from './ticket-provider.js';
+
+const options = {
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /** Sent as `Authorization: Bearer …`; use env: or file:. */
+  token: secret.optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  timeout: duration.default(10_000),
+};
+
+export type WebhookAction = 'open' | 'update' | 'resolve';
+
+/** The contract's payload: the same shape for every action. */
+export function webhookPayload(action: WebhookAction, incident: Incident, note?: string) {
+  return {
+    action,
+    key: incident.key,
+    title: incident.title,
+    priority: incident.priority,
+    severity: incident.severity,
+    check: incident.checkId,
+    target: incident.target,
+    profiles: incident.profiles,
+    summary: note ? `${incidentSummary(incident)}\n${note}` : incidentSummary(incident),
+    evidence: incident.evidence,
+    heals: incident.heals,
+    openedAt: new Date(incident.openedAt).toISOString(),
+    resolvedAt: incident.resolvedAt ? new Date(incident.resolvedAt).toISOString() : null,
+    ticket: incident.ticket ?? null,
+  };
+}
+
+/** Retry-After is seconds or an HTTP date. */
+export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
+  if (typeof header !== 'string' || !header.trim()) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Turns an HTTP failure into a DeliveryError: 408, 429 and 5xx may pass on retry; other 4xx will not. */
+export function deliveryErrorFrom(err: unknown, what: string): DeliveryError {
+  const e = err as AxiosError;
+  const status = e.response?.status;
+  if (status === undefined) return new DeliveryError(`${what}: ${e.code ?? ''} ${e.message}`.trim(), { retryable: true, cause: err });
+  const retryable = status === 408 || status === 429 || status >= 500;
+  const body = typeof e.response?.data === 'string' ? e.response.data : JSON.stringify(e.response?.data ?? '');
+  return new DeliveryError(`${what}: HTTP ${status} ${body.slice(0, 200)}`, {
+    retryable,
+    status,
+    retryAfterMs: retryAfterMs(e.response?.headers?.['retry-after']),
+    cause: err,
+  });
+}
+
+export default defineTicketProvider({
+  type: 'webhook',
+  options,
+  create(id, opts) {
+    const client = axios.create({
+      timeout: opts.timeout,
+      headers: { 'content-type': 'application/json', ...opts.headers, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+      // Redirects on a POST are a misconfiguration, not something to follow silently.
+      maxRedirects: 0,
+    });
+    const post = async (action: WebhookAction, incident: Incident, idempotencyKey: string, note?: string) => {
+      try {
+        return await client.post(opts.url, webhookPayload(action, incident, note), { headers: { 'idempotency-key': idempotencyKey } });
+      } catch (err) {
+        throw deliveryErrorFrom(err, `webhook ${id} ${action}`);
+      }
+    };
+    return {
+      id,
+      async open(incident, ctx): Promise<TicketRef> {
+        const res = await post('open', incident, ctx.idempotencyKey);
+        const data = res.data as { id?: unknown; number?: unknown; url?: unknown } | undefined;
+        const remoteId = data && (typeof data.id === 'string' || typeof data.id === 'number') ? String(data.id) : ctx.idempotencyKey;
+        return {
+          provider: id,
+          id: remoteId,
+          ...(typeof data?.number === 'string' ? { number: data.number } : {}),
+          ...(typeof data?.url === 'string' ? { url: data.url } : {}),
+          openedAt: Date.now(),
+        };
+      },
+      async update(_ref, incident, note, ctx) {
+        await post('update', incident, ctx.idempotencyKey, note);
+      },
+      async resolve(_ref, incident, ctx) {
+        await post('resolve', incident, ctx.idempotencyKey);
+      },
+    };
+  },
+});
