@@ -1,7 +1,14 @@
 import { Registry } from '../core/registry.js';
 import type { ProbePlugin } from './probe.js';
+import dicomEcho from './dicom-echo.js';
+import dns from './dns.js';
+import fhir from './fhir.js';
+import hl7Mllp from './hl7-mllp.js';
+import host from './host.js';
 import http from './http.js';
+import icmp from './icmp.js';
 import tcp from './tcp.js';
+import tls from './tls.js';
 
 /** Every probe type, by config `type`. A new probe is one file and one line here. */
-export const probeRegistry = new Registry<ProbePlugin>('probe', [http, tcp]);
+export const probeRegistry = new Registry<ProbePlugin>('probe', [http, tcp, fhir, hl7Mllp, icmp, host, tls, dns, dicomEcho]);

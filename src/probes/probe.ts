@@ -36,6 +36,18 @@ export interface ProbeResult {
   error?: { kind: FailureKind; message: string };
   /** How bad a failure is; defaults to critical. A `slow` answer or a near threshold is a warning. */
   severity?: Severity;
+  /**
+   * The limits that numeric `values` are judged against (disk used % above 90, cert days below 7).
+   * Prediction uses them to say when a value will cross its critical limit.
+   */
+  thresholds?: Record<string, Threshold>;
+}
+
+export interface Threshold {
+  warning?: number;
+  critical: number;
+  /** 'above': bad when the value rises past the limit (disk %); 'below': when it falls under (cert days). */
+  direction: 'above' | 'below';
 }
 
 export interface ProbeRunContext {

@@ -1,0 +1,11 @@
+import { failure } from './failure.js';
+import { defineProbe } from './probe.js';
+
+// Placeholder while the probe is being written: every run fails with a clear message.
+export default defineProbe({
+  type: 'tls',
+  options: {},
+  create() {
+    return { run: async () => failure('error', 'tls probe not implemented yet') };
+  },
+});
