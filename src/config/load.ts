@@ -190,7 +190,7 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
     profiles,
     checks,
     healers,
-    ticketing: { default: cfg.ticketing.default, maxAttempts: cfg.ticketing.maxAttempts, providers },
+    ticketing: { default: cfg.ticketing.default, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }
 

@@ -121,9 +121,13 @@ export const topLevelSchema = z.strictObject({
       default: z.union([z.string(), z.literal(false)]).default('local'),
       /** Delivery attempts before a ticket job is parked as failed; with backoff capped at 5 min this is weeks. */
       maxAttempts: z.number().int().min(1).default(10_000),
+      /** Retry delays double from `initial` up to `max`; a 429's Retry-After wins when given. */
+      backoff: z
+        .strictObject({ initial: duration.default(1_000), max: duration.default(300_000) })
+        .default({ initial: 1_000, max: 300_000 }),
       providers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the provider type)' }) })).default({ local: { type: 'local' } }),
     })
-    .default({ default: 'local', maxAttempts: 10_000, providers: { local: { type: 'local' } } }),
+    .default({ default: 'local', maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } }),
 });
 
 export type TopLevelConfig = z.infer<typeof topLevelSchema>;

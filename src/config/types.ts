@@ -51,5 +51,5 @@ export interface ProdromeConfig {
   profiles: Map<string, ProfileConfig>;
   checks: CheckConfig[];
   healers: Map<string, PluginConfig>;
-  ticketing: { default: string | false; maxAttempts: number; providers: Map<string, PluginConfig> };
+  ticketing: { default: string | false; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

@@ -35,7 +35,7 @@ export async function startRedis(): Promise<TestRedis> {
     child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('Ready to accept connections')) resolve();
+      if (/ready to accept connections/i.test(out)) resolve();
     });
   });
   child.removeAllListeners('exit');

@@ -1,0 +1,200 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import type { CheckConfig, ProdromeConfig } from './config/types.js';
+import { errorMessage } from './core/errors.js';
+import type { Logger } from './core/logger.js';
+import { Evaluator, isProblem, STATUS_VALUE, type StateChange } from './evaluator/evaluator.js';
+import { registerApiRoutes } from './http/api.js';
+import { HttpServer } from './http/server.js';
+import { handleStateChange, type TicketJob } from './incidents/handle-state-change.js';
+import { IncidentStore } from './incidents/store.js';
+import { Metrics } from './metrics/metrics.js';
+import { buildProbe } from './probes/build.js';
+import type { Probe, ProbeResult } from './probes/probe.js';
+import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
+import { Outbox } from './queue/outbox.js';
+import { PipelineQueues } from './queue/queues.js';
+import { createControlConnection, describeRedis, redisOptionsFrom } from './queue/redis.js';
+import { Scheduler, unitsFor } from './scheduler/scheduler.js';
+import { deliverTicket } from './ticketing/deliver.js';
+import { ticketRegistry } from './ticketing/index.js';
+import type { TicketProvider } from './ticketing/ticket-provider.js';
+
+/** How long shutdown may take before the process exits anyway (the contract says ≤ 10 s). */
+const SHUTDOWN_BUDGET_MS = 9_000;
+
+export interface Daemon {
+  readonly config: ProdromeConfig;
+  readonly metrics: Metrics;
+  readonly evaluator: Evaluator;
+  readonly store: IncidentStore;
+  readonly httpAddress: { address: string; port: number };
+  stop(): Promise<void>;
+}
+
+/** Which Redis: the config's URL, else REDIS_URL, else a managed redis-server of our own. */
+export async function resolveRedis(config: ProdromeConfig, logger: Logger): Promise<{ options: RedisOptions; managed?: ManagedRedis }> {
+  const url = config.redis.url ?? process.env.REDIS_URL;
+  if (url) return { options: redisOptionsFrom(url) };
+  const managed = await startManagedRedis(config.redis.dataDir, logger);
+  return { options: redisOptionsFrom(managed.url), managed };
+}
+
+function buildProviders(config: ProdromeConfig, redis: Redis, logger: Logger): Map<string, TicketProvider> {
+  const providers = new Map<string, TicketProvider>();
+  for (const [id, p] of config.ticketing.providers) {
+    providers.set(id, ticketRegistry.get(p.type).create(id, p.options, { redis, prefix: config.redis.prefix, logger }));
+  }
+  return providers;
+}
+
+/**
+ * Wires config → scheduler → probes → evaluator → queue → workers → ticketing, plus metrics and
+ * HTTP; and takes it apart again in order on stop. Nothing else lives here.
+ */
+export async function startDaemon(config: ProdromeConfig, logger: Logger): Promise<Daemon> {
+  const log = logger.child({ component: 'app' });
+  const metrics = new Metrics();
+  const { options: redisOptions, managed } = await resolveRedis(config, logger);
+  const prefix = config.redis.prefix;
+
+  const redis = createControlConnection(redisOptions);
+  let redisReady = false;
+  let stopping: Promise<void> | undefined;
+  redis.on('ready', () => {
+    redisReady = true;
+    metrics.redisUp.set(1);
+    log.info('Redis connected', { redis: describeRedis(redisOptions) });
+    outbox.kick();
+  });
+  redis.on('close', () => {
+    if (redisReady && !stopping) log.warn('Redis connection lost; probing goes on, state changes are buffered', { redis: describeRedis(redisOptions) });
+    redisReady = false;
+    metrics.redisUp.set(0);
+  });
+  redis.on('error', (err) => log.debug('Redis error', { error: err.message }));
+
+  const store = new IncidentStore(redis, prefix);
+  const providers = buildProviders(config, redis, logger);
+  const queues = new PipelineQueues({
+    connection: redisOptions, prefix, logger, ticketAttempts: config.ticketing.maxAttempts, backoff: config.ticketing.backoff,
+  });
+  const outbox = new Outbox<StateChange>({
+    send: (change) => queues.addStateChange(change),
+    capacity: config.redis.bufferSize,
+    logger,
+    onSizeChange: (n) => metrics.bufferedChanges.set(n),
+    onDrop: () => metrics.droppedChanges.inc(),
+  });
+  metrics.setSources({ incidentsOpen: () => store.openCount(), queueCounts: () => queues.counts() });
+
+  const checks = new Map(config.checks.map((c) => [c.id, c]));
+  const evaluator = new Evaluator();
+  evaluator.on('change', (change) => {
+    metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
+    if (isProblem(change.to) && !isProblem(change.from)) metrics.anomalies.inc({ check: change.checkId, severity: change.to });
+    // Only transitions into, between or out of problem states are anomalies worth Redis.
+    if (isProblem(change.to) || isProblem(change.from)) {
+      log.info('State change', { check: change.checkId, target: change.target, from: change.from, to: change.to, kind: change.evidence.kind });
+      outbox.push(change);
+    }
+  });
+
+  const probes = new Map<string, Probe>();
+  for (const check of config.checks) probes.set(check.id, buildProbe(check, { logger }));
+  const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
+  const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
+  scheduler.on('result', (check: CheckConfig, target: string, result: ProbeResult, at: number) => {
+    recordProbeMetrics(metrics, check, target, result);
+    evaluator.observe(check, target, result, at);
+  });
+  scheduler.on('skipped', (unitId) => {
+    const checkId = unitId.split('|')[0]!;
+    metrics.skippedRuns.inc({ check: checkId });
+  });
+
+  try {
+    await redis.connect();
+  } catch (err) {
+    log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
+  }
+  if (redisReady) await seedFromOpenIncidents(store, evaluator, checks, log);
+
+  queues.startWorkers({
+    stateChange: (change) =>
+      handleStateChange(change, {
+        store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
+        enqueueTicket: (job: TicketJob) => queues.addTicketJob(job),
+      }),
+    ticket: (job) => deliverTicket(job, { store, providers, metrics, logger }),
+    ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, err.message),
+  });
+
+  const http = new HttpServer({
+    listen: config.http.listen,
+    token: config.http.token,
+    metrics,
+    logger,
+    readiness: () => ({ ready: redisReady, reasons: redisReady ? [] : [`redis unreachable (${outbox.size} state changes buffered)`] }),
+  });
+  registerApiRoutes(http, { config, evaluator, store });
+  const address = await http.listen();
+  scheduler.start();
+  log.info('Prodrome started', { agent: config.agent.id, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
+
+  return {
+    config,
+    metrics,
+    evaluator,
+    store,
+    httpAddress: { address: address.address, port: address.port },
+    stop() {
+      stopping ??= (async () => {
+        log.info('Stopping: draining in-flight work');
+        const started = Date.now();
+        const left = () => Math.max(0, SHUTDOWN_BUDGET_MS - (Date.now() - started));
+        await withTimeout(scheduler.stop(), left() / 3);
+        const unsent = await outbox.drain(Math.min(2_000, left() / 3));
+        if (unsent) log.error('State changes not queued at shutdown', { count: unsent });
+        await withTimeout(queues.close(), left() / 2);
+        await Promise.allSettled([...probes.values()].map((p) => p.close?.()));
+        await http.close();
+        redis.disconnect();
+        await managed?.stop();
+        log.info('Stopped', { ms: Date.now() - started });
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+function recordProbeMetrics(metrics: Metrics, check: CheckConfig, target: string, result: ProbeResult): void {
+  metrics.probeSuccess.set({ check: check.id, type: check.type, target }, result.ok ? 1 : 0);
+  metrics.probeDuration.observe({ check: check.id, type: check.type }, result.durationMs / 1000);
+  for (const [phase, ms] of Object.entries(result.phases ?? {})) metrics.probePhase.set({ check: check.id, type: check.type, phase }, ms / 1000);
+  for (const [name, value] of Object.entries(result.values)) {
+    if (typeof value === 'number' && Number.isFinite(value)) metrics.probeValue.set({ check: check.id, target, name }, value);
+  }
+}
+
+/** After a restart, open incidents stay open: the evaluator resumes them instead of re-confirming. */
+async function seedFromOpenIncidents(store: IncidentStore, evaluator: Evaluator, checks: Map<string, CheckConfig>, log: Logger): Promise<void> {
+  try {
+    const open = await store.listOpen();
+    let seeded = 0;
+    for (const incident of open) {
+      const check = checks.get(incident.checkId);
+      if (!check || !check.targets.includes(incident.target)) continue;
+      evaluator.seed(check, incident.target, incident.severity, incident.firstFailureAt);
+      seeded++;
+    }
+    if (seeded) log.info('Resumed open incidents', { count: seeded });
+  } catch (err) {
+    log.warn('Cannot read open incidents at start', { error: errorMessage(err) });
+  }
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { Redis } from 'ioredis';
+import { existsSync } from 'node:fs';
+import { resolveRedis, startDaemon } from './app.js';
+import { configPathFrom, loadConfig } from './config/load.js';
+import type { ProdromeConfig } from './config/types.js';
+import { formatDuration } from './core/duration.js';
+import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
+import { createLogger, silentLogger } from './core/logger.js';
+import type { Incident } from './incidents/incident.js';
+import { IncidentStore } from './incidents/store.js';
+import { buildProbe } from './probes/build.js';
+import { managedSocketPath } from './queue/managed-redis.js';
+import { redisOptionsFrom } from './queue/redis.js';
+import { runProbe, unitsFor } from './scheduler/scheduler.js';
+
+/** Exit codes of the contract. */
+const EXIT = { ok: 0, failed: 1, badConfig: 2, dependency: 3 } as const;
+
+function loadOrExit(option: string | undefined): ProdromeConfig {
+  const path = configPathFrom(option);
+  try {
+    return loadConfig(path);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${path}: invalid config\n`);
+      for (const p of err.problems) process.stderr.write(`${p.path}: ${p.message}\n`);
+      process.exit(EXIT.badConfig);
+    }
+    throw err;
+  }
+}
+
+async function commandStart(opts: { config?: string }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  const logger = createLogger({ level: config.log.level });
+  let daemon;
+  try {
+    daemon = await startDaemon(config, logger);
+  } catch (err) {
+    logger.error('Cannot start', { error: errorMessage(err) });
+    process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
+    process.exit(err instanceof DependencyError ? EXIT.dependency : EXIT.failed);
+  }
+  const stop = async (signal: string) => {
+    logger.info('Signal received', { signal });
+    const hardStop = setTimeout(() => process.exit(EXIT.failed), 10_000);
+    hardStop.unref();
+    await daemon.stop();
+    process.exit(EXIT.ok);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+function commandValidate(opts: { config?: string }): void {
+  loadOrExit(opts.config);
+  process.stdout.write('ok\n');
+}
+
+async function commandCheck(id: string, opts: { config?: string; json?: boolean }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  const check = config.checks.find((c) => c.id === id);
+  if (!check) {
+    process.stderr.write(`no check "${id}" in ${config.source} (have: ${config.checks.map((c) => c.id).join(', ') || 'none'})\n`);
+    process.exit(EXIT.badConfig);
+  }
+  const logger = silentLogger();
+  const probe = buildProbe(check, { logger });
+  const rows: { target: string; ok: boolean; durationMs: number; error?: unknown; values: unknown; phases?: unknown }[] = [];
+  for (const unit of unitsFor(check, probe)) {
+    for (const [target, r] of await runProbe(unit, logger)) rows.push({ target, ok: r.ok, durationMs: r.durationMs, error: r.error, values: r.values, phases: r.phases });
+  }
+  await probe.close?.();
+  if (opts.json) process.stdout.write(`${JSON.stringify({ check: check.id, type: check.type, results: rows }, null, 2)}\n`);
+  else {
+    for (const r of rows) {
+      const e = r.error as { kind: string; message: string } | undefined;
+      process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'}  ${check.id}  ${r.target}  ${Math.round(r.durationMs)}ms${e ? `  ${e.kind}: ${e.message}` : ''}\n`);
+    }
+  }
+  process.exit(rows.every((r) => r.ok) ? EXIT.ok : EXIT.failed);
+}
+
+function printIncident(i: Incident): string {
+  const ticket = i.ticket ? `${i.ticket.provider}:${i.ticket.number ?? i.ticket.id}` : i.ticketError ? `ticket failed: ${i.ticketError}` : i.ticketProvider === false ? 'no ticket' : 'ticket pending';
+  const lasted = formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt);
+  const heals = i.heals.length ? `  heals: ${i.heals.map((h) => `${h.healer}=${h.result}`).join(',')}` : '';
+  return `${i.status.padEnd(8)} P${i.priority} ${i.severity.padEnd(8)} ${i.checkId}  ${i.target}  ${i.evidence.kind}: ${i.evidence.message}  (${lasted}, since ${new Date(i.firstFailureAt).toISOString()})  [${ticket}]${heals}`;
+}
+
+async function commandIncidents(opts: { config?: string; all?: boolean; json?: boolean }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  const url = config.redis.url ?? process.env.REDIS_URL;
+  let managed;
+  let redisUrl = url;
+  if (!redisUrl) {
+    // The daemon's managed Redis: use its socket when it runs, else start it briefly on the same data.
+    const socket = managedSocketPath(config.redis.dataDir);
+    if (existsSync(socket)) redisUrl = `unix:${socket}`;
+    else {
+      try {
+        const r = await resolveRedis(config, silentLogger());
+        managed = r.managed;
+        redisUrl = managed?.url;
+      } catch (err) {
+        process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
+        process.exit(EXIT.dependency);
+      }
+    }
+  }
+  const redis = new Redis({ ...redisOptionsFrom(redisUrl!), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    const store = new IncidentStore(redis, config.redis.prefix);
+    const incidents = opts.all ? await store.listRecent(200) : await store.listOpen();
+    if (opts.json) process.stdout.write(`${JSON.stringify(incidents, null, 2)}\n`);
+    else if (!incidents.length) process.stdout.write(opts.all ? 'no incidents\n' : 'no open incidents\n');
+    else for (const i of incidents) process.stdout.write(`${printIncident(i)}\n`);
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read incidents from Redis: ${errorMessage(err)}\n`);
+    process.exitCode = EXIT.dependency;
+  } finally {
+    redis.disconnect();
+    await managed?.stop();
+  }
+}
+
+const program = new Command()
+  .name('prodrome')
+  .description('Finds the early signs of hospital IT failures, heals what it safely can and opens tickets before anyone calls the help desk.')
+  .showHelpAfterError();
+const configOption = () => new Option('-c, --config <file>', 'config file (default: $PRODROME_CONFIG, else config/prodrome.yaml)');
+
+program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption()).action(commandStart);
+program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
+program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
+program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
+  process.exit(EXIT.failed);
+});

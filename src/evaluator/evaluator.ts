@@ -1,0 +1,140 @@
+import { EventEmitter } from 'node:events';
+import type { CheckConfig } from '../config/types.js';
+import { incidentKey, type Evidence } from '../incidents/incident.js';
+import type { ProbeResult, Severity } from '../probes/probe.js';
+
+export type CheckStatus = 'ok' | Severity | 'unknown';
+
+/** Numeric form for `prodrome_check_state`: 0 ok · 1 warning · 2 critical · 3 unknown. */
+export const STATUS_VALUE: Record<CheckStatus, number> = { ok: 0, warning: 1, critical: 2, unknown: 3 };
+
+export function isProblem(status: CheckStatus): status is Severity {
+  return status === 'warning' || status === 'critical';
+}
+
+/** What the evaluator knows about one check on one target. */
+export interface TargetState {
+  key: string;
+  checkId: string;
+  target: string;
+  type: string;
+  status: CheckStatus;
+  since: number;
+  consecutiveFailures: number;
+  consecutivePasses: number;
+  /** First failed probe of the current failure streak (kept while a problem lasts). */
+  firstFailureAt?: number;
+  lastRunAt?: number;
+  lastResult?: ProbeResult;
+}
+
+/**
+ * A change of state worth acting on. Only these travel through Redis: never raw probe results.
+ */
+export interface StateChange {
+  key: string;
+  checkId: string;
+  target: string;
+  type: string;
+  from: CheckStatus;
+  to: CheckStatus;
+  at: number;
+  firstFailureAt: number;
+  evidence: Evidence;
+}
+
+export function evidenceOf(result: ProbeResult, at: number): Evidence {
+  return {
+    kind: result.error?.kind ?? 'unknown',
+    message: result.error?.message ?? 'passed',
+    durationMs: result.durationMs,
+    values: result.values,
+    at,
+  };
+}
+
+export interface EvaluatorEvents {
+  change: [StateChange];
+}
+
+/**
+ * Turns probe results into states with confirm/recover thresholds: a problem is confirmed after
+ * `confirm` consecutive failures and cleared after `recover` consecutive passes, so one lost
+ * packet never pages anyone. Emits `change` only when the state moves.
+ *
+ * Seams for what comes next (flapping, dependencies, maintenance) sit after this: they filter or
+ * annotate StateChanges, they do not need to know about thresholds.
+ */
+export class Evaluator extends EventEmitter<EvaluatorEvents> {
+  private readonly states = new Map<string, TargetState>();
+
+  observe(check: CheckConfig, target: string, result: ProbeResult, at = Date.now()): StateChange | undefined {
+    const key = incidentKey(check.id, target);
+    let state = this.states.get(key);
+    if (!state) {
+      state = { key, checkId: check.id, target, type: check.type, status: 'unknown', since: at, consecutiveFailures: 0, consecutivePasses: 0 };
+      this.states.set(key, state);
+    }
+    state.lastRunAt = at;
+    state.lastResult = result;
+    const from = state.status;
+    let to: CheckStatus = from;
+
+    if (result.ok) {
+      state.consecutivePasses++;
+      state.consecutiveFailures = 0;
+      if (isProblem(from)) {
+        if (state.consecutivePasses >= check.recover) to = 'ok';
+      } else {
+        to = 'ok';
+        state.firstFailureAt = undefined;
+      }
+    } else {
+      state.consecutiveFailures++;
+      state.consecutivePasses = 0;
+      // A pass in the middle of a problem does not restart the clock: the outage is still the same one.
+      if (!isProblem(from) && state.consecutiveFailures === 1) state.firstFailureAt = at;
+      const severity: Severity = result.severity ?? 'critical';
+      if (isProblem(from)) to = severity;
+      else if (state.consecutiveFailures >= check.confirm) to = severity;
+    }
+
+    if (to === from) return undefined;
+    const change: StateChange = {
+      key,
+      checkId: check.id,
+      target,
+      type: check.type,
+      from,
+      to,
+      at,
+      firstFailureAt: state.firstFailureAt ?? at,
+      evidence: evidenceOf(result, at),
+    };
+    state.status = to;
+    state.since = at;
+    if (to === 'ok') state.firstFailureAt = undefined;
+    this.emit('change', change);
+    return change;
+  }
+
+  /**
+   * Restores a problem state known from Redis (an open incident) after a restart, so the agent
+   * neither re-confirms nor re-opens it, and needs `recover` passes to clear it.
+   */
+  seed(check: CheckConfig, target: string, status: Severity, firstFailureAt: number, at = Date.now()): void {
+    const key = incidentKey(check.id, target);
+    this.states.set(key, {
+      key, checkId: check.id, target, type: check.type, status, since: at,
+      consecutiveFailures: check.confirm, consecutivePasses: 0, firstFailureAt,
+    });
+  }
+
+  get(key: string): TargetState | undefined {
+    return this.states.get(key);
+  }
+
+  all(): TargetState[] {
+    return [...this.states.values()];
+  }
+}

@@ -1,0 +1,142 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import type { Logger } from '../core/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+export type JsonHandler = (req: http.IncomingMessage, params: Record<string, string>, body: unknown) => Promise<{ status: number; body: unknown }>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  write: boolean;
+  handler: JsonHandler;
+}
+
+export interface HttpServerOptions {
+  listen: string;
+  /** Bearer token for write endpoints; without one they answer 403. */
+  token?: string;
+  metrics: Metrics;
+  readiness(): Readiness;
+  logger: Logger;
+}
+
+/** Largest JSON body a write endpoint accepts. */
+const MAX_BODY = 256 * 1024;
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from((header ?? '').replace(/^Bearer\s+/i, ''));
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+/**
+ * /metrics, /healthz, /readyz and the JSON API. Read endpoints are open (bind to loopback, the
+ * default); write endpoints need `Authorization: Bearer <token>`.
+ */
+export class HttpServer {
+  private readonly server: http.Server;
+  private readonly routes: Route[] = [];
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: Error) => {
+        options.logger.error('HTTP handler failed', { component: 'http', url: req.url, error: err.message });
+        if (!res.headersSent) this.json(res, 500, { error: 'internal error' });
+        else res.end();
+      });
+    });
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  /** `path` may hold `:name` parameters. */
+  route(method: string, path: string, handler: JsonHandler, options: { write?: boolean } = {}): void {
+    const keys: string[] = [];
+    const pattern = new RegExp(`^${path.replace(/:([a-zA-Z]+)/g, (_m, k: string) => (keys.push(k), '([^/]+)'))}$`);
+    this.routes.push({ method, pattern, keys, write: options.write ?? method !== 'GET', handler });
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = parseListen(this.options.listen);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeIdleConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private json(res: http.ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const { metrics } = this.options;
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/healthz') return this.json(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && url.pathname === '/readyz') {
+      const r = this.options.readiness();
+      return this.json(res, r.ready ? 200 : 503, r.ready ? { status: 'ready' } : { status: 'not ready', reasons: r.reasons });
+    }
+    for (const route of this.routes) {
+      const m = route.pattern.exec(url.pathname);
+      if (!m || route.method !== req.method) continue;
+      if (route.write) {
+        if (!this.options.token) return this.json(res, 403, { error: 'write endpoints are off: set http.token' });
+        if (!tokenMatches(req.headers.authorization, this.options.token)) return this.json(res, 401, { error: 'missing or wrong bearer token' });
+      }
+      const params: Record<string, string> = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(m[i + 1]!)]));
+      for (const [k, v] of url.searchParams) params[k] ??= v;
+      let body: unknown;
+      if (req.method !== 'GET') {
+        const read = await readBody(req);
+        if (read === 'too-large') return this.json(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
+        if (read === 'bad-json') return this.json(res, 400, { error: 'body is not JSON' });
+        body = read.value;
+      }
+      const out = await route.handler(req, params, body);
+      return this.json(res, out.status, out.body);
+    }
+    this.json(res, 404, { error: 'not found' });
+  }
+}
+
+async function readBody(req: http.IncomingMessage): Promise<{ value: unknown } | 'too-large' | 'bad-json'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) return { value: undefined };
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return 'bad-json';
+  }
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { CheckConfig, ProfileConfig } from '../config/types.js';
+import type { Logger } from '../core/logger.js';
+import { isProblem, type StateChange } from '../evaluator/evaluator.js';
+import { priorityOf, urgencyOf } from '../ticketing/priority.js';
+import { incidentTitle } from '../ticketing/summary.js';
+import type { IncidentCore, IncidentStore } from './store.js';
+
+export type TicketAction = 'open' | 'update' | 'resolve';
+
+/** A ticket operation to deliver; queued so a down ticket system delays it and never loses it. */
+export interface TicketJob {
+  incidentId: string;
+  action: TicketAction;
+  /** When the change that caused it happened; makes update ids unique. */
+  at: number;
+  note?: string;
+}
+
+export interface StateChangeDeps {
+  store: IncidentStore;
+  checks: ReadonlyMap<string, CheckConfig>;
+  profiles: ReadonlyMap<string, ProfileConfig>;
+  defaultTicketProvider: string | false;
+  agent: string;
+  enqueueTicket(job: TicketJob): Promise<void>;
+  logger: Logger;
+  now?: () => number;
+}
+
+const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
+
+/**
+ * Applies one state change to the shared incident record and queues the ticket work it calls for.
+ * Safe to run twice for the same change (a retried job, two agents): the store's atomic scripts
+ * make the second run a recurrence or stale, never a second incident.
+ *
+ * Healing plugs in here next: between "opened" and the ticket, try the check's healers and verify.
+ */
+export async function handleStateChange(change: StateChange, deps: StateChangeDeps): Promise<void> {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger.child({ component: 'incidents', check: change.checkId, target: change.target });
+  const check = deps.checks.get(change.checkId);
+
+  if (isProblem(change.to)) {
+    const impact = check?.impact ?? 2;
+    const profiles = (check?.profiles ?? []).map((p) => deps.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
+    const core: IncidentCore = {
+      id: randomUUID(),
+      key: change.key,
+      checkId: change.checkId,
+      target: change.target,
+      type: change.type,
+      title: incidentTitle(change.checkId, change.target, change.evidence.kind),
+      impact,
+      profiles: check?.profiles ?? [],
+      priority: priorityOf(impact, urgencyOf(profiles, new Date(change.at))),
+      firstFailureAt: change.firstFailureAt,
+      confirmedAt: change.at,
+      openedAt: now(),
+      ticketProvider: check ? check.ticket : deps.defaultTicketProvider,
+      agent: deps.agent,
+    };
+    const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
+    if (result.outcome === 'opened') {
+      log.warn('Incident opened', { incident: result.id, severity: change.to, kind: change.evidence.kind, reason: change.evidence.message, priority: core.priority });
+      if (core.ticketProvider !== false) await deps.enqueueTicket({ incidentId: result.id, action: 'open', at: change.at });
+    } else if (result.outcome === 'recurrence') {
+      const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
+      log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
+      if (worse) {
+        await deps.enqueueTicket({ incidentId: result.id, action: 'update', at: change.at, note: `Escalated from ${result.previousSeverity} to ${change.to}: ${change.evidence.kind} — ${change.evidence.message}` });
+      }
+    } else {
+      log.debug('Stale state change ignored', { at: change.at });
+    }
+    return;
+  }
+
+  if (change.to === 'ok' && isProblem(change.from)) {
+    const result = await deps.store.applyRecovery(change.key, change.evidence, change.at);
+    if (result.outcome === 'resolved') {
+      log.info('Incident resolved', { incident: result.id });
+      const incident = await deps.store.get(result.id);
+      if (incident && incident.ticketProvider !== false) await deps.enqueueTicket({ incidentId: result.id, action: 'resolve', at: change.at });
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import type { Redis } from 'ioredis';
+import type { Severity } from '../probes/probe.js';
+import type { Evidence, HealAttempt, Incident, TicketRef } from './incident.js';
+
+/** The parts of an incident fixed when it opens. */
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'heals' | 'ticket' | 'ticketError'>;
+
+export type ProblemOutcome =
+  | { outcome: 'opened'; id: string }
+  | { outcome: 'recurrence'; id: string; previousSeverity: Severity }
+  | { outcome: 'stale' };
+export type RecoveryOutcome = { outcome: 'resolved'; id: string } | { outcome: 'none' } | { outcome: 'stale' };
+
+/*
+ * Each script applies one state change atomically, whichever agent or worker runs it:
+ * - a change older than the last one applied to the key is stale and ignored (late retries, a
+ *   slow agent), so a late "problem" can never reopen what a newer "recovery" closed;
+ * - a problem while an incident is open for the key is a recurrence, never a second incident.
+ * Incidents are hashes with one field per mutable part, so the ticket worker setting `ticket` and
+ * the anomaly worker recording a recurrence never overwrite each other.
+ */
+const APPLY_PROBLEM = `
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if tonumber(ARGV[2]) < last then return {'stale', '', ''} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local openId = redis.call('HGET', KEYS[2], ARGV[1])
+if openId then
+  local h = ARGV[7] .. openId
+  local previous = redis.call('HGET', h, 'severity')
+  redis.call('HSET', h, 'severity', ARGV[5], 'evidence', ARGV[6], 'lastChangeAt', ARGV[2])
+  redis.call('HINCRBY', h, 'recurrences', 1)
+  return {'recurrence', openId, previous or ''}
+end
+local h = ARGV[7] .. ARGV[3]
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', h, 'core', ARGV[4], 'status', 'open', 'severity', ARGV[5], 'evidence', ARGV[6], 'lastChangeAt', ARGV[2], 'recurrences', 0, 'heals', '[]')
+redis.call('ZADD', KEYS[3], ARGV[8], ARGV[3])
+return {'opened', ARGV[3], ''}
+`;
+
+const APPLY_RECOVERY = `
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if tonumber(ARGV[2]) < last then return {'stale', ''} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local openId = redis.call('HGET', KEYS[2], ARGV[1])
+if not openId then return {'none', ''} end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HSET', ARGV[3] .. openId, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'evidence', ARGV[4])
+return {'resolved', openId}
+`;
+
+type ScriptedRedis = Redis & {
+  prodromeApplyProblem(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
+  prodromeApplyRecovery(k1: string, k2: string, ...args: string[]): Promise<[string, string]>;
+};
+
+/** Incidents in Redis, shared by every agent and worker using the same prefix. */
+export class IncidentStore {
+  private readonly redis: ScriptedRedis;
+  private readonly lastChange: string;
+  private readonly open: string;
+  private readonly index: string;
+  private readonly incidentPrefix: string;
+
+  constructor(redis: Redis, readonly prefix: string) {
+    this.redis = redis as ScriptedRedis;
+    this.lastChange = `${prefix}:incident-last-change`;
+    this.open = `${prefix}:incidents-open`;
+    this.index = `${prefix}:incidents`;
+    this.incidentPrefix = `${prefix}:incident:`;
+    if (!('prodromeApplyProblem' in redis)) {
+      redis.defineCommand('prodromeApplyProblem', { numberOfKeys: 3, lua: APPLY_PROBLEM });
+      redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 2, lua: APPLY_RECOVERY });
+    }
+  }
+
+  async applyProblem(core: IncidentCore, severity: Severity, evidence: Evidence, at: number): Promise<ProblemOutcome> {
+    const [outcome, id, previous] = await this.redis.prodromeApplyProblem(
+      this.lastChange, this.open, this.index,
+      core.key, String(at), core.id, JSON.stringify(core), severity, JSON.stringify(evidence), this.incidentPrefix, String(core.openedAt),
+    );
+    if (outcome === 'opened') return { outcome, id };
+    if (outcome === 'recurrence') return { outcome, id, previousSeverity: (previous || 'critical') as Severity };
+    return { outcome: 'stale' };
+  }
+
+  async applyRecovery(key: string, evidence: Evidence, at: number): Promise<RecoveryOutcome> {
+    const [outcome, id] = await this.redis.prodromeApplyRecovery(this.lastChange, this.open, key, String(at), this.incidentPrefix, JSON.stringify(evidence));
+    if (outcome === 'resolved') return { outcome, id };
+    return { outcome: outcome === 'none' ? 'none' : 'stale' };
+  }
+
+  async get(id: string): Promise<Incident | undefined> {
+    const h = await this.redis.hgetall(this.incidentPrefix + id);
+    return h.core ? IncidentStore.decode(h) : undefined;
+  }
+
+  async setTicket(id: string, ref: TicketRef): Promise<void> {
+    await this.redis.multi().hset(this.incidentPrefix + id, 'ticket', JSON.stringify(ref)).hdel(this.incidentPrefix + id, 'ticketError').exec();
+  }
+
+  async setTicketError(id: string, message: string): Promise<void> {
+    await this.redis.hset(this.incidentPrefix + id, 'ticketError', message);
+  }
+
+  async setHeals(id: string, heals: HealAttempt[]): Promise<void> {
+    await this.redis.hset(this.incidentPrefix + id, 'heals', JSON.stringify(heals));
+  }
+
+  /** Open incidents' ids by key. */
+  async openIds(): Promise<Map<string, string>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.open)));
+  }
+
+  async openCount(): Promise<number> {
+    return this.redis.hlen(this.open);
+  }
+
+  async listOpen(): Promise<Incident[]> {
+    return this.many([...(await this.openIds()).values()]);
+  }
+
+  /** Most recent first. */
+  async listRecent(limit = 100): Promise<Incident[]> {
+    return this.many(await this.redis.zrevrange(this.index, 0, limit - 1));
+  }
+
+  private async many(ids: string[]): Promise<Incident[]> {
+    if (!ids.length) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.incidentPrefix + id);
+    const results = (await pipeline.exec()) ?? [];
+    return results
+      .map(([, h]) => h as Record<string, string>)
+      .filter((h) => h && h.core)
+      .map((h) => IncidentStore.decode(h))
+      .sort((a, b) => b.openedAt - a.openedAt);
+  }
+
+  private static decode(h: Record<string, string>): Incident {
+    const core = JSON.parse(h.core!) as IncidentCore;
+    return {
+      ...core,
+      status: h.status === 'resolved' ? 'resolved' : 'open',
+      severity: (h.severity || 'critical') as Severity,
+      evidence: JSON.parse(h.evidence ?? '{}') as Evidence,
+      lastChangeAt: Number(h.lastChangeAt),
+      recurrences: Number(h.recurrences ?? 0),
+      ...(h.resolvedAt ? { resolvedAt: Number(h.resolvedAt) } : {}),
+      heals: JSON.parse(h.heals ?? '[]') as HealAttempt[],
+      ...(h.ticket ? { ticket: JSON.parse(h.ticket) as TicketRef } : {}),
+      ...(h.ticketError ? { ticketError: h.ticketError } : {}),
+    };
+  }
+}

@@ -1,0 +1,112 @@
+import client from 'prom-client';
+
+export type QueueCounts = Record<string, Partial<Record<'waiting' | 'active' | 'delayed' | 'failed', number>>>;
+
+/** Figures read from Redis at scrape time; absent while Redis is down. */
+export interface ScrapeSources {
+  incidentsOpen(): Promise<number>;
+  queueCounts(): Promise<QueueCounts>;
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/**
+ * The one prom-client registry and every metric Prodrome exports. Names and labels are part of
+ * the contract (dashboards depend on them); labels are bounded by the config, never by input.
+ */
+export class Metrics {
+  readonly registry = new client.Registry();
+  private sources: ScrapeSources | undefined;
+
+  readonly probeSuccess = new client.Gauge({
+    name: 'prodrome_probe_success', help: 'Last probe result: 1 passed, 0 failed.',
+    labelNames: ['check', 'type', 'target'] as const, registers: [this.registry],
+  });
+  readonly probeDuration = new client.Histogram({
+    name: 'prodrome_probe_duration_seconds', help: 'Wall time of a probe.',
+    labelNames: ['check', 'type'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry],
+  });
+  readonly probePhase = new client.Gauge({
+    name: 'prodrome_probe_phase_seconds', help: 'Time of each phase of the last probe (connect, tls, firstByte, token, metadata, read …).',
+    labelNames: ['check', 'type', 'phase'] as const, registers: [this.registry],
+  });
+  readonly probeValue = new client.Gauge({
+    name: 'prodrome_probe_value', help: 'Numeric values a probe measured (disk used %, cert days left, rtt), as judged by thresholds.',
+    labelNames: ['check', 'target', 'name'] as const, registers: [this.registry],
+  });
+  readonly checkState = new client.Gauge({
+    name: 'prodrome_check_state', help: 'Evaluated state: 0 ok, 1 warning, 2 critical, 3 unknown.',
+    labelNames: ['check', 'target'] as const, registers: [this.registry],
+  });
+  readonly anomalies = new client.Counter({
+    name: 'prodrome_anomalies_total', help: 'Problems confirmed by the evaluator.',
+    labelNames: ['check', 'severity'] as const, registers: [this.registry],
+  });
+  readonly incidentsOpen = new client.Gauge({
+    name: 'prodrome_incidents_open', help: 'Incidents open now (shared by every agent on this Redis).',
+    registers: [this.registry],
+    collect: async () => {
+      const value = await this.read(() => this.sources?.incidentsOpen());
+      if (value !== undefined) this.incidentsOpen.set(value);
+    },
+  });
+  readonly healAttempts = new client.Counter({
+    name: 'prodrome_heal_attempts_total', help: 'Self-healing attempts by outcome.',
+    labelNames: ['healer', 'result'] as const, registers: [this.registry],
+  });
+  readonly tickets = new client.Counter({
+    name: 'prodrome_tickets_total', help: 'Ticket operations by provider, action and result.',
+    labelNames: ['provider', 'action', 'result'] as const, registers: [this.registry],
+  });
+  readonly timeToTicket = new client.Histogram({
+    name: 'prodrome_time_to_ticket_seconds', help: 'From the first failed probe to the ticket opened.',
+    labelNames: ['provider'] as const, buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600], registers: [this.registry],
+  });
+  readonly queueJobs = new client.Gauge({
+    name: 'prodrome_queue_jobs', help: 'Jobs in the Redis queues by state.',
+    labelNames: ['queue', 'state'] as const, registers: [this.registry],
+    collect: async () => {
+      const counts = await this.read(() => this.sources?.queueCounts());
+      if (!counts) return;
+      for (const [queue, byState] of Object.entries(counts)) {
+        for (const state of QUEUE_STATES) this.queueJobs.set({ queue, state }, byState[state] ?? 0);
+      }
+    },
+  });
+  readonly redisUp = new client.Gauge({
+    name: 'prodrome_redis_up', help: 'Whether Redis is reachable: 1 yes, 0 no.', registers: [this.registry],
+  });
+  readonly skippedRuns = new client.Counter({
+    name: 'prodrome_scheduler_skipped_runs_total', help: 'Scheduled runs skipped because the previous run of the same check was still going.',
+    labelNames: ['check'] as const, registers: [this.registry],
+  });
+  readonly bufferedChanges = new client.Gauge({
+    name: 'prodrome_state_changes_buffered', help: 'State changes held in memory while Redis is unreachable.', registers: [this.registry],
+  });
+  readonly droppedChanges = new client.Counter({
+    name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
+    this.redisUp.set(0);
+  }
+
+  setSources(sources: ScrapeSources): void {
+    this.sources = sources;
+  }
+
+  /** A scrape must not hang on a dead Redis: give up after a second and keep the last value. */
+  private async read<T>(fn: () => Promise<T> | undefined): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const pending = fn();
+      if (!pending) return undefined;
+      return await Promise.race([pending, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 1_000)))]);
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

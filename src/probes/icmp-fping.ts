@@ -1,0 +1,259 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * What one engine learnt about one target in a cycle, before it is judged against the check's
+ * limits. `rtts` holds one entry per echo request sent: the round trip in ms, or undefined when lost.
+ */
+export type EchoOutcome =
+  | { kind: 'samples'; rtts: (number | undefined)[]; note?: string }
+  | { kind: 'dns'; message: string }
+  | { kind: 'timeout' }
+  | { kind: 'error'; message: string };
+
+/** One target's lines in fping's output. */
+export interface FpingHost {
+  /** From the `-C` summary line: one entry per request sent, undefined for `-`. */
+  rtts?: (number | undefined)[];
+  /** `name: message` lines: a resolver error, or `error while sending ping: …`. */
+  notes: string[];
+  /** `ICMP Host Unreachable from R for ICMP Echo sent to name` and the like. */
+  icmp: string[];
+}
+
+export interface FpingReport {
+  hosts: Map<string, FpingHost>;
+  /** Lines that name no host: fping's own errors (`fping: can't create socket …`). */
+  other: string[];
+}
+
+const RTT_TOKEN = /^(?:-|\d+(?:\.\d+)?(?:e[+-]?\d+)?)$/i;
+const SUMMARY = /^(\S+)\s+:((?:\s+\S+)*)\s*$/;
+const ICMP_NOTE = /^(ICMP.*?) from (\S+) for ICMP Echo sent to (\S+)\s*$/;
+const NAMED_NOTE = /^(\S+): (.+)$/;
+// fping writes " [<- addr]" to stderr in the middle of its stdout reply lines when a reply comes from
+// another address than the one pinged; with stdout discarded those fragments prefix the next stderr line.
+const REPLY_FROM = /^(?:\s*\[<- [^\]]*\])+/;
+
+/**
+ * Parses fping's stderr in `-C` mode (fping 3.x–5.x): per-host summary lines `name : 0.04 - 0.05`,
+ * resolver and send errors `name: message`, ICMP error notes, and anything else. A host seen twice
+ * (fping prints one line per entry) has its samples appended. Never throws: unknown lines are kept
+ * in `other`.
+ */
+export function parseFpingOutput(text: string): FpingReport {
+  const hosts = new Map<string, FpingHost>();
+  const other: string[] = [];
+  const host = (name: string): FpingHost => {
+    let h = hosts.get(name);
+    if (!h) hosts.set(name, (h = { notes: [], icmp: [] }));
+    return h;
+  };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(REPLY_FROM, '').trim();
+    if (!line) continue;
+    const summary = SUMMARY.exec(line);
+    if (summary) {
+      const tokens = summary[2]!.trim().split(/\s+/).filter(Boolean);
+      if (tokens.every((t) => RTT_TOKEN.test(t))) {
+        const h = host(summary[1]!);
+        h.rtts = [...(h.rtts ?? []), ...tokens.map((t) => (t === '-' ? undefined : Number(t)))];
+        continue;
+      }
+    }
+    const icmp = ICMP_NOTE.exec(line);
+    if (icmp) {
+      host(icmp[3]!).icmp.push(`${icmp[1]} from ${icmp[2]}`);
+      continue;
+    }
+    const named = NAMED_NOTE.exec(line);
+    if (named && !/(^|\/)fping$/.test(named[1]!)) {
+      host(named[1]!).notes.push(named[2]!);
+      continue;
+    }
+    other.push(line);
+  }
+  return { hosts, other };
+}
+
+/** Per-host gap between a target's own echo requests (fping -p), and ping's -i. */
+export const PER_HOST_PERIOD_MS = 200;
+
+export interface FpingPlan {
+  count: number;
+  perPacketTimeoutMs: number;
+  /** Gap between any two requests (fping -i), ms, fractions allowed. */
+  intervalMs: number;
+}
+
+/** The fping command line for one cycle; targets follow on stdin (`-f -`), one a line. */
+export function fpingArgs(plan: FpingPlan): string[] {
+  return [
+    '-C', String(plan.count),
+    '-t', String(Math.max(1, Math.round(plan.perPacketTimeoutMs))),
+    '-p', String(PER_HOST_PERIOD_MS),
+    '-i', String(Math.round(plan.intervalMs * 1000) / 1000),
+    // -r 0 -B 1: counting mode sends exactly `count` requests; retries would skew the loss figure.
+    '-r', '0', '-B', '1',
+    '-f', '-',
+  ];
+}
+
+export interface FpingRun {
+  /** Per requested name; absent when fping said nothing about it. */
+  outcomes: Map<string, EchoOutcome>;
+  /** Set when the run as a whole failed (fping missing, fatal error): applies to names without an outcome. */
+  failure?: string;
+  aborted: boolean;
+  wallMs: number;
+}
+
+/** stderr beyond this is not fping talking about our targets. */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Runs one fping process for every name and maps its report back. The names go on stdin: argv
+ * would read a name starting with `-` as an option and has a size limit; fping reads stdin in full
+ * before it sends anything. stdout (one line per reply) goes to /dev/null: the `-C` summary, the
+ * resolver errors and the ICMP notes all come on stderr, and dropping `-q` is what keeps the
+ * resolver errors there.
+ *
+ * fping runs in its own process group so a wrapper script (sudo, a fake in tests) dies with it at
+ * the deadline; the promise settles only after the process has been reaped.
+ */
+export function runFping(binary: string, args: readonly string[], names: readonly string[], signal: AbortSignal): Promise<FpingRun> {
+  const start = process.hrtime.bigint();
+  const wallMs = () => Number(process.hrtime.bigint() - start) / 1e6;
+  if (signal.aborted) return Promise.resolve({ outcomes: new Map(), aborted: true, wallMs: 0 });
+  return new Promise((resolve) => {
+    const child = spawn(binary, args, {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      detached: true,
+      env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
+    });
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let spawnError: Error | undefined;
+    let overflow = false;
+    let aborted = false;
+    let settled = false;
+
+    const onAbort = () => {
+      aborted = true;
+      killGroup(child.pid);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    child.stderr.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > MAX_OUTPUT_BYTES) {
+        overflow = true;
+        killGroup(child.pid);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    // fping may exit before reading all of stdin (bad option, no socket): that EPIPE is not news.
+    child.stdin.on('error', () => {});
+    child.stdin.end(names.length ? `${names.join('\n')}\n` : '');
+
+    const finish = (code: number | null) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (spawnError) {
+        const code = (spawnError as NodeJS.ErrnoException).code;
+        const failure = code === 'ENOENT' ? `fping not found at ${binary}` : `cannot start ${binary}: ${spawnError.message}`;
+        resolve({ outcomes: new Map(), failure, aborted, wallMs: wallMs() });
+        return;
+      }
+      const report = parseFpingOutput(Buffer.concat(chunks).toString('utf8'));
+      const outcomes = outcomesFor(names, report, aborted);
+      let failure: string | undefined;
+      if (overflow) failure = `fping wrote more than ${MAX_OUTPUT_BYTES} bytes; output ignored`;
+      else if (!aborted && code !== 0 && code !== 1 && code !== 2) {
+        const tail = Buffer.concat(chunks).toString('utf8').trim().split('\n').slice(-3).join('; ');
+        failure = `fping exited with code ${code ?? 'signal'}${tail ? `: ${tail}` : ''}`;
+      }
+      resolve({ outcomes: overflow ? new Map() : outcomes, failure, aborted, wallMs: wallMs() });
+    };
+    child.once('error', (err) => {
+      spawnError = err;
+      finish(null);
+    });
+    // 'close' waits for stderr to end, so every line is in; 'exit' alone could lose the tail.
+    child.once('close', (code) => finish(code));
+  });
+}
+
+function isResolverNote(note: string): boolean {
+  return !note.startsWith('error while sending ping') && !note.startsWith("can't forward-lookup");
+}
+
+/** Maps fping's report onto the names asked for. Names it said nothing about are left out. */
+function outcomesFor(names: readonly string[], report: FpingReport, aborted: boolean): Map<string, EchoOutcome> {
+  const outcomes = new Map<string, EchoOutcome>();
+  for (const name of names) {
+    const h = report.hosts.get(name);
+    if (!h) continue;
+    const resolver = h.notes.find(isResolverNote);
+    if (resolver !== undefined && !h.rtts) {
+      outcomes.set(name, { kind: 'dns', message: `${name}: ${resolver}` });
+      continue;
+    }
+    // A summary line only comes at the end of a completed run; after a kill there is none.
+    if (!h.rtts || aborted) continue;
+    const note = [...h.icmp, ...h.notes.filter((n) => !isResolverNote(n))][0];
+    outcomes.set(name, note !== undefined ? { kind: 'samples', rtts: h.rtts, note } : { kind: 'samples', rtts: h.rtts });
+  }
+  return outcomes;
+}
+
+const SEARCH_DIRS = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+const located = new Map<string, Promise<string | undefined>>();
+
+async function executable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds fping once per process (per configured path): an explicit path must be executable; without
+ * one, PATH and the usual sbin folders are searched. Cached, since every cycle of every check asks.
+ */
+export function locateFping(configured?: string): Promise<string | undefined> {
+  const key = configured ?? '';
+  let found = located.get(key);
+  if (!found) {
+    found = (async () => {
+      if (configured !== undefined) return (await executable(configured)) ? configured : undefined;
+      const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...SEARCH_DIRS];
+      for (const dir of new Set(dirs)) {
+        const candidate = path.join(dir, 'fping');
+        if (await executable(candidate)) return candidate;
+      }
+      return undefined;
+    })();
+    located.set(key, found);
+  }
+  return found;
+}

@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DependencyError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface ManagedRedis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 100;
+
+export function managedSocketPath(dataDir: string): string {
+  return join(resolve(dataDir), 'redis.sock');
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!processAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50)); // polling a foreign pid: there is no event to await
+  }
+  return !processAlive(pid);
+}
+
+/**
+ * A redis-server left behind by an agent that was killed (SIGKILL gives it no chance to stop its
+ * child) still owns the socket and the AOF. Stop it cleanly — SIGTERM makes redis fsync — and start
+ * our own on the same data.
+ */
+async function stopLeftover(dataDir: string, logger: Logger): Promise<void> {
+  const pidFile = join(dataDir, 'redis.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    /* gone, or not Linux */
+  }
+  if (pid > 0 && processAlive(pid) && cmdline.includes('redis-server')) {
+    logger.warn('Stopping a redis-server left by an earlier run', { component: 'managed-redis', pid });
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitForExit(pid, 10_000))) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(pidFile, { force: true });
+}
+
+/**
+ * Starts and supervises a local redis-server: append-only persistence under `dataDir`, listening
+ * only on a unix socket (no TCP port to collide with or expose). Used when no Redis URL is set.
+ */
+export async function startManagedRedis(dataDir: string, logger: Logger): Promise<ManagedRedis> {
+  const dir = resolve(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await stopLeftover(dir, logger);
+  const socket = managedSocketPath(dir);
+  if (socket.length > MAX_SOCKET_PATH) throw new DependencyError(`redis.dataDir is too deep for a unix socket (${socket.length} > ${MAX_SOCKET_PATH} chars): choose a shorter path`);
+  rmSync(socket, { force: true });
+
+  const args = [
+    '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700',
+    '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
+    '--pidfile', join(dir, 'redis.pid'), '--daemonize', 'no', '--logfile', '',
+  ];
+  const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = logger.child({ component: 'managed-redis' });
+
+  await new Promise<void>((resolveReady, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new DependencyError(`redis-server did not become ready in 15s: ${output.slice(-500)}`)), 15_000);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        err.code === 'ENOENT'
+          ? new DependencyError('redis-server is not installed (not on PATH): install it (apt-get install redis-server) or set redis.url / REDIS_URL')
+          : new DependencyError(`cannot start redis-server: ${err.message}`, { cause: err }),
+      );
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new DependencyError(`redis-server exited with code ${code} before it was ready: ${output.slice(-500)}`));
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/ready to accept connections/i.test(output)) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  });
+  child.removeAllListeners('exit');
+  child.stdout!.removeAllListeners('data');
+  child.stdout!.resume();
+  child.stderr!.resume();
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) log.error('Managed redis-server exited unexpectedly', { code, signal });
+  });
+  log.info('Managed redis-server started', { pid: child.pid, socket, dir });
+
+  return {
+    url: `unix:${socket}`,
+    pid: child.pid!,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      stopping = true;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+      await exited;
+      clearTimeout(timer);
+      log.info('Managed redis-server stopped');
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
+import { DeliveryError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { StateChange } from '../evaluator/evaluator.js';
+import type { TicketJob } from '../incidents/handle-state-change.js';
+import type { QueueCounts } from '../metrics/metrics.js';
+import { retryStrategy } from './redis.js';
+
+export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets' } as const;
+
+/** BullMQ job ids may not contain ':' and keys carry URLs: hash the key, keep the rest readable. */
+function keyHash(key: string): string {
+  return createHash('sha1').update(key).digest('hex').slice(0, 16);
+}
+
+/**
+ * The same change gets the same id however often it is queued (a flush after an outage, a retry,
+ * a second agent that saw the same failure at the same instant), so BullMQ keeps one job.
+ */
+export function stateChangeJobId(change: StateChange): string {
+  return `sc-${keyHash(change.key)}-${change.to}-${change.at}`;
+}
+
+export function ticketJobId(job: TicketJob): string {
+  return job.action === 'update' ? `t-${job.incidentId}-update-${job.at}` : `t-${job.incidentId}-${job.action}`;
+}
+
+export interface QueueOptions {
+  connection: RedisOptions;
+  prefix: string;
+  logger: Logger;
+  ticketAttempts: number;
+  backoff: { initial: number; max: number };
+}
+
+export interface Processors {
+  stateChange(change: StateChange): Promise<void>;
+  ticket(job: TicketJob): Promise<void>;
+  /** A ticket job that will not be tried again (attempts used up, or an error no retry can fix). */
+  ticketAbandoned?(job: TicketJob, error: Error): Promise<void>;
+}
+
+/** Exponential backoff with ±20 % jitter, capped; the server's Retry-After wins when it gave one. */
+export function backoffDelay(attemptsMade: number, err: Error | undefined, backoff: { initial: number; max: number }): number {
+  if (err instanceof DeliveryError && err.retryAfterMs !== undefined) return Math.min(err.retryAfterMs, 3_600_000);
+  const base = Math.min(backoff.initial * 2 ** Math.max(0, attemptsMade - 1), backoff.max);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * The only module that knows BullMQ. Two queues: state changes (from evaluators to the incident
+ * worker) and ticket jobs (to the ticket worker). Every agent on the same Redis and prefix shares
+ * both, which is how several agents split the work.
+ */
+export class PipelineQueues {
+  readonly stateChanges: Queue;
+  readonly tickets: Queue;
+  private workers: Worker[] = [];
+
+  constructor(private readonly options: QueueOptions) {
+    // Producers fail fast while Redis is down (the outbox buffers); workers wait for it.
+    const connection = { ...options.connection, enableOfflineQueue: false, retryStrategy };
+    this.stateChanges = new Queue(QUEUE_NAMES.stateChanges, { connection, prefix: options.prefix });
+    this.tickets = new Queue(QUEUE_NAMES.tickets, { connection, prefix: options.prefix });
+    for (const q of [this.stateChanges, this.tickets]) q.on('error', (err) => this.logError(`queue ${q.name}`, err));
+  }
+
+  private logError(what: string, err: Error): void {
+    this.options.logger.debug('Redis error', { component: 'queue', what, error: err.message });
+  }
+
+  private jobDefaults(): JobsOptions {
+    return {
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
+    };
+  }
+
+  async addStateChange(change: StateChange): Promise<void> {
+    await this.stateChanges.add('state-change', change, {
+      ...this.jobDefaults(),
+      jobId: stateChangeJobId(change),
+      attempts: 20,
+      backoff: { type: 'exponential', delay: 500 },
+    });
+  }
+
+  async addTicketJob(job: TicketJob): Promise<void> {
+    await this.tickets.add(`ticket-${job.action}`, job, {
+      ...this.jobDefaults(),
+      jobId: ticketJobId(job),
+      attempts: this.options.ticketAttempts,
+      backoff: { type: 'ticket' },
+    });
+  }
+
+  startWorkers(processors: Processors): void {
+    const connection = { ...this.options.connection, maxRetriesPerRequest: null, retryStrategy };
+    const stateWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), {
+      connection, prefix: this.options.prefix, concurrency: 4,
+    });
+    const ticketWorker = new Worker<TicketJob>(
+      QUEUE_NAMES.tickets,
+      async (job) => {
+        try {
+          await processors.ticket(job.data);
+        } catch (err) {
+          if (err instanceof DeliveryError && !err.retryable) throw new UnrecoverableError(err.message);
+          throw err;
+        }
+      },
+      {
+        connection, prefix: this.options.prefix, concurrency: 4,
+        settings: { backoffStrategy: (attemptsMade, _type, err) => backoffDelay(attemptsMade, err, this.options.backoff) },
+      },
+    );
+    ticketWorker.on('failed', (job: Job<TicketJob> | undefined, err: Error) => {
+      if (!job) return;
+      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (final) {
+        this.options.logger.error('Ticket job abandoned', { component: 'queue', job: job.id, error: err.message, attempts: job.attemptsMade });
+        processors.ticketAbandoned?.(job.data, err).catch(() => {});
+      }
+    });
+    stateWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
+      this.options.logger.warn('State change processing failed', { component: 'queue', job: job?.id, error: err.message });
+    });
+    for (const w of [stateWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
+    this.workers = [stateWorker, ticketWorker];
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const out: QueueCounts = {};
+    for (const q of [this.stateChanges, this.tickets]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    return out;
+  }
+
+  /** Workers finish the job in hand, then everything disconnects. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await Promise.allSettled([this.stateChanges.close(), this.tickets.close()]);
+  }
+}
