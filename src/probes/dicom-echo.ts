@@ -161,7 +161,7 @@ export interface Pdu {
 
 /** Cuts a byte stream into PDUs; throws DicomFault as soon as the bytes cannot be DICOM. */
 export class PduReader {
-  private buffered = Buffer.alloc(0);
+  private buffered: Buffer = Buffer.alloc(0);
 
   push(chunk: Buffer): Pdu[] {
     this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;

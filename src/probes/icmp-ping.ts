@@ -31,8 +31,8 @@ export interface PingPlan {
   maxProcesses: number;
 }
 
-/** One system ping for one target; killed when `signal` fires. */
-function pingOne(target: string, plan: PingPlan, signal: AbortSignal, spawn: SpawnFn): Promise<EchoOutcome> {
+/** One system ping for one target; `live` holds it while it runs, for the pool to kill at the deadline. */
+function pingOne(target: string, plan: PingPlan, signal: AbortSignal, spawn: SpawnFn, live: Set<ChildProcess>): Promise<EchoOutcome> {
   const platform = os.platform();
   const v6 = isIPv6(target);
   const config: PingConfig = {
@@ -55,12 +55,11 @@ function pingOne(target: string, plan: PingPlan, signal: AbortSignal, spawn: Spa
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
     const output: string[] = [];
     let settled = false;
-    const onAbort = () => child.kill('SIGKILL');
-    signal.addEventListener('abort', onAbort, { once: true });
+    live.add(child);
     const settle = (outcome: EchoOutcome) => {
       if (settled) return;
       settled = true;
-      signal.removeEventListener('abort', onAbort);
+      live.delete(child);
       resolve(outcome);
     };
     child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(s));
@@ -102,14 +101,24 @@ export async function runPingPool(
   spawn: SpawnFn = nodeSpawn,
 ): Promise<Map<string, EchoOutcome>> {
   const outcomes = new Map<string, EchoOutcome>();
+  const live = new Set<ChildProcess>();
+  // one listener for the pool: one per process would pass Node's listener limit at 11
+  const onAbort = () => {
+    for (const child of live) child.kill('SIGKILL');
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
   let next = 0;
   const worker = async () => {
     while (next < targets.length && !signal.aborted) {
       const target = targets[next++]!;
-      outcomes.set(target, await pingOne(target, plan, signal, spawn));
+      outcomes.set(target, await pingOne(target, plan, signal, spawn, live));
     }
   };
-  await Promise.all(Array.from({ length: Math.min(plan.maxProcesses, targets.length) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.min(plan.maxProcesses, targets.length) }, worker));
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
   for (const target of targets) if (!outcomes.has(target)) outcomes.set(target, { kind: 'timeout' });
   return outcomes;
 }

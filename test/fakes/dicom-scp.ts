@@ -156,7 +156,7 @@ export async function startDicomScp(options: DicomScpOptions = {}): Promise<Dico
   };
 
   const server = net.createServer((socket) => {
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let contextId = 1;
     const o = () => scp.options;
     const handle = (type: number, body: Buffer) => {

@@ -118,7 +118,7 @@ export async function startMllpServer(behaviour: MllpBehaviour = { kind: 'ack' }
   };
 
   const server = net.createServer((socket) => {
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       for (;;) {

@@ -1,0 +1,104 @@
+import { expect } from 'chai';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'test.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
+
+const check = (extra: string) => `checks:\n  - id: ehr\n    type: http\n    target: http://127.0.0.1:1/x\n${extra}`;
+
+describe('config loading', () => {
+  it('loads the default config shipped in config/prodrome.yaml', () => {
+    const config = loadConfig('config/prodrome.yaml');
+    expect(config.checks.length).to.be.greaterThan(0);
+    expect(config.http.listen).to.match(/^127\.0\.0\.1:/);
+  });
+
+  it('loads every config in config/examples', () => {
+    for (const file of readdirSync('config/examples').filter((f) => f.endsWith('.yaml'))) {
+      expect(() => loadConfig(join('config/examples', file)), file).not.to.throw();
+    }
+  });
+
+  it('applies defaults to a check that leaves them out', () => {
+    const config = parseConfig(`defaults: { interval: 20s, timeout: 3s, confirm: 4, recover: 5 }\n${check('')}`, 't');
+    const c = config.checks[0]!;
+    expect([c.intervalMs, c.timeoutMs, c.confirm, c.recover, c.impact, c.ticket]).to.deep.equal([20_000, 3_000, 4, 5, 2, 'local']);
+  });
+
+  it('expands CIDR ranges and file: lists into targets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prodrome-cfg-'));
+    writeFileSync(join(dir, 'ward.txt'), '# ward 4\n127.0.0.9\n\n127.0.0.10 # bed 2\n');
+    const config = parseConfig(`checks:\n  - id: ward\n    type: tcp\n    targets: ["127.0.0.1:22", "file:${dir}/ward.txt"]\n`, 't');
+    expect(config.checks[0]!.targets).to.deep.equal(['127.0.0.1:22', '127.0.0.9', '127.0.0.10']);
+  });
+
+  it('resolves env: secrets at load', () => {
+    process.env.PRODROME_TEST_TOKEN = 's3cret-token';
+    const config = parseConfig('http: { token: env:PRODROME_TEST_TOKEN }\n', 't');
+    expect(config.http.token).to.equal('s3cret-token');
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const problems = problemsOf(`
+defaults: { interval: soon }
+checks:
+  - id: Bad Id
+    type: http
+    target: http://x
+  - id: ok
+    type: nosuch
+    target: x
+`);
+    expect(problems).to.include('defaults.interval: "soon" is not a duration (use 250ms, 30s, 5m, 2h or 7d)');
+    expect(problems.length).to.be.greaterThan(0);
+  });
+
+  // Each row: a config fragment and the one problem line it must produce.
+  const invalid: [string, string, string][] = [
+    ['an unknown top-level key', 'chekcs: []\n', 'chekcs: unknown key'],
+    ['an unknown key in a check (a typo must not disable it)', check('    intervall: 10s\n'), 'checks[0].intervall: unknown key'],
+    ['an unknown probe type, naming the known ones', 'checks:\n  - { id: a, type: snmp, target: x }\n', 'checks[0].type: unknown probe type "snmp"; known: http, tcp'],
+    ['a malformed duration', check('    timeout: 5 seconds\n'), 'checks[0].timeout: "5 seconds" is not a duration (use 250ms, 30s, 5m, 2h or 7d)'],
+    ['a timeout longer than the interval', check('    interval: 5s\n    timeout: 10s\n'), 'checks[0].timeout: 10000ms is longer than the interval (5000ms): runs would overlap'],
+    ['both target and targets', check('    targets: [a]\n'), 'checks[0]: needs exactly one of "target" or "targets"'],
+    ['neither target nor targets', 'checks:\n  - { id: a, type: tcp }\n', 'checks[0]: needs exactly one of "target" or "targets"'],
+    ['both interval and schedule', check('    interval: 5s\n    schedule: "* * * * *"\n'), 'checks[0]: has both "interval" and "schedule"; choose one'],
+    ['a bad cron expression', check('    schedule: "every monday"\n'), 'checks[0].schedule: is not a valid cron expression'],
+    ['a bad check id', 'checks:\n  - { id: "EHR Main", type: tcp, target: "a:1" }\n', 'checks[0].id: must match [a-z0-9._-]+'],
+    ['a duplicate check id', 'checks:\n  - { id: a, type: tcp, target: "a:1" }\n  - { id: a, type: tcp, target: "b:1" }\n', 'checks[1].id: "a" is already used by checks[0]'],
+    ['an impact out of range', check('    impact: 5\n'), 'checks[0].impact: Invalid input'],
+    ['an unknown profile', check('    profiles: [icu]\n'), 'checks[0].profiles[0]: no profile "icu" under profiles'],
+    ['an unknown healer', check('    heal: [restart-it]\n'), 'checks[0].heal[0]: no healer "restart-it" under healers'],
+    ['an unknown ticket provider', check('    ticket: servicenow\n'), 'checks[0].ticket: no provider "servicenow" in ticketing.providers (have: local)'],
+    ['a missing env secret', 'http: { token: env:PRODROME_SURELY_UNSET_VAR }\n', 'http.token: environment variable PRODROME_SURELY_UNSET_VAR is not set'],
+    ['an unreadable file secret', 'http: { token: "file:/nonexistent/token" }\n', 'http.token: cannot read secret file /nonexistent/token: ENOENT'],
+    ['an unreadable target list', 'checks:\n  - { id: a, type: icmp, targets: ["file:/nonexistent/ward.txt"] }\n', 'checks[0].targets: cannot read target list /nonexistent/ward.txt: ENOENT'],
+    ['a CIDR range too wide', 'checks:\n  - { id: a, type: icmp, targets: ["10.0.0.0/8"] }\n', 'checks[0].targets: "10.0.0.0/8" holds 16777216 addresses; at most 65536 per check'],
+    ['bad working hours', 'profiles:\n  clinic: { hours: "Tuesdays 7am" }\n', 'profiles.clinic.hours: "Tuesdays 7am" is not "Days HH:MM-HH:MM" (e.g. "Tue,Thu 07:00-12:00") or "24x7"'],
+    ['a bad time zone', 'profiles:\n  clinic: { hours: 24x7, timezone: Mars/Olympus }\n', 'profiles.clinic.timezone: is not an IANA time zone (e.g. America/Chicago)'],
+    ['an unknown ticket provider type', 'ticketing:\n  providers:\n    sn: { type: remedy }\n', 'ticketing.providers.sn.type: unknown ticket provider type "remedy"; known: local, webhook'],
+    ['a webhook without a URL', 'ticketing:\n  providers:\n    hook: { type: webhook }\n', 'ticketing.providers.hook.url: must be an http(s) URL'],
+    ['a default provider that does not exist', 'ticketing:\n  default: jira\n', 'ticketing.default: no provider "jira" in ticketing.providers (have: local)'],
+    ['an unknown healer type', 'healers:\n  fix: { type: command }\n', 'healers.fix.type: unknown healer type "command"; known: (none yet)'],
+    ['a bad listen address', 'http: { listen: "9464" }\n', 'http.listen: must be host:port, e.g. 127.0.0.1:9464'],
+    ['duplicate YAML keys', 'http: { listen: "127.0.0.1:1" }\nhttp: {}\n', 'test.yaml:2: Map keys must be unique'],
+    ['an http option of the wrong type', check('    expect: { status: "200 OK" }\n'), 'checks[0].expect.status: must be a status code or a class like "2xx"'],
+  ];
+  for (const [what, yaml, expected] of invalid) {
+    it(`rejects ${what}`, () => {
+      const problems = problemsOf(yaml);
+      expect(problems.some((p) => p.startsWith(expected)), `got:\n${problems.join('\n')}`).to.equal(true);
+    });
+  }
+});

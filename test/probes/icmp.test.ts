@@ -1,0 +1,298 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { z } from 'zod';
+import type { CheckConfig } from '../../src/config/types.js';
+import { silentLogger } from '../../src/core/logger.js';
+import icmp, { autoInterval, createIcmpProbe, type IcmpDeps, type IcmpOptions } from '../../src/probes/icmp.js';
+import { parseFpingOutput } from '../../src/probes/icmp-fping.js';
+import type { ProbeResult } from '../../src/probes/probe.js';
+import { processExists, writeFakeFping, type FakeFping } from '../fakes/fake-fping.js';
+import { makeProbe, runOnce } from './run-probe.js';
+
+const check: CheckConfig = {
+  id: 'test-icmp', type: 'icmp', targets: [], intervalMs: 10_000, timeoutMs: 2_000, confirm: 1, recover: 1,
+  impact: 2, profiles: [], heal: [], ticket: false, enabled: true, options: {},
+};
+
+function probeWith(fields: Record<string, unknown>, deps: IcmpDeps = {}) {
+  const opts = z.strictObject(icmp.options).parse(fields) as IcmpOptions;
+  return createIcmpProbe(check, opts, { logger: silentLogger() }, deps);
+}
+
+function batch(probe: ReturnType<typeof probeWith>, targets: string[], signal: AbortSignal = AbortSignal.timeout(5_000)) {
+  return probe.runBatch!(targets, { signal, logger: silentLogger() });
+}
+
+const loopback = (n: number) => Array.from({ length: n }, (_, i) => `127.0.${Math.floor((i + 1) / 256)}.${(i + 1) % 256}`);
+
+describe('icmp probe', () => {
+  describe('with the real fping on loopback', () => {
+    it('passes every one of 50 loopback addresses in one batch', async () => {
+      const targets = loopback(50);
+      const results = await batch(probeWith({ engine: 'fping', count: 2, packetInterval: 1 }), targets);
+      expect([...results.keys()]).to.have.members(targets);
+      for (const [target, r] of results) {
+        expect(r.ok, `${target}: ${r.error?.message}`).to.equal(true);
+        expect(r.values).to.include({ engine: 'fping', loss_percent: 0, packets_sent: 2, packets_received: 2 });
+        expect(r.values.rtt_ms).to.be.a('number');
+      }
+    });
+
+    it('runs one target through run() as the probe interface asks', async () => {
+      const result = await runOnce(makeProbe('icmp', { engine: 'fping', count: 1 }), '127.0.0.1');
+      expect(result.ok).to.equal(true);
+      expect(result.thresholds?.loss_percent).to.deep.equal({ critical: 50, direction: 'above' });
+      expect(result.thresholds?.rtt_ms).to.deep.equal({ critical: 1_000, direction: 'above' });
+    });
+
+    it('fails with dns for a name that does not resolve', async () => {
+      const results = await batch(probeWith({ engine: 'fping', count: 1 }), ['127.0.0.1', 'no-such-host.invalid']);
+      expect(results.get('127.0.0.1')?.ok).to.equal(true);
+      expect(results.get('no-such-host.invalid')?.error?.kind).to.equal('dns');
+    });
+  });
+
+  describe('parsing fping -C output', () => {
+    const report = parseFpingOutput([
+      'no-such-host.invalid: Name or service not known',
+      '',
+      '127.0.0.1   : 0.045 0.038 0.041',
+      '127.0.0.2   : - 0.052 -',
+      '::1         : 0.030 - 0.032',
+      '127.0.0.3   : - - -',
+      '127.0.0.1   : 0.050',
+      '127.0.0.4   : 1.234e+06 12.3 150',
+      ' [<- 127.0.0.9]127.0.0.5   : 0.02',
+      '127.0.0.6: error while sending ping: Network is unreachable',
+      'ICMP Host Unreachable from 127.0.0.254 for ICMP Echo sent to 127.0.0.7',
+      'fping: can\'t create socket (must run as root?)',
+      '127.0.0.8   : fast slow',
+      '%%% garbage',
+    ].join('\n'));
+
+    const cases: [string, (number | undefined)[]][] = [
+      ['127.0.0.2', [undefined, 0.052, undefined]],
+      ['::1', [0.03, undefined, 0.032]],
+      ['127.0.0.3', [undefined, undefined, undefined]],
+      ['127.0.0.4', [1_234_000, 12.3, 150]],
+      ['127.0.0.5', [0.02]],
+    ];
+    for (const [host, rtts] of cases) {
+      it(`reads the round trips of ${host}, "-" as lost`, () => {
+        expect(report.hosts.get(host)?.rtts).to.deep.equal(rtts);
+      });
+    }
+
+    it('appends the samples of a host reported twice', () => {
+      expect(report.hosts.get('127.0.0.1')?.rtts).to.deep.equal([0.045, 0.038, 0.041, 0.05]);
+    });
+
+    it('keeps resolver and send errors as notes of their host', () => {
+      expect(report.hosts.get('no-such-host.invalid')?.notes).to.deep.equal(['Name or service not known']);
+      expect(report.hosts.get('127.0.0.6')?.notes).to.deep.equal(['error while sending ping: Network is unreachable']);
+    });
+
+    it('files an ICMP error under the host the echo was sent to', () => {
+      expect(report.hosts.get('127.0.0.7')?.icmp).to.deep.equal(['ICMP Host Unreachable from 127.0.0.254']);
+    });
+
+    it('keeps fping\'s own errors and unreadable lines apart, without throwing', () => {
+      expect(report.other).to.deep.equal(["fping: can't create socket (must run as root?)", '127.0.0.8   : fast slow', '%%% garbage']);
+      expect(report.hosts.has('fping')).to.equal(false);
+    });
+  });
+
+  describe('with a fake fping reporting lost packets', () => {
+    let fake: FakeFping;
+    let results: Map<string, ProbeResult>;
+    const targets = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', 'ward7-pc12.invalid', 'ward7-pc13.invalid', '127.0.0.6', '127.0.0.7'];
+    before(async () => {
+      fake = await writeFakeFping({
+        exitCode: 2,
+        stderr: [
+          'ward7-pc12.invalid: Name or service not known',
+          '',
+          '127.0.0.1 : 0.041 0.040 0.043',
+          '127.0.0.2 : - - -',
+          '127.0.0.3 : 0.050 - -',
+          '127.0.0.4 : - 0.060 0.070',
+          '127.0.0.5 : 30.1 45.0 29.0',
+          '127.0.0.7 : - - -',
+          '127.255.0.99 : 0.01 0.01 0.01',
+          'ICMP Host Unreachable from 127.0.0.254 for ICMP Echo sent to 127.0.0.7',
+          '',
+        ].join('\n'),
+      });
+      results = await batch(probeWith({ engine: 'fping', fpingPath: fake.path, slow: '20ms' }), [...targets, '127.0.0.1']);
+    });
+    after(() => fake.remove());
+
+    it('sends each target once, on stdin, in counting mode without retries', async () => {
+      expect(await fake.stdin()).to.deep.equal(targets);
+      const args = await fake.args();
+      expect(args.join(' ')).to.match(/-C 3 -t 1000 -p 200 -i \S+ -r 0 -B 1 -f -/);
+    });
+
+    it('passes a target that answered every request', () => {
+      expect(results.get('127.0.0.1')?.ok).to.equal(true);
+    });
+
+    it('fails with unreachable when every request was lost', () => {
+      const r = results.get('127.0.0.2')!;
+      expect(r.error?.kind).to.equal('unreachable');
+      expect(r.values).to.include({ loss_percent: 100, packets_sent: 3, packets_received: 0 });
+    });
+
+    it('names the ICMP error in an unreachable failure', () => {
+      expect(results.get('127.0.0.7')?.error?.message).to.include('ICMP Host Unreachable from 127.0.0.254');
+    });
+
+    it('fails with threshold when the loss is over maxLoss', () => {
+      const r = results.get('127.0.0.3')!;
+      expect(r.error?.kind).to.equal('threshold');
+      expect(r.values.loss_percent).to.equal(66.667);
+    });
+
+    it('passes a loss within maxLoss and reports it', () => {
+      const r = results.get('127.0.0.4')!;
+      expect(r.ok).to.equal(true);
+      expect(r.values).to.include({ loss_percent: 33.333, rtt_ms: 0.065, rtt_min_ms: 0.06, rtt_max_ms: 0.07 });
+    });
+
+    it('warns slow when the median round trip is over the slow limit', () => {
+      const r = results.get('127.0.0.5')!;
+      expect(r.error?.kind).to.equal('slow');
+      expect(r.severity).to.equal('warning');
+      expect(r.values.rtt_ms).to.equal(30.1);
+      expect(r.thresholds?.rtt_ms).to.deep.equal({ warning: 20, critical: 1_000, direction: 'above' });
+    });
+
+    it('fails with dns for a name fping could not resolve, said or unsaid', () => {
+      expect(results.get('ward7-pc12.invalid')?.error).to.deep.equal({ kind: 'dns', message: 'ward7-pc12.invalid: Name or service not known' });
+      expect(results.get('ward7-pc13.invalid')?.error?.kind).to.equal('dns');
+    });
+
+    it('fails with error for an address fping said nothing about', () => {
+      expect(results.get('127.0.0.6')?.error?.kind).to.equal('error');
+    });
+
+    it('ignores hosts it did not ask about and answers each target once', () => {
+      expect([...results.keys()]).to.have.members(targets);
+    });
+  });
+
+  it('fails every target with error when fping itself fails', async () => {
+    const fake = await writeFakeFping({ exitCode: 4, stderr: "fping: can't create socket (must run as root?)\n" });
+    try {
+      const results = await batch(probeWith({ engine: 'fping', fpingPath: fake.path }), ['127.0.0.1', '127.0.0.2']);
+      for (const r of results.values()) {
+        expect(r.error?.kind).to.equal('error');
+        expect(r.error?.message).to.include("can't create socket");
+      }
+    } finally {
+      await fake.remove();
+    }
+  });
+
+  it('kills a hanging fping at the deadline and reports every target as timeout', async () => {
+    const fake = await writeFakeFping({ hang: true });
+    try {
+      const controller = new AbortController();
+      const running = batch(probeWith({ engine: 'fping', fpingPath: fake.path }), loopback(20), controller.signal);
+      const pid = await fake.started();
+      controller.abort();
+      const results = await running;
+      expect(results.size).to.equal(20);
+      for (const r of results.values()) expect(r.error?.kind).to.equal('timeout');
+      expect(processExists(pid), 'the fake fping is gone, not a zombie').to.equal(false);
+    } finally {
+      await fake.remove();
+    }
+  });
+
+  it('fails a target that is not an address or name without starting anything', async () => {
+    const fake = await writeFakeFping();
+    try {
+      const results = await batch(probeWith({ engine: 'fping', fpingPath: fake.path }), ['-rf', 'two words', '#comment']);
+      for (const r of results.values()) expect(r.error?.kind).to.equal('error');
+      const started = await fake.stdin().then(() => true, () => false);
+      expect(started).to.equal(false);
+    } finally {
+      await fake.remove();
+    }
+  });
+
+  describe('engine selection', () => {
+    it('fails with error when engine fping is asked for and fping is missing', async () => {
+      const results = await batch(probeWith({ engine: 'fping', fpingPath: '/nonexistent/fping' }), ['127.0.0.1']);
+      expect(results.get('127.0.0.1')?.error?.kind).to.equal('error');
+      expect(results.get('127.0.0.1')?.error?.message).to.include('fping not found');
+    });
+
+    it('falls back to the ping package when fping is missing and engine is auto', async () => {
+      const results = await batch(probeWith({ fpingPath: '/nonexistent/fping', count: 1 }), ['127.0.0.1']);
+      expect(results.get('127.0.0.1')?.ok).to.equal(true);
+      expect(results.get('127.0.0.1')?.values.engine).to.equal('ping');
+    });
+
+    it('uses fping when it is installed and engine is auto', async () => {
+      const results = await batch(probeWith({ count: 1 }), ['127.0.0.1']);
+      expect(results.get('127.0.0.1')?.values.engine).to.equal('fping');
+    });
+
+    it('uses the ping package when engine is ping, fping or not', async () => {
+      const results = await batch(probeWith({ engine: 'ping', count: 1 }), ['127.0.0.1']);
+      expect(results.get('127.0.0.1')?.values.engine).to.equal('ping');
+    });
+  });
+
+  describe('the ping engine', () => {
+    it('pings loopback with at most maxProcesses system pings at once', async () => {
+      let live = 0;
+      let most = 0;
+      const counting: IcmpDeps['spawn'] = (command, args, options) => {
+        const child = spawn(command, args, options);
+        live++;
+        most = Math.max(most, live);
+        child.once('close', () => live--);
+        return child;
+      };
+      const targets = loopback(12);
+      const results = await batch(probeWith({ engine: 'ping', count: 1, maxProcesses: 3 }, { spawn: counting }), targets);
+      for (const [target, r] of results) expect(r.ok, `${target}: ${r.error?.message}`).to.equal(true);
+      expect(results.size).to.equal(12);
+      expect(most).to.equal(3);
+    });
+
+    it('kills running pings at the deadline and reports timeout', async () => {
+      const children: ChildProcess[] = [];
+      let spawned!: () => void;
+      const allSpawned = new Promise<void>((resolve) => (spawned = resolve));
+      // a ping that never answers, without sending anything anywhere
+      const hanging: IcmpDeps['spawn'] = (_command, _args, options) => {
+        const child = spawn('sleep', ['600'], options);
+        children.push(child);
+        if (children.length === 2) spawned();
+        return child;
+      };
+      const controller = new AbortController();
+      const running = batch(probeWith({ engine: 'ping', maxProcesses: 2 }, { spawn: hanging }), loopback(5), controller.signal);
+      await allSpawned;
+      controller.abort();
+      const results = await running;
+      expect([...results.values()].map((r) => r.error?.kind)).to.deep.equal(Array(5).fill('timeout'));
+      expect(children).to.have.length(2);
+      for (const child of children) expect(processExists(child.pid!)).to.equal(false);
+    });
+  });
+
+  it('spreads 5,000 targets × 3 requests over half of a 10 s timeout', () => {
+    const interval = autoInterval(5_000, 3, 10_000, 1_000);
+    expect(interval).to.be.within(0.2, 10);
+    expect(5_000 * 3 * interval).to.be.at.most(5_000);
+  });
+
+  it('rejects unknown options', () => {
+    expect(() => z.strictObject(icmp.options).parse({ cuont: 3 })).to.throw();
+  });
+});

@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { DeliveryError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { Incident } from '../../src/incidents/incident.js';
+import { ticketRegistry } from '../../src/ticketing/index.js';
+import type { TicketProvider } from '../../src/ticketing/ticket-provider.js';
+import { retryAfterMs } from '../../src/ticketing/webhook.js';
+import { WebhookReceiver } from '../fakes/webhook-receiver.js';
+import { redisClient } from '../helpers/redis.js';
+import { z } from 'zod';
+
+export function sampleIncident(over: Partial<Incident> = {}): Incident {
+  return {
+    id: 'b7c1e6a0-0000-4000-8000-000000000001', key: 'ehr-fhir|http://127.0.0.1:1/fhir', checkId: 'ehr-fhir', target: 'http://127.0.0.1:1/fhir',
+    type: 'http', status: 'open', severity: 'critical', title: '[Prodrome] ehr-fhir timeout on http://127.0.0.1:1/fhir', impact: 1,
+    profiles: ['emergency-dept'], priority: 1, firstFailureAt: 1_700_000_000_000, confirmedAt: 1_700_000_030_000, openedAt: 1_700_000_030_500,
+    lastChangeAt: 1_700_000_030_000, recurrences: 0, heals: [], ticketProvider: 'hook', agent: 'test',
+    evidence: { kind: 'timeout', message: 'no complete answer before the deadline', durationMs: 2000, values: {}, at: 1_700_000_030_000 },
+    ...over,
+  };
+}
+
+async function webhook(url: string, extra: Record<string, unknown> = {}): Promise<TicketProvider> {
+  const plugin = ticketRegistry.get('webhook');
+  const options = z.strictObject(plugin.options).parse({ url, ...extra });
+  return plugin.create('hook', options, { redis: await redisClient(), prefix: 'unused', logger: silentLogger() });
+}
+const ctx = (key: string) => ({ idempotencyKey: key, logger: silentLogger() });
+
+describe('webhook ticket provider', () => {
+  let receiver: WebhookReceiver;
+  beforeEach(async () => (receiver = await new WebhookReceiver().start()));
+  afterEach(() => receiver.stop());
+
+  it('posts the contract payload with an Idempotency-Key and takes the response id as the ticket', async () => {
+    const provider = await webhook(receiver.url);
+    const ref = await provider.open(sampleIncident(), ctx('prodrome-x-open'));
+    expect(ref).to.include({ provider: 'hook', id: 'HOOK-1' });
+    const [hook] = receiver.received;
+    expect(hook!.idempotencyKey).to.equal('prodrome-x-open');
+    expect(hook!.body).to.have.keys('action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket');
+    expect(hook!.body).to.include({ action: 'open', priority: 1, severity: 'critical', check: 'ehr-fhir' });
+  });
+
+  it('sends the bearer token it was given', async () => {
+    const provider = await webhook(receiver.url, { token: 'hook-token-123' });
+    await provider.open(sampleIncident(), ctx('k1'));
+    expect(receiver.received[0]!.authorization).to.equal('Bearer hook-token-123');
+  });
+
+  it('reports a 503 as a retryable delivery error', async () => {
+    receiver.failNext({ status: 503 });
+    const provider = await webhook(receiver.url);
+    const err = await provider.open(sampleIncident(), ctx('k2')).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(DeliveryError);
+    expect(err).to.include({ retryable: true, status: 503 });
+  });
+
+  it('reports a 429 as retryable after the Retry-After the receiver asked for', async () => {
+    receiver.failNext({ status: 429, headers: { 'retry-after': '7' } });
+    const provider = await webhook(receiver.url);
+    const err = (await provider.open(sampleIncident(), ctx('k3')).catch((e: unknown) => e)) as DeliveryError;
+    expect(err).to.include({ retryable: true, status: 429, retryAfterMs: 7000 });
+  });
+
+  it('reports a 400 as an error no retry will fix', async () => {
+    receiver.failNext({ status: 400, body: '{"error":"bad field"}' });
+    const provider = await webhook(receiver.url);
+    const err = (await provider.open(sampleIncident(), ctx('k4')).catch((e: unknown) => e)) as DeliveryError;
+    expect(err.retryable).to.equal(false);
+    expect(err.message).to.include('bad field');
+  });
+
+  it('reports a receiver that is down as retryable', async () => {
+    await receiver.stop();
+    const provider = await webhook(receiver.url);
+    const err = (await provider.open(sampleIncident(), ctx('k5')).catch((e: unknown) => e)) as DeliveryError;
+    expect(err.retryable).to.equal(true);
+    receiver = await new WebhookReceiver().start();
+  });
+
+  it('reads Retry-After in seconds and as an HTTP date', () => {
+    expect(retryAfterMs('120')).to.equal(120_000);
+    expect(retryAfterMs(new Date(10_000 + 30_000).toUTCString(), 10_000)).to.equal(30_000);
+    expect(retryAfterMs('soon')).to.equal(undefined);
+  });
+});
