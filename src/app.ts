@@ -1,6 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { CheckConfig, ProdromeConfig } from './config/types.js';
-import { errorMessage } from './core/errors.js';
+import { DependencyError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import { Evaluator, isProblem, STATUS_VALUE, type StateChange } from './evaluator/evaluator.js';
 import { registerApiRoutes } from './http/api.js';
@@ -52,9 +52,18 @@ function buildProviders(config: ProdromeConfig, redis: Redis, logger: Logger): M
  * HTTP; and takes it apart again in order on stop. Nothing else lives here.
  */
 export async function startDaemon(config: ProdromeConfig, logger: Logger): Promise<Daemon> {
-  const log = logger.child({ component: 'app' });
   const metrics = new Metrics();
   const { options: redisOptions, managed } = await resolveRedis(config, logger);
+  try {
+    return await wire(config, logger, metrics, redisOptions, managed);
+  } catch (err) {
+    await managed?.stop();
+    throw err;
+  }
+}
+
+async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, redisOptions: RedisOptions, managed: ManagedRedis | undefined): Promise<Daemon> {
+  const log = logger.child({ component: 'app' });
   const prefix = config.redis.prefix;
 
   const redis = createControlConnection(redisOptions);
@@ -137,7 +146,14 @@ export async function startDaemon(config: ProdromeConfig, logger: Logger): Promi
     readiness: () => ({ ready: redisReady, reasons: redisReady ? [] : [`redis unreachable (${outbox.size} state changes buffered)`] }),
   });
   registerApiRoutes(http, { config, evaluator, store });
-  const address = await http.listen();
+  let address;
+  try {
+    address = await http.listen();
+  } catch (err) {
+    await queues.close();
+    redis.disconnect();
+    throw new DependencyError(`cannot listen on ${config.http.listen}: ${errorMessage(err)}`, { cause: err });
+  }
   scheduler.start();
   log.info('Prodrome started', { agent: config.agent.id, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 

@@ -35,7 +35,12 @@ function loadOrExit(option: string | undefined): ProdromeConfig {
 async function commandStart(opts: { config?: string }): Promise<void> {
   const config = loadOrExit(opts.config);
   const logger = createLogger({ level: config.log.level });
-  let daemon;
+  // Handlers first: a signal that arrives while the daemon is still starting stops it once started.
+  let stopRequested: string | undefined;
+  let onSignal = (signal: string) => void (stopRequested = signal);
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon(config, logger);
   } catch (err) {
@@ -43,15 +48,13 @@ async function commandStart(opts: { config?: string }): Promise<void> {
     process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
     process.exit(err instanceof DependencyError ? EXIT.dependency : EXIT.failed);
   }
-  const stop = async (signal: string) => {
+  onSignal = (signal: string) => {
     logger.info('Signal received', { signal });
     const hardStop = setTimeout(() => process.exit(EXIT.failed), 10_000);
     hardStop.unref();
-    await daemon.stop();
-    process.exit(EXIT.ok);
+    void daemon.stop().then(() => process.exit(EXIT.ok));
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  if (stopRequested) onSignal(stopRequested);
 }
 
 function commandValidate(opts: { config?: string }): void {

@@ -14,7 +14,7 @@ import type { CheckConfig, PluginConfig, ProdromeConfig, ProfileConfig } from '.
 export const DEFAULT_CONFIG_PATH = 'config/prodrome.yaml';
 
 export function configPathFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return option ?? env.PRODROME_CONFIG ?? DEFAULT_CONFIG_PATH;
+  return option || env.PRODROME_CONFIG || DEFAULT_CONFIG_PATH;
 }
 
 /** `['checks', 3, 'timeout']` → `checks[3].timeout`. */

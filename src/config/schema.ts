@@ -98,7 +98,7 @@ export const topLevelSchema = z.strictObject({
       token: secret.optional(),
     })
     .default({ listen: '127.0.0.1:9464' }),
-  log: z.strictObject({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') }).default({ level: 'info' }),
+  log: z.strictObject({ /** Default: $PRODROME_LOG_LEVEL, else info. */ level: z.enum(['error', 'warn', 'info', 'debug']).optional() }).default({}),
   defaults: z
     .strictObject({
       interval: duration.default(30_000),

@@ -308,7 +308,8 @@ class PduChannel {
     });
     socket.once('end', () => this.end(new DicomFault('reset', `connection closed by the SCP during ${this.stage}`)));
     socket.once('close', () => this.end(new DicomFault('reset', `connection closed during ${this.stage}`)));
-    socket.once('error', (err) => {
+    // `on`, not `once`: a second error (a write racing the peer's close) must not go unhandled.
+    socket.on('error', (err) => {
       const { kind, message } = classifyError(err);
       this.end(new DicomFault(kind, message));
     });
@@ -458,7 +459,7 @@ export default defineProbe({
         } catch (err) {
           const { kind, message } = err instanceof DicomFault ? err : classifyError(err);
           // Frees the SCP's association slot now rather than at its own timeout.
-          if (associated && !socket.destroyed) socket.write(abortPdu());
+          if (associated && socket.writable) socket.write(abortPdu());
           return failure(kind, message, { durationMs: ms(start), phases, values });
         } finally {
           ctx.signal.removeEventListener('abort', channel.onAbort);

@@ -285,7 +285,7 @@ export default defineProbe({
           });
           socket.once('end', () => fail('reset', `connection closed before the ACK${decoder.midFrame ? ' (in the middle of an MLLP block)' : ''}`));
           socket.once('close', () => fail('reset', 'connection closed before the ACK'));
-          socket.once('error', (err) => {
+          socket.on('error', (err) => {
             const { kind, message: text } = classifyError(err);
             fail(kind, text);
           });

@@ -14,6 +14,8 @@ const MAX_AUTO_INTERVAL_MS = 10;
  * exits ("not enough sequence numbers"). 0.2 ms (5,000/s, ≈3.4 Mbit/s of 84-byte packets) stays clear.
  */
 const MIN_INTERVAL_MS = 0.2;
+/** fping's own time per request on top of -i (measured ≈0.05–0.1 ms on a 2-core VM): for the estimate only. */
+const SEND_OVERHEAD_MS = 0.1;
 
 const options = {
   /**
@@ -166,7 +168,7 @@ export function createIcmpProbe(check: CheckConfig, opts: IcmpOptions, services:
     let aborted: boolean;
     if (choice.engine === 'fping') {
       const intervalMs = opts.packetInterval ?? autoInterval(valid.length, opts.count, check.timeoutMs, opts.perPacketTimeout);
-      const estimateMs = valid.length * opts.count * intervalMs + (opts.count - 1) * PER_HOST_PERIOD_MS + opts.perPacketTimeout;
+      const estimateMs = valid.length * opts.count * (intervalMs + SEND_OVERHEAD_MS) + (opts.count - 1) * PER_HOST_PERIOD_MS + opts.perPacketTimeout;
       if (estimateMs > check.timeoutMs && !warnedBudget) {
         warnedBudget = true;
         ctx.logger.warn('icmp check cannot finish within its timeout: raise timeout, lower count or split the targets', {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DependencyError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -20,9 +20,14 @@ export function managedSocketPath(dataDir: string): string {
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  // A zombie (exited, not yet reaped: containers often lack an init that reaps) is not alive.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 
@@ -65,6 +70,32 @@ async function stopLeftover(dataDir: string, logger: Logger): Promise<void> {
 export async function startManagedRedis(dataDir: string, logger: Logger): Promise<ManagedRedis> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = claimDataDir(dir);
+  try {
+    return await spawnRedis(dir, logger, lock);
+  } catch (err) {
+    rmSync(lock, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * One daemon per data directory: a second `prodrome start` on the same dataDir must not take the
+ * first one's redis-server away. The lock holds the owner's pid; a dead owner's lock is taken over.
+ */
+function claimDataDir(dir: string): string {
+  const lock = join(dir, 'prodrome.pid');
+  if (existsSync(lock)) {
+    const owner = Number(readFileSync(lock, 'utf8').trim());
+    if (owner > 0 && owner !== process.pid && processAlive(owner)) {
+      throw new DependencyError(`another Prodrome (pid ${owner}) is using redis.dataDir ${dir}: stop it, or give this one its own dataDir or a redis.url`);
+    }
+  }
+  writeFileSync(lock, String(process.pid));
+  return lock;
+}
+
+async function spawnRedis(dir: string, logger: Logger, lock: string): Promise<ManagedRedis> {
   await stopLeftover(dir, logger);
   const socket = managedSocketPath(dir);
   if (socket.length > MAX_SOCKET_PATH) throw new DependencyError(`redis.dataDir is too deep for a unix socket (${socket.length} > ${MAX_SOCKET_PATH} chars): choose a shorter path`);
@@ -75,7 +106,9 @@ export async function startManagedRedis(dataDir: string, logger: Logger): Promis
     '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
     '--pidfile', join(dir, 'redis.pid'), '--daemonize', 'no', '--logfile', '',
   ];
-  const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C or a service manager's SIGTERM to our group must not stop
+  // Redis before we have drained our queues into it. We stop it ourselves, last.
+  const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log = logger.child({ component: 'managed-redis' });
 
   await new Promise<void>((resolveReady, reject) => {
@@ -116,6 +149,7 @@ export async function startManagedRedis(dataDir: string, logger: Logger): Promis
     url: `unix:${socket}`,
     pid: child.pid!,
     async stop() {
+      rmSync(lock, { force: true });
       if (child.exitCode !== null || child.signalCode !== null) return;
       stopping = true;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -90,6 +90,7 @@ ticketing:
     console.log(`      time from target down to ticket received (3 refused deliveries first): ${seconds.toFixed(2)} s`);
     expect(open!.body).to.include({ check: 'ehr-gateway', priority: 1, severity: 'critical' });
     expect(open!.authorization).to.equal('Bearer e2e-hook-secret-value');
+    await daemon.waitForMessage('Ticket opened');
     const refused = daemon.lines.filter((l) => l.message === 'Ticket delivery failed');
     expect(refused).to.have.length(3);
     const metrics = await (await fetch(`${api}/metrics`)).text();

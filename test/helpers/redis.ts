@@ -23,8 +23,8 @@ export interface TestRedis {
 }
 
 /** Starts a throwaway redis-server on a free loopback port with its own temp dir. */
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+export async function startRedis(fixedPort?: number): Promise<TestRedis> {
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'prodrome-test-redis-'));
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { CheckConfig } from '../../src/config/types.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { createLogger, silentLogger } from '../../src/core/logger.js';
 import icmp, { autoInterval, createIcmpProbe, type IcmpDeps, type IcmpOptions } from '../../src/probes/icmp.js';
 import { parseFpingOutput } from '../../src/probes/icmp-fping.js';
 import type { ProbeResult } from '../../src/probes/probe.js';
@@ -284,6 +285,22 @@ describe('icmp probe', () => {
       expect(children).to.have.length(2);
       for (const child of children) expect(processExists(child.pid!)).to.equal(false);
     });
+  });
+
+  it('warns, once, that a cycle cannot fit in the check\'s timeout', async () => {
+    const fake = await writeFakeFping({ exitCode: 1 });
+    try {
+      const lines: string[] = [];
+      const stream = new PassThrough().on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+      const logger = createLogger({ stream, level: 'warn' });
+      const probe = probeWith({ engine: 'fping', fpingPath: fake.path });
+      for (let i = 0; i < 2; i++) await probe.runBatch!(loopback(1_000), { signal: AbortSignal.timeout(5_000), logger });
+      const warnings = lines.filter((l) => l.includes('cannot finish within its timeout'));
+      expect(warnings).to.have.length(1);
+      expect(JSON.parse(warnings[0]!)).to.include({ check: 'test-icmp', targets: 1_000, timeoutMs: 2_000 });
+    } finally {
+      await fake.remove();
+    }
   });
 
   it('spreads 5,000 targets × 3 requests over half of a 10 s timeout', () => {

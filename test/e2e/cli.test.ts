@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DaemonProcess, CLI } from '../helpers/daemon.js';
+import { freePort } from '../helpers/redis.js';
+import { close, freePortClosed, listen } from '../helpers/servers.js';
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, PRODROME_CONFIG: '', ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function writeConfig(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'prodrome-cli-')), 'prodrome.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+const BAD = `
+http: { listen: "127.0.0.1:1" }
+checks:
+  - { id: a, type: http, target: "http://127.0.0.1:1/", timeout: 5 seconds }
+  - { id: b, type: gopher, target: x }
+`;
+
+describe('command line', function () {
+  this.timeout(30_000);
+
+  it('validate prints ok and exits 0 for the default config', async () => {
+    const r = await cli(['validate']);
+    expect(r).to.include({ code: 0, stdout: 'ok\n' });
+  });
+
+  it('validate prints one line per problem with its path and exits 2', async () => {
+    const r = await cli(['validate', '-c', writeConfig(BAD)]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include('checks[0].timeout: "5 seconds" is not a duration');
+    expect(r.stderr).to.include('checks[1].type: unknown probe type "gopher"');
+  });
+
+  it('start refuses a bad config with exit 2 before starting anything', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'prodrome-nostart-'));
+    const r = await cli(['start', '-c', writeConfig(`redis: { dataDir: ${dataDir} }\n${BAD}`)]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include('checks[1].type');
+    expect(existsSync(join(dataDir, 'redis.sock')), 'no redis-server was started').to.equal(false);
+  });
+
+  it('reads the config path from PRODROME_CONFIG', async () => {
+    const r = await cli(['validate'], { PRODROME_CONFIG: writeConfig(BAD) });
+    expect(r.code).to.equal(2);
+  });
+
+  describe('check', () => {
+    let server: http.Server;
+    let port: number;
+    before(async () => {
+      server = http.createServer((_req, res) => res.end('ok'));
+      port = await listen(server);
+    });
+    after(() => close(server));
+
+    it('runs one check once and exits 0 when it passes', async () => {
+      const r = await cli(['check', 'web', '-c', writeConfig(`checks:\n  - { id: web, type: http, target: "http://127.0.0.1:${port}/" }\n`)]);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.match(/^PASS {2}web/);
+    });
+
+    it('exits 1 and says why when the check fails', async () => {
+      const dead = await freePortClosed();
+      const r = await cli(['check', 'web', '--json', '-c', writeConfig(`checks:\n  - { id: web, type: tcp, target: "127.0.0.1:${dead}" }\n`)]);
+      expect(r.code).to.equal(1);
+      expect(JSON.parse(r.stdout).results[0].error.kind).to.equal('refused');
+    });
+
+    it('exits 2 for an unknown check id', async () => {
+      const r = await cli(['check', 'nope']);
+      expect(r.code).to.equal(2);
+    });
+  });
+
+  it('exits 3 with a clear message when redis-server cannot be found for a managed Redis', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'prodrome-noredis-'));
+    const env = { PATH: '/nonexistent', REDIS_URL: '' };
+    const r = await cli(['start', '-c', writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${await freePort()}" }\n`)], env);
+    expect(r.code).to.equal(3);
+    expect(r.stderr).to.include('redis-server is not installed');
+  });
+});
+
+describe('managed Redis', function () {
+  this.timeout(30_000);
+
+  it('starts its own redis-server, serves /metrics, and leaves none behind after SIGTERM', async () => {
+    const dataDir = mkdtempSync(join('/tmp', 'pd-'));
+    const port = await freePort();
+    const config = writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${port}" }\n`);
+    const env: NodeJS.ProcessEnv = { ...process.env, PRODROME_CONFIG: '' };
+    delete env.REDIS_URL;
+    const started = Date.now();
+    const daemon = new DaemonProcess(['start', '-c', config], env);
+    try {
+      await daemon.waitForMessage('Prodrome started');
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).to.equal(200);
+      console.log(`      /metrics served ${Date.now() - started} ms after spawn`);
+      expect(await res.text()).to.include('prodrome_redis_up 1');
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).to.equal(200);
+      const pid = Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8'));
+      const { code } = await daemon.kill('SIGTERM');
+      expect(code).to.equal(0);
+      expect(() => process.kill(pid, 0), 'redis-server still running').to.throw();
+      expect(existsSync(join(dataDir, 'appendonlydir')), 'append-only persistence').to.equal(true);
+    } finally {
+      await daemon.kill('SIGKILL');
+    }
+  });
+
+  it('replaces a redis-server left behind by a killed daemon', async () => {
+    const dataDir = mkdtempSync(join('/tmp', 'pd-'));
+    const config = writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${await freePort()}" }\n`);
+    const env: NodeJS.ProcessEnv = { ...process.env, PRODROME_CONFIG: '' };
+    delete env.REDIS_URL;
+    const first = new DaemonProcess(['start', '-c', config], env);
+    await first.waitForMessage('Prodrome started');
+    const orphan = Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8'));
+    await first.kill('SIGKILL');
+    const second = new DaemonProcess(['start', '-c', config], env);
+    try {
+      await second.waitForMessage('Prodrome started');
+      expect(() => process.kill(orphan, 0), 'the orphan was stopped').to.throw();
+      expect((await second.kill('SIGTERM')).code).to.equal(0);
+    } finally {
+      await second.kill('SIGKILL');
+    }
+  });
+});
