@@ -291,6 +291,8 @@ class PduChannel {
   private ended?: Error;
   private waiter?: { resolve: (p: Pdu | undefined) => void; reject: (e: Error) => void; wantsConnect: boolean };
   private isConnected = false;
+  /** Removed by the caller once the exchange is over. */
+  readonly onAbort: () => void;
 
   constructor(readonly socket: net.Socket, signal: AbortSignal) {
     socket.once('connect', () => {
@@ -316,12 +318,6 @@ class PduChannel {
     this.onAbort = () => this.end(new DicomFault('timeout', TIMEOUT_TEXT[this.stage]));
     signal.addEventListener('abort', this.onAbort, { once: true });
     if (signal.aborted) this.onAbort();
-  }
-
-  readonly onAbort: () => void;
-
-  get connected(): boolean {
-    return this.isConnected;
   }
 
   connect(): Promise<void> {
