@@ -10,6 +10,7 @@
  * - fping alone: GNU time's user + system for the same command line, targets on stdin.
  * Only 127.0.0.0/8 is pinged.
  */
+import { HeartbeatBook } from '../src/heartbeats/heartbeat-book.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,7 +85,7 @@ function probeFor(engine: 'fping' | 'ping', fields: Record<string, unknown> = {}
     impact: 2, profiles: [], heal: [], ticket: false, enabled: true, options: {},
   };
   const opts = z.strictObject(icmp.options).parse({ engine, count: COUNT, perPacketTimeout: `${PER_PACKET_TIMEOUT_MS}ms`, ...fields }) as IcmpOptions;
-  return createIcmpProbe(check, opts, { logger: silentLogger() });
+  return createIcmpProbe(check, opts, { logger: silentLogger(), heartbeats: new HeartbeatBook() });
 }
 
 async function probeCycle(engine: 'fping' | 'ping', targets: string[], timeoutMs: number, fields: Record<string, unknown> = {}): Promise<number> {

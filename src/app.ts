@@ -3,10 +3,13 @@ import type { CheckConfig, ProdromeConfig } from './config/types.js';
 import { DependencyError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import { Evaluator, isProblem, STATUS_VALUE, type StateChange } from './evaluator/evaluator.js';
+import { Predictor } from './evaluator/predictor.js';
+import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { registerApiRoutes } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { handleStateChange, type TicketJob } from './incidents/handle-state-change.js';
 import { IncidentStore } from './incidents/store.js';
+import { aspectOf } from './incidents/incident.js';
 import { Metrics } from './metrics/metrics.js';
 import { buildProbe } from './probes/build.js';
 import type { Probe, ProbeResult } from './probes/probe.js';
@@ -98,8 +101,9 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
 
   const checks = new Map(config.checks.map((c) => [c.id, c]));
   const evaluator = new Evaluator();
+  const predictor = new Predictor();
   evaluator.on('change', (change) => {
-    metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
+    if (!change.aspect) metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
     if (isProblem(change.to) && !isProblem(change.from)) metrics.anomalies.inc({ check: change.checkId, severity: change.to });
     // Only transitions into, between or out of problem states are anomalies worth Redis.
     if (isProblem(change.to) || isProblem(change.from)) {
@@ -109,12 +113,14 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   });
 
   const probes = new Map<string, Probe>();
-  for (const check of config.checks) probes.set(check.id, buildProbe(check, { logger }));
+  const heartbeats = new HeartbeatBook(redis, prefix);
+  for (const check of config.checks) probes.set(check.id, buildProbe(check, { logger, heartbeats }));
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   scheduler.on('result', (check: CheckConfig, target: string, result: ProbeResult, at: number) => {
     recordProbeMetrics(metrics, check, target, result);
     evaluator.observe(check, target, result, at);
+    for (const [aspect, prediction] of predictor.observe(check, target, result, at)) evaluator.observe(check, target, prediction, at, aspect);
   });
   scheduler.on('skipped', (unitId) => {
     const checkId = unitId.split('|')[0]!;
@@ -145,7 +151,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     logger,
     readiness: () => ({ ready: redisReady, reasons: redisReady ? [] : [`redis unreachable (${outbox.size} state changes buffered)`] }),
   });
-  registerApiRoutes(http, { config, evaluator, store });
+  registerApiRoutes(http, { config, evaluator, store, heartbeats });
   let address;
   try {
     address = await http.listen();
@@ -189,7 +195,7 @@ async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function recordProbeMetrics(metrics: Metrics, check: CheckConfig, target: string, result: ProbeResult): void {
+export function recordProbeMetrics(metrics: Metrics, check: CheckConfig, target: string, result: ProbeResult): void {
   metrics.probeSuccess.set({ check: check.id, type: check.type, target }, result.ok ? 1 : 0);
   metrics.probeDuration.observe({ check: check.id, type: check.type }, result.durationMs / 1000);
   for (const [phase, ms] of Object.entries(result.phases ?? {})) metrics.probePhase.set({ check: check.id, type: check.type, phase }, ms / 1000);
@@ -206,7 +212,7 @@ async function seedFromOpenIncidents(store: IncidentStore, evaluator: Evaluator,
     for (const incident of open) {
       const check = checks.get(incident.checkId);
       if (!check || !check.targets.includes(incident.target)) continue;
-      evaluator.seed(check, incident.target, incident.severity, incident.firstFailureAt);
+      evaluator.seed(check, incident.target, incident.severity, incident.firstFailureAt, Date.now(), aspectOf(incident.key, check.id, incident.target));
       seeded++;
     }
     if (seeded) log.info('Resumed open incidents', { count: seeded });

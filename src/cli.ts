@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { Command, Option } from 'commander';
 import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
@@ -70,7 +71,7 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
     process.exit(EXIT.badConfig);
   }
   const logger = silentLogger();
-  const probe = buildProbe(check, { logger });
+  const probe = buildProbe(check, { logger, heartbeats: new HeartbeatBook() });
   const rows: { target: string; ok: boolean; durationMs: number; error?: unknown; values: unknown; phases?: unknown }[] = [];
   for (const unit of unitsFor(check, probe)) {
     for (const [target, r] of await runProbe(unit, logger)) rows.push({ target, ok: r.ok, durationMs: r.durationMs, error: r.error, values: r.values, phases: r.phases });

@@ -10,6 +10,7 @@ import { ticketRegistry } from '../ticketing/index.js';
 import { commonCheckShape, topLevelSchema } from './schema.js';
 import { expandTargets } from './targets.js';
 import type { CheckConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
+import type { PredictConfig } from '../evaluator/predictor.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/prodrome.yaml';
 
@@ -174,6 +175,7 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
       heal: c.heal,
       ticket,
       enabled: c.enabled,
+      ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
       options,
     });
   });
@@ -191,6 +193,16 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
     checks,
     healers,
     ticketing: { default: cfg.ticketing.default, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
+  };
+}
+
+function toPredictConfig(p: NonNullable<z.infer<z.ZodObject<typeof commonCheckShape>>['predict']>): PredictConfig {
+  const drift = p.drift === true ? { factor: 2, baseline: 60, recent: 5, minDelta: 50 } : p.drift;
+  return {
+    horizonMs: p.horizon,
+    windowMs: p.window,
+    minSamples: p.minSamples,
+    ...(drift ? { drift: { factor: drift.factor, baselineSamples: drift.baseline, recentSamples: drift.recent, minDeltaMs: drift.minDelta } } : {}),
   };
 }
 

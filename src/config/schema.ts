@@ -48,6 +48,31 @@ export const commonCheckShape = {
   heal: z.array(z.string()).default([]),
   ticket: z.union([z.string(), z.literal(false)]).optional(),
   enabled: z.boolean().default(true),
+  /** Early warnings from trends: see src/evaluator/predictor.ts. */
+  predict: z
+    .strictObject({
+      /** Warn when a value will cross its critical limit within this long. */
+      horizon: duration,
+      /** History the trend is fitted over. Default 6h. */
+      window: duration.default(6 * 3_600_000),
+      /** Samples needed before predicting. Default 10. */
+      minSamples: z.number().int().min(3).default(10),
+      /** Latency drift against the check's own baseline (true = defaults). */
+      drift: z
+        .union([
+          z.literal(true),
+          z.strictObject({
+            /** Recent median this many times the baseline median is drift. Default 2. */
+            factor: z.number().min(1.1).default(2),
+            baseline: z.number().int().min(10).default(60),
+            recent: z.number().int().min(2).default(5),
+            /** Ignore drift smaller than this in absolute terms. Default 50ms. */
+            minDelta: duration.default(50),
+          }),
+        ])
+        .optional(),
+    })
+    .optional(),
 };
 
 const workingHours = z.string().superRefine((text, ctx) => {

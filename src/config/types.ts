@@ -1,4 +1,5 @@
 import type { WorkingHours } from '../core/working-hours.js';
+import type { PredictConfig } from '../evaluator/predictor.js';
 import type { TopLevelConfig } from './schema.js';
 
 /** A check after defaults, validation and target expansion. */
@@ -20,6 +21,8 @@ export interface CheckConfig {
   /** Ticket provider id, or false for never. */
   ticket: string | false;
   enabled: boolean;
+  /** Trend and drift warnings; absent = off. */
+  predict?: PredictConfig;
   /** The probe's own fields, as its plugin parsed them. */
   options: Record<string, unknown>;
 }

@@ -15,6 +15,7 @@ export function isProblem(status: CheckStatus): status is Severity {
 /** What the evaluator knows about one check on one target. */
 export interface TargetState {
   key: string;
+  aspect?: string;
   checkId: string;
   target: string;
   type: string;
@@ -33,6 +34,8 @@ export interface TargetState {
  */
 export interface StateChange {
   key: string;
+  /** Set for a prediction's state (`predict:disk_percent:/var`), absent for the probe's own. */
+  aspect?: string;
   checkId: string;
   target: string;
   type: string;
@@ -68,11 +71,15 @@ export interface EvaluatorEvents {
 export class Evaluator extends EventEmitter<EvaluatorEvents> {
   private readonly states = new Map<string, TargetState>();
 
-  observe(check: CheckConfig, target: string, result: ProbeResult, at = Date.now()): StateChange | undefined {
-    const key = incidentKey(check.id, target);
+  /**
+   * `aspect` names a second state on the same check and target (`predict:disk_percent:/var`,
+   * `drift:latency`): its own key, thresholds and incident, beside the probe's own state.
+   */
+  observe(check: CheckConfig, target: string, result: ProbeResult, at = Date.now(), aspect?: string): StateChange | undefined {
+    const key = incidentKey(check.id, target, aspect);
     let state = this.states.get(key);
     if (!state) {
-      state = { key, checkId: check.id, target, type: check.type, status: 'unknown', since: at, consecutiveFailures: 0, consecutivePasses: 0 };
+      state = { key, checkId: check.id, target, type: check.type, status: 'unknown', since: at, consecutiveFailures: 0, consecutivePasses: 0, ...(aspect ? { aspect } : {}) };
       this.states.set(key, state);
     }
     state.lastRunAt = at;
@@ -102,6 +109,7 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     if (to === from) return undefined;
     const change: StateChange = {
       key,
+      ...(aspect ? { aspect } : {}),
       checkId: check.id,
       target,
       type: check.type,
@@ -122,8 +130,8 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
    * Restores a problem state known from Redis (an open incident) after a restart, so the agent
    * neither re-confirms nor re-opens it, and needs `recover` passes to clear it.
    */
-  seed(check: CheckConfig, target: string, status: Severity, firstFailureAt: number, at = Date.now()): void {
-    const key = incidentKey(check.id, target);
+  seed(check: CheckConfig, target: string, status: Severity, firstFailureAt: number, at = Date.now(), aspect?: string): void {
+    const key = incidentKey(check.id, target, aspect);
     this.states.set(key, {
       key, checkId: check.id, target, type: check.type, status, since: at,
       consecutiveFailures: check.confirm, consecutivePasses: 0, firstFailureAt,

@@ -2,17 +2,20 @@ import type { ProdromeConfig } from '../config/types.js';
 import type { Evaluator } from '../evaluator/evaluator.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { HttpServer } from './server.js';
+import type { HeartbeatBook } from '../heartbeats/heartbeat-book.js';
 
 export interface ApiDeps {
   config: ProdromeConfig;
   evaluator: Evaluator;
   store: IncidentStore;
+  heartbeats: HeartbeatBook;
 }
 
 /** The JSON API: what the daemon sees now (checks) and what it has raised (incidents). */
-export function registerApiRoutes(http: HttpServer, { config, evaluator, store }: ApiDeps): void {
+export function registerApiRoutes(http: HttpServer, { config, evaluator, store, heartbeats }: ApiDeps): void {
   http.route('GET', '/api/checks', async () => {
-    const states = new Map(evaluator.all().map((s) => [s.key, s]));
+    const all = evaluator.all();
+    const states = new Map(all.map((s) => [s.key, s]));
     const body = config.checks.map((check) => ({
       id: check.id,
       type: check.type,
@@ -28,6 +31,9 @@ export function registerApiRoutes(http: HttpServer, { config, evaluator, store }
           lastRunAt: s?.lastRunAt ? new Date(s.lastRunAt).toISOString() : null,
           consecutiveFailures: s?.consecutiveFailures ?? 0,
           last: s?.lastResult ? { ok: s.lastResult.ok, durationMs: s.lastResult.durationMs, error: s.lastResult.error ?? null } : null,
+          predictions: all
+            .filter((p) => p.aspect && p.checkId === check.id && p.target === target)
+            .map((p) => ({ aspect: p.aspect, status: p.status, message: p.lastResult?.error?.message ?? null, values: p.lastResult?.values ?? {} })),
         };
       }),
     }));
@@ -41,5 +47,16 @@ export function registerApiRoutes(http: HttpServer, { config, evaluator, store }
     } catch (err) {
       return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
     }
+  });
+
+  // Only ids some heartbeat check watches: a sender with a typo gets a 404 instead of silence.
+  const heartbeatIds = new Set(config.checks.filter((c) => c.type === 'heartbeat').flatMap((c) => c.targets));
+  http.route('POST', '/api/heartbeat/:id', async (_req, params, body) => {
+    if (!heartbeatIds.has(params.id!)) return { status: 404, body: { error: `no heartbeat check watches "${params.id}"` } };
+    const b = (body ?? {}) as { status?: unknown; message?: unknown };
+    if (b.status !== undefined && b.status !== 'ok' && b.status !== 'fail') return { status: 400, body: { error: 'status must be "ok" or "fail"' } };
+    const message = typeof b.message === 'string' ? b.message.slice(0, 500) : undefined;
+    await heartbeats.record(params.id!, { at: Date.now(), status: b.status === 'fail' ? 'fail' : 'ok', ...(message ? { message } : {}) });
+    return { status: 202, body: { accepted: params.id } };
   });
 }

@@ -51,7 +51,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       checkId: change.checkId,
       target: change.target,
       type: change.type,
-      title: incidentTitle(change.checkId, change.target, change.evidence.kind),
+      title: incidentTitle(change.checkId, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
       impact,
       profiles: check?.profiles ?? [],
       priority: priorityOf(impact, urgencyOf(profiles, new Date(change.at))),

@@ -69,6 +69,13 @@ export interface Incident {
   agent: string;
 }
 
-export function incidentKey(checkId: string, target: string): string {
-  return `${checkId}|${target}`;
+/** `check|target`, or `check|target#aspect` for a prediction about it. */
+export function incidentKey(checkId: string, target: string, aspect?: string): string {
+  return aspect ? `${checkId}|${target}#${aspect}` : `${checkId}|${target}`;
+}
+
+/** The aspect part of a key (`predict:disk_percent:/var`), if any. */
+export function aspectOf(key: string, checkId: string, target: string): string | undefined {
+  const base = incidentKey(checkId, target);
+  return key.length > base.length && key.startsWith(`${base}#`) ? key.slice(base.length + 1) : undefined;
 }

@@ -27,6 +27,21 @@ const options = {
     .default({ status: '2xx' }),
   /** A correct answer slower than this is a `slow` warning. */
   slow: duration.optional(),
+  /**
+   * A number read from the JSON body and judged against limits: a storage appliance's used %, an
+   * interface engine's queue depth. It becomes a metric and can be predicted (`predict`).
+   */
+  value: z
+    .strictObject({
+      name: z.string().regex(/^[a-z0-9_.:/-]+$/, 'must match [a-z0-9_.:/-]+'),
+      /** Dot path into the JSON body. */
+      path: z.string().min(1),
+      warning: z.number().optional(),
+      critical: z.number(),
+      /** `above` (default): bad when it rises past the limits; `below`: when it falls under them. */
+      direction: z.enum(['above', 'below']).default('above'),
+    })
+    .optional(),
   /** Verify the server's certificate (default true). Turn off only for a lab. */
   tlsVerify: z.boolean().default(true),
   /** Bytes of body read at most; more is a bad payload. */
@@ -65,6 +80,25 @@ function bodyProblem(body: string, contentType: string, expect: HttpOptions['exp
       if (got !== want) return `JSON ${path} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`;
     }
   }
+  return undefined;
+}
+
+/** Reads the configured number from the body into `values`, and fails when it is past a limit. */
+function judgeValue(body: string, spec: NonNullable<HttpOptions['value']>, base: Pick<ProbeResult, 'durationMs' | 'phases' | 'values'> & { thresholds?: ProbeResult['thresholds'] }): ProbeResult | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return failure('bad_payload', `body is not JSON; cannot read ${spec.path}`, base);
+  }
+  const value = readPath(parsed, spec.path);
+  if (typeof value !== 'number' || !Number.isFinite(value)) return failure('bad_payload', `JSON ${spec.path} is ${JSON.stringify(value)}, not a number`, base);
+  base.values[spec.name] = value;
+  base.thresholds = { [spec.name]: { critical: spec.critical, direction: spec.direction, ...(spec.warning !== undefined ? { warning: spec.warning } : {}) } };
+  const past = (limit: number) => (spec.direction === 'above' ? value >= limit : value <= limit);
+  const sign = spec.direction === 'above' ? '≥' : '≤';
+  if (past(spec.critical)) return failure('threshold', `${spec.name} ${value} ${sign} ${spec.critical} (critical)`, base);
+  if (spec.warning !== undefined && past(spec.warning)) return failure('threshold', `${spec.name} ${value} ${sign} ${spec.warning} (warning)`, base, 'warning');
   return undefined;
 }
 
@@ -150,14 +184,18 @@ export default defineProbe({
         try {
           const res = await httpExchange(url, { method: opts.method, headers: opts.headers, body: opts.body, tlsVerify: opts.tlsVerify, maxBodyBytes: opts.maxBodyBytes }, ctx.signal);
           const durationMs = ms(start);
-          const values = { status: res.status, bytes: res.body.length };
-          const base = { durationMs, phases: res.phases, values };
+          const values: ProbeResult['values'] = { status: res.status, bytes: res.body.length };
+          const base: Pick<ProbeResult, 'durationMs' | 'phases' | 'values' | 'thresholds'> = { durationMs, phases: res.phases, values };
           if (!statusAccepted(res.status, opts.expect.status)) {
             return failure('http_status', `HTTP ${res.status}${res.body ? `: ${res.body.slice(0, 120).replace(/\s+/g, ' ')}` : ''}`, base);
           }
           if (res.truncated) return failure('bad_payload', `body larger than ${opts.maxBodyBytes} bytes`, base);
           const problem = bodyProblem(res.body, res.contentType, opts.expect);
           if (problem) return failure('bad_payload', problem, base);
+          if (opts.value) {
+            const judged = judgeValue(res.body, opts.value, base);
+            if (judged) return judged;
+          }
           if (opts.slow !== undefined && durationMs > opts.slow) {
             return failure('slow', `answered in ${Math.round(durationMs)}ms, over ${opts.slow}ms`, base, 'warning');
           }

@@ -3,6 +3,7 @@ import type { ProbePlugin } from './probe.js';
 import dicomEcho from './dicom-echo.js';
 import dns from './dns.js';
 import fhir from './fhir.js';
+import heartbeat from './heartbeat.js';
 import hl7Mllp from './hl7-mllp.js';
 import host from './host.js';
 import http from './http.js';
@@ -11,4 +12,4 @@ import tcp from './tcp.js';
 import tls from './tls.js';
 
 /** Every probe type, by config `type`. A new probe is one file and one line here. */
-export const probeRegistry = new Registry<ProbePlugin>('probe', [http, tcp, fhir, hl7Mllp, icmp, host, tls, dns, dicomEcho]);
+export const probeRegistry = new Registry<ProbePlugin>('probe', [http, tcp, fhir, hl7Mllp, icmp, host, tls, dns, dicomEcho, heartbeat]);

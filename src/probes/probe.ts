@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Logger } from '../core/logger.js';
 import type { CheckConfig } from '../config/types.js';
+import type { HeartbeatBook } from '../heartbeats/heartbeat-book.js';
 
 /**
  * Why a probe failed. Kinds are few and stable: they become ticket text, metric-free evidence and
@@ -21,6 +22,7 @@ export type FailureKind =
   | 'wrong_version' // the service answers but is not the version the check expects
   | 'threshold' // a measured value crossed its warning/critical threshold (disk, cert days)
   | 'missing' // an expected push (heartbeat) did not arrive in its window
+  | 'predicted' // a value is on course to cross its critical limit within the horizon, or drifts off its baseline
   | 'error'; // anything else; the message says what
 
 export type Severity = 'warning' | 'critical';
@@ -71,6 +73,8 @@ export interface Probe {
 /** Shared services a probe may need, handed over at creation. Grows as probes need more. */
 export interface ProbeServices {
   logger: Logger;
+  /** Pushed heartbeats, for the `heartbeat` probe. */
+  heartbeats: HeartbeatBook;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { HeartbeatBook } from '../../src/heartbeats/heartbeat-book.js';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
@@ -17,7 +18,7 @@ const check: CheckConfig = {
 
 function probeWith(fields: Record<string, unknown>, deps: IcmpDeps = {}) {
   const opts = z.strictObject(icmp.options).parse(fields) as IcmpOptions;
-  return createIcmpProbe(check, opts, { logger: silentLogger() }, deps);
+  return createIcmpProbe(check, opts, { logger: silentLogger(), heartbeats: new HeartbeatBook() }, deps);
 }
 
 function batch(probe: ReturnType<typeof probeWith>, targets: string[], signal: AbortSignal = AbortSignal.timeout(5_000)) {

@@ -1,3 +1,4 @@
+import { HeartbeatBook } from '../../src/heartbeats/heartbeat-book.js';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { z } from 'zod';
@@ -12,7 +13,7 @@ export function makeProbe(type: string, fields: Record<string, unknown> = {}): P
     id: `test-${type}`, type, targets: [], intervalMs: 10_000, timeoutMs: 2_000, confirm: 1, recover: 1,
     impact: 2, profiles: [], heal: [], ticket: false, enabled: true, options,
   };
-  return plugin.create(check, options, { logger: silentLogger() });
+  return plugin.create(check, options, { logger: silentLogger(), heartbeats: new HeartbeatBook() });
 }
 
 /** Runs one probe once with an overall deadline, as the scheduler would. */

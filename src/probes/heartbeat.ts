@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { duration } from '../config/schema.js';
+import { formatDuration } from '../core/duration.js';
+import { failure } from './failure.js';
+import { defineProbe, type ProbeResult } from './probe.js';
+
+const options = {
+  /** Longest silence allowed: a nightly backup might use 26h, a workstation agent 5m. Required. */
+  window: duration,
+};
+
+/**
+ * A push check: the target is a heartbeat id that something POSTs to `/api/heartbeat/{id}`. A beat
+ * missing for longer than `window`, or one that reports `status: fail`, is a failure. This is how
+ * the daemon watches what it cannot reach (workstations behind NAT, batch jobs, appliances).
+ */
+export default defineProbe({
+  type: 'heartbeat',
+  options,
+  create(_check, opts, services) {
+    return {
+      async run(target): Promise<ProbeResult> {
+        const now = Date.now();
+        const beat = await services.heartbeats.last(target);
+        const since = beat?.at ?? services.heartbeats.startedAt;
+        const silentMs = Math.max(0, now - since);
+        const values = { seconds_since_beat: Math.round(silentMs / 1000), window_seconds: opts.window / 1000 };
+        const thresholds = { seconds_since_beat: { critical: opts.window / 1000, direction: 'above' as const } };
+        if (silentMs > opts.window) {
+          const when = beat ? `last beat ${formatDuration(silentMs)} ago (${new Date(beat.at).toISOString()})` : `no beat since the daemon started ${formatDuration(silentMs)} ago`;
+          return failure('missing', `${when}; window ${formatDuration(opts.window)}`, { values, thresholds });
+        }
+        if (beat?.status === 'fail') return failure('error', `sender reported failure: ${beat.message ?? 'no message'}`, { values, thresholds });
+        return { ok: true, durationMs: 0, values, thresholds };
+      },
+    };
+  },
+});
