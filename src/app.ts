@@ -30,6 +30,7 @@ export interface Daemon {
   readonly metrics: Metrics;
   readonly evaluator: Evaluator;
   readonly store: IncidentStore;
+  readonly heartbeats: HeartbeatBook;
   readonly httpAddress: { address: string; port: number };
   stop(): Promise<void>;
 }
@@ -168,6 +169,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     metrics,
     evaluator,
     store,
+    heartbeats,
     httpAddress: { address: address.address, port: address.port },
     stop() {
       stopping ??= (async () => {

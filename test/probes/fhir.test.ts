@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { probeRegistry } from '../../src/probes/index.js';
-import { FakeFhirServer, operationOutcome } from '../fakes/fhir-server.js';
+import { FakeFhirServer, operationOutcome } from '../../src/demo/simulators/fhir-server.js';
 import { freePortClosed } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MllpDecoder, mllpFrame, parseAck } from '../../src/probes/hl7-mllp.js';
-import { ackMessage, hl7Field, startMllpServer, type MllpBehaviour, type MllpFake } from '../fakes/mllp-server.js';
+import { ackMessage, hl7Field, startMllpServer, type MllpBehaviour, type MllpFake } from '../../src/demo/simulators/mllp-server.js';
 import { freePortClosed } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
 

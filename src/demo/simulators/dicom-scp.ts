@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { close, listen, trackSockets } from '../helpers/servers.js';
+import { close, listen, trackSockets } from './servers.js';
 
 /**
  * A fake DICOM verification SCP, written from PS3.8 §9 (upper layer PDUs) and PS3.7 §9.3.5

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { close, listen, trackSockets } from '../helpers/servers.js';
+import { close, listen, trackSockets } from './servers.js';
 
 /**
  * A fake HL7 v2 interface engine speaking MLLP (HL7 v2 Transport Specification, MLLP release 2):

@@ -1,6 +1,6 @@
 import { randomBytes, verify, type KeyObject } from 'node:crypto';
 import http from 'node:http';
-import { close, listen } from '../helpers/servers.js';
+import { close, listen } from './servers.js';
 
 /**
  * A loopback FHIR R4 server with a SMART backend-services token endpoint, after the FHIR RESTful
