@@ -22,7 +22,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureWindow, pace, sleep, type Window } from './lib/pace.js';
+import { measureWindow, pace, sleep, type Cpu, type Window } from './lib/pace.js';
 import type { WorkerJob, WorkerReport } from './lib/pipeline-worker.js';
 import type { TargetPorts } from './lib/target-server.js';
 
@@ -37,11 +37,11 @@ const ticksPerSecond = (() => {
   return Number(out.stdout?.trim()) || 100;
 })();
 
-/** utime + stime of a process, in ms (fields 14 and 15 of /proc/<pid>/stat; every thread). */
-function procCpuMs(pid: number): number {
+/** utime and stime of a process, in ms (fields 14 and 15 of /proc/<pid>/stat; every thread). */
+function procCpu(pid: number): Cpu {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  return { userMs: (Number(fields[11]) * 1000) / ticksPerSecond, sysMs: (Number(fields[12]) * 1000) / ticksPerSecond };
 }
 
 interface Row {
@@ -157,7 +157,7 @@ async function driveBlackbox(bb: Blackbox, module: string, target: string): Prom
     const res = await get(agent, bb.port, query);
     return res.status === 200 && /^probe_success 1$/m.test(res.body);
   });
-  const window = await measureWindow(WARMUP_MS, MEASURE_MS, loop.counts, () => procCpuMs(bb.pid));
+  const window = await measureWindow(WARMUP_MS, MEASURE_MS, loop.counts, () => procCpu(bb.pid));
   await loop.stop();
   agent.destroy();
   return window;

@@ -8,6 +8,7 @@ import { configPathFrom, loadConfig } from './config/load.js';
 import type { ProdromeConfig } from './config/types.js';
 import { formatDuration } from './core/duration.js';
 import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
+import { positiveNumber, runDemo } from './demo/demo.js';
 import { createLogger, silentLogger } from './core/logger.js';
 import type { Incident } from './incidents/incident.js';
 import { IncidentStore } from './incidents/store.js';
@@ -131,6 +132,10 @@ async function commandIncidents(opts: { config?: string; all?: boolean; json?: b
   }
 }
 
+async function commandDemo(opts: { duration?: number; speed?: number }): Promise<void> {
+  process.exit(await runDemo({ durationSeconds: opts.duration, speed: opts.speed }));
+}
+
 const program = new Command()
   .name('prodrome')
   .description('Finds the early signs of hospital IT failures, heals what it safely can and opens tickets before anyone calls the help desk.')
@@ -140,6 +145,7 @@ const configOption = () => new Option('-c, --config <file>', 'config file (defau
 program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption()).action(commandStart);
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
+program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer').option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber).action(commandDemo);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
 
 program.parseAsync().catch((err: unknown) => {

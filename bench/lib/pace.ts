@@ -9,24 +9,32 @@ export interface Counts {
   ok: number;
 }
 
-export interface Window {
+export interface Cpu {
+  userMs: number;
+  sysMs: number;
+}
+
+export interface Window extends Cpu {
   probes: number;
   ok: number;
   wallS: number;
+  /** user + system */
   cpuMs: number;
 }
 
 /** Waits out the warm-up, then measures `counts()` and `cpuMs()` over `measureMs`. */
-export async function measureWindow(warmupMs: number, measureMs: number, counts: () => Counts, cpuMs: () => number): Promise<Window> {
+export async function measureWindow(warmupMs: number, measureMs: number, counts: () => Counts, cpu: () => Cpu): Promise<Window> {
   await sleep(warmupMs);
   const c0 = { ...counts() };
-  const cpu0 = cpuMs();
+  const cpu0 = cpu();
   const t0 = process.hrtime.bigint();
   await sleep(measureMs);
   const c1 = { ...counts() };
-  const cpu1 = cpuMs();
+  const cpu1 = cpu();
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { probes: c1.completed - c0.completed, ok: c1.ok - c0.ok, wallS, cpuMs: cpu1 - cpu0 };
+  const userMs = cpu1.userMs - cpu0.userMs;
+  const sysMs = cpu1.sysMs - cpu0.sysMs;
+  return { probes: c1.completed - c0.completed, ok: c1.ok - c0.ok, wallS, cpuMs: userMs + sysMs, userMs, sysMs };
 }
 
 /**
@@ -68,8 +76,8 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** This process's user + system CPU in ms (every thread: main, libuv pool, GC). */
-export function selfCpuMs(): number {
+/** This process's user and system CPU in ms (every thread: main, libuv pool, GC). */
+export function selfCpu(): Cpu {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
+  return { userMs: u.user / 1000, sysMs: u.system / 1000 };
 }

@@ -16,7 +16,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import { buildProbe } from '../../src/probes/build.js';
 import type { ProbeResult } from '../../src/probes/probe.js';
 import { Scheduler, unitsFor } from '../../src/scheduler/scheduler.js';
-import { measureWindow, pace, selfCpuMs, type Counts, type Window } from './pace.js';
+import { measureWindow, pace, selfCpu, type Counts, type Window } from './pace.js';
 
 export interface WorkerJob {
   mode: 'pipeline-http' | 'pipeline-tcp' | 'plain-http' | 'plain-tcp';
@@ -67,7 +67,7 @@ async function pipeline(type: 'http' | 'tcp'): Promise<Window> {
   });
   scheduler.on('skipped', (unitId) => metrics.skippedRuns.inc({ check: unitId.split('|')[0]! }));
   scheduler.start();
-  const window = await measureWindow(job.warmupMs, job.measureMs, () => counts, selfCpuMs);
+  const window = await measureWindow(job.warmupMs, job.measureMs, () => counts, selfCpu);
   await scheduler.stop();
   return window;
 }
@@ -104,7 +104,7 @@ function plainTcp(): Promise<boolean> {
 
 async function plain(fire: () => Promise<boolean>): Promise<Window> {
   const loop = pace(job.rate, fire);
-  const window = await measureWindow(job.warmupMs, job.measureMs, loop.counts, selfCpuMs);
+  const window = await measureWindow(job.warmupMs, job.measureMs, loop.counts, selfCpu);
   await loop.stop();
   return window;
 }

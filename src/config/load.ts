@@ -85,10 +85,25 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([{ path: '(top level)', message: 'must be a YAML mapping' }]);
 
-  const top = topLevelSchema.safeParse(raw);
-  if (!top.success) throw new ConfigError(issuesToProblems(top.error, []));
-  const cfg = top.data;
+  // Each top-level section is validated on its own, so one bad section does not hide the
+  // problems of the others: `validate` lists everything in one go.
   const problems: ConfigProblem[] = [];
+  const failed = new Set<string>();
+  const shape = topLevelSchema.shape;
+  for (const key of Object.keys(raw)) if (!(key in shape)) problems.push({ path: key, message: 'unknown key' });
+  const sections: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    const parsed = (schema as z.ZodType).safeParse((raw as Record<string, unknown>)[key]);
+    if (parsed.success) sections[key] = parsed.data;
+    else {
+      failed.add(key);
+      problems.push(...issuesToProblems(parsed.error, [key]));
+      sections[key] = (schema as z.ZodType).parse(undefined); // its defaults, to carry on checking the rest
+    }
+  }
+  const cfg = sections as z.infer<typeof topLevelSchema>;
+  // References into a broken section would only add noise: skip them until it is fixed.
+  const checkRefs = (section: string) => !failed.has(section);
 
   const profiles = new Map<string, ProfileConfig>();
   for (const [name, p] of Object.entries(cfg.profiles)) {
@@ -107,7 +122,7 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
     if (options) providers.set(id, { id, type: entry.type, options });
   }
   const providerIds = Object.keys(cfg.ticketing.providers);
-  if (cfg.ticketing.default !== false && !providerIds.includes(cfg.ticketing.default)) {
+  if (checkRefs('ticketing') && cfg.ticketing.default !== false && !providerIds.includes(cfg.ticketing.default)) {
     problems.push({ path: 'ticketing.default', message: `no provider "${cfg.ticketing.default}" in ticketing.providers (have: ${providerIds.join(', ') || 'none'})` });
   }
 
@@ -136,17 +151,17 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
     if (c.interval !== undefined && c.schedule !== undefined) problems.push({ path: formatPath(path), message: 'has both "interval" and "schedule"; choose one' });
     const intervalMs = c.schedule === undefined ? (c.interval ?? cfg.defaults.interval) : undefined;
     const timeoutMs = c.timeout ?? cfg.defaults.timeout;
-    if (intervalMs !== undefined && timeoutMs > intervalMs) {
+    if (checkRefs('defaults') && intervalMs !== undefined && timeoutMs > intervalMs) {
       problems.push({ path: at('timeout'), message: `${timeoutMs}ms is longer than the interval (${intervalMs}ms): runs would overlap` });
     }
     c.profiles.forEach((name, j) => {
-      if (!profiles.has(name)) problems.push({ path: formatPath([...path, 'profiles', j]), message: `no profile "${name}" under profiles` });
+      if (checkRefs('profiles') && !profiles.has(name)) problems.push({ path: formatPath([...path, 'profiles', j]), message: `no profile "${name}" under profiles` });
     });
     c.heal.forEach((id, j) => {
-      if (!(id in cfg.healers)) problems.push({ path: formatPath([...path, 'heal', j]), message: `no healer "${id}" under healers` });
+      if (checkRefs('healers') && !(id in cfg.healers)) problems.push({ path: formatPath([...path, 'heal', j]), message: `no healer "${id}" under healers` });
     });
     const ticket = c.ticket ?? cfg.ticketing.default;
-    if (ticket !== false && !providerIds.includes(ticket)) {
+    if (checkRefs('ticketing') && ticket !== false && !providerIds.includes(ticket)) {
       problems.push({ path: at('ticket'), message: `no provider "${ticket}" in ticketing.providers (have: ${providerIds.join(', ') || 'none'})` });
     }
     let targets: string[] = [];

@@ -61,7 +61,8 @@ checks:
     target: x
 `);
     expect(problems).to.include('defaults.interval: "soon" is not a duration (use 250ms, 30s, 5m, 2h or 7d)');
-    expect(problems.length).to.be.greaterThan(0);
+    expect(problems).to.include('checks[0].id: must match [a-z0-9._-]+');
+    expect(problems.some((p) => p.startsWith('checks[1].type: unknown probe type "nosuch"'))).to.equal(true);
   });
 
   // Each row: a config fragment and the one problem line it must produce.

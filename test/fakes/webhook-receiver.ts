@@ -22,6 +22,8 @@ export class WebhookReceiver extends EventEmitter<{ delivered: [ReceivedHook]; r
   private server = http.createServer((req, res) => void this.handle(req, res));
   private nextId = 1;
   port = 0;
+  /** Deliveries answered with a planned failure. */
+  refusedCount = 0;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/hooks/prodrome`;
@@ -62,6 +64,7 @@ export class WebhookReceiver extends EventEmitter<{ delivered: [ReceivedHook]; r
     if (planned) {
       res.writeHead(planned.status, { 'content-type': 'application/json', ...planned.headers });
       res.end(planned.body ?? JSON.stringify({ error: 'planned failure' }));
+      this.refusedCount++;
       this.emit('refused', planned.status);
       return;
     }

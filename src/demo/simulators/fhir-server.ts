@@ -6,7 +6,7 @@ import { close, listen } from './servers.js';
  * A loopback FHIR R4 server with a SMART backend-services token endpoint, after the FHIR RESTful
  * API (capabilities and read interactions), SMART App Launch (well-known configuration, backend
  * services) and RFC 6749 / RFC 7523 (client credentials with a secret or a signed JWT assertion).
- * Tests change its fields between runs to inject failures.
+ * Tests and `prodrome demo` change its fields between runs to inject failures.
  */
 
 export type Route = 'metadata' | 'smart' | 'read' | 'token';

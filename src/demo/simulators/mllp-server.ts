@@ -4,7 +4,7 @@ import { close, listen, trackSockets } from './servers.js';
 /**
  * A fake HL7 v2 interface engine speaking MLLP (HL7 v2 Transport Specification, MLLP release 2):
  * blocks are 0x0B <message> 0x1C 0x0D, segments end with \r, and each inbound message is answered
- * with an ACK whose MSA-2 echoes the inbound MSH-10. What it answers is chosen per test.
+ * with an ACK whose MSA-2 echoes the inbound MSH-10. What it answers is chosen per test (or per demo scene).
  */
 export type MllpBehaviour =
   | {

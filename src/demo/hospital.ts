@@ -1,0 +1,79 @@
+import { startDicomScp, type DicomScp } from './simulators/dicom-scp.js';
+import { FakeFhirServer, operationOutcome } from './simulators/fhir-server.js';
+import { startMllpServer, type MllpFake } from './simulators/mllp-server.js';
+import { StorageAppliance } from './simulators/storage-appliance.js';
+import { Ward } from './simulators/workstations.js';
+
+/** The PACS's AE title, which the check calls. */
+export const PACS_AE_TITLE = 'PACS_MAIN';
+export const WORKSTATIONS = Array.from({ length: 20 }, (_, i) => `ws-3b-${String(i + 1).padStart(2, '0')}`);
+
+/**
+ * The simulated hospital: every system the demo's checks watch, each on 127.0.0.1 port 0, with a
+ * method per failure the scenario injects. The simulators answer as the real vendors' systems do,
+ * so the daemon probes them with its ordinary probes.
+ */
+export class Hospital {
+  private constructor(
+    readonly ehr: FakeFhirServer,
+    readonly interfaceEngine: MllpFake,
+    readonly pacs: DicomScp,
+    readonly storage: StorageAppliance,
+  ) {}
+
+  ward?: Ward;
+
+  static async open(storageUsedPercent: () => number): Promise<Hospital> {
+    const started: Array<{ stop(): Promise<void> }> = [];
+    try {
+      const ehr = await new FakeFhirServer().start();
+      started.push(ehr);
+      ehr.smart = false;
+      const engine = await startMllpServer({ kind: 'ack' });
+      started.push({ stop: () => engine.close() });
+      const pacs = await startDicomScp({ aeTitle: PACS_AE_TITLE });
+      started.push({ stop: () => pacs.close() });
+      const storage = await new StorageAppliance(storageUsedPercent).start();
+      return new Hospital(ehr, engine, pacs, storage);
+    } catch (err) {
+      await Promise.allSettled(started.map((s) => s.stop()));
+      throw err;
+    }
+  }
+
+  /** The workstations need the daemon's address and token, so they start once it listens. */
+  startWard(apiBase: string, token: string): void {
+    this.ward = new Ward(WORKSTATIONS, { apiBase, token, everyMs: 2_000 });
+    this.ward.start();
+  }
+
+  ehrReadsFail(): void {
+    this.ehr.overrides.set('read', { status: 503, body: operationOutcome('Database failover in progress; retry later', 'transient') });
+  }
+
+  ehrRecovers(): void {
+    this.ehr.overrides.delete('read');
+  }
+
+  interfaceEngineNaks(): void {
+    this.interfaceEngine.behaviour = { kind: 'ack', code: 'AE', text: 'Outbound queue to LAB full', err: 'Queue LAB_OUT at capacity (10000 messages)' };
+  }
+
+  interfaceEngineRecovers(): void {
+    this.interfaceEngine.behaviour = { kind: 'ack' };
+  }
+
+  /** Someone re-registers the PACS under a new AE title: associations calling the old one are rejected. */
+  pacsRenamed(): void {
+    this.pacs.options.aeTitle = 'PACS_NEW';
+  }
+
+  pacsFixed(): void {
+    this.pacs.options.aeTitle = PACS_AE_TITLE;
+  }
+
+  async close(): Promise<void> {
+    this.ward?.stop();
+    await Promise.allSettled([this.ehr.stop(), this.interfaceEngine.close(), this.pacs.close(), this.storage.stop()]);
+  }
+}

@@ -1,0 +1,90 @@
+import type { Hospital } from './hospital.js';
+
+/** The script repeats every this many scenario seconds. */
+export const CYCLE_SECONDS = 72;
+
+/** Storage fill: from 70 % at 0.5 %/s, cleaned up to 60 % at this second, then filling again. */
+const STORAGE_START = 70;
+const STORAGE_RATE = 0.5;
+const STORAGE_CLEANUP_AT = 52;
+const STORAGE_AFTER_CLEANUP = 60;
+
+/**
+ * Used % of the storage pool at scenario second `s`. Continuous across cycles: after the clean-up
+ * it climbs from 60 % back to 70 % by the end of the cycle, where the next one starts.
+ */
+export function storageUsedPercent(s: number): number {
+  const c = ((s % CYCLE_SECONDS) + CYCLE_SECONDS) % CYCLE_SECONDS;
+  const used = c < STORAGE_CLEANUP_AT ? STORAGE_START + STORAGE_RATE * c : STORAGE_AFTER_CLEANUP + STORAGE_RATE * (c - STORAGE_CLEANUP_AT);
+  return Math.round(used * 10) / 10;
+}
+
+export interface Scene {
+  /** Scenario seconds from the start of the cycle. */
+  at: number;
+  kind: 'inject' | 'recover' | 'note';
+  text: string;
+  act(hospital: Hospital): void;
+}
+
+const SILENT = ['ws-3b-07', 'ws-3b-13'];
+
+/** Absolute offsets within one cycle; sorted. */
+export const SCENES: readonly Scene[] = [
+  { at: 0, kind: 'note', text: `storage appliance: pool clinical-images at ${STORAGE_START} % and filling (${STORAGE_RATE} %/s); critical at 95 %`, act: () => {} },
+  { at: 8, kind: 'inject', text: 'EHR FHIR API: Patient reads fail with 503 (database failover); /metadata still answers', act: (h) => h.ehrReadsFail() },
+  { at: 14, kind: 'inject', text: 'HL7 interface engine: rejects every message with AE (outbound queue to LAB full)', act: (h) => h.interfaceEngineNaks() },
+  { at: 18, kind: 'inject', text: 'PACS: re-registered as PACS_NEW; associations calling PACS_MAIN are rejected', act: (h) => h.pacsRenamed() },
+  { at: 20, kind: 'recover', text: 'EHR FHIR API: failover complete, Patient reads work again', act: (h) => h.ehrRecovers() },
+  { at: 22, kind: 'inject', text: `ward 3B: workstations ${SILENT.join(' and ')} switched off, no more heartbeats`, act: (h) => h.ward?.silence(SILENT) },
+  { at: 26, kind: 'recover', text: 'HL7 interface engine: LAB queue drained, messages accepted (AA) again', act: (h) => h.interfaceEngineRecovers() },
+  { at: 30, kind: 'recover', text: 'PACS: AE title PACS_MAIN restored', act: (h) => h.pacsFixed() },
+  { at: 36, kind: 'recover', text: `ward 3B: workstations ${SILENT.join(' and ')} back on, beating again`, act: (h) => h.ward?.resume(SILENT) },
+  { at: STORAGE_CLEANUP_AT, kind: 'recover', text: `storage appliance: old studies archived, pool back to ${STORAGE_AFTER_CLEANUP} %`, act: () => {} },
+];
+
+/**
+ * Plays the scenes on their offsets, cycle after cycle, scaled by `speed`. Offsets are absolute
+ * (from the demo's start), so a slow callback never makes the script drift.
+ */
+export class ScenarioPlayer {
+  private timer?: NodeJS.Timeout;
+  private index = 0;
+  private cycle = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly hospital: Hospital,
+    private readonly speed: number,
+    private readonly onScene: (scene: Scene, cycle: number) => void,
+  ) {}
+
+  /** Scenario seconds since the start (wall time × speed). */
+  seconds(now = Date.now()): number {
+    return ((now - this.startedAt) / 1000) * this.speed;
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    const scene = SCENES[this.index]!;
+    const dueMs = this.startedAt + ((this.cycle * CYCLE_SECONDS + scene.at) * 1000) / this.speed;
+    this.timer = setTimeout(() => {
+      scene.act(this.hospital);
+      this.onScene(scene, this.cycle);
+      this.index++;
+      if (this.index === SCENES.length) {
+        this.index = 0;
+        this.cycle++;
+      }
+      this.schedule();
+    }, Math.max(0, dueMs - Date.now()));
+  }
+}
