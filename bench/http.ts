@@ -218,6 +218,8 @@ export default async function benchHttp(): Promise<void> {
     const ratio = ref ? f(perProbe(w) / perProbe(ref), 2) : '—';
     console.log(`| ${r.what} | ${w.probes} | ${w.ok} | ${f(w.wallS, 2)} | ${f(perProbe(w), 3)} | ${f(perProbe(w), 3)} | ${ratio} |`);
   }
+  const split = rows.filter((r) => r.window).map((r) => `${r.what} ${f(r.window!.userMs / r.window!.probes, 3)}/${f(r.window!.sysMs / r.window!.probes, 3)}`);
+  console.log(`\nuser/system ms per probe: ${split.join(' · ')}`);
   const notes = rows.filter((r) => r.window && r.note).map((r) => `- ${r.what}: ${r.note}`);
   if (notes.length) console.log(`\n${notes.join('\n')}`);
   console.log(

@@ -145,8 +145,8 @@ const configOption = () => new Option('-c, --config <file>', 'config file (defau
 program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption()).action(commandStart);
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
-program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer').option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber).action(commandDemo);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
+program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer').option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber).action(commandDemo);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`prodrome: ${errorMessage(err)}\n`);

@@ -1,6 +1,6 @@
 /**
  * One measured prober, alone in its process so its CPU is its own: either Prodrome's pipeline
- * (config → Scheduler → http/tcp probe → metrics + Evaluator, wired as src/app.ts wires them) or a
+ * (config → Scheduler → http/tcp probe → metrics + Evaluator + Predictor, wired as src/app.ts wires them) or a
  * plain node:http / node:net loop at the same rate. Forked by bench/http.ts with a JSON job in
  * argv[2]; sends back a Window and exits.
  */
@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Evaluator, isProblem, STATUS_VALUE } from '../../src/evaluator/evaluator.js';
+import { Predictor } from '../../src/evaluator/predictor.js';
 import { HeartbeatBook } from '../../src/heartbeats/heartbeat-book.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { buildProbe } from '../../src/probes/build.js';
@@ -49,9 +50,10 @@ async function pipeline(type: 'http' | 'tcp'): Promise<Window> {
   const config = parseConfig(JSON.stringify({ checks }), 'bench');
   const metrics = new Metrics();
   const evaluator = new Evaluator();
+  const predictor = new Predictor();
   // As app.ts: state into the gauge, confirmed problems counted (Redis is out of this picture).
   evaluator.on('change', (change) => {
-    metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
+    if (!change.aspect) metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
     if (isProblem(change.to) && !isProblem(change.from)) metrics.anomalies.inc({ check: change.checkId, severity: change.to });
   });
   const heartbeats = new HeartbeatBook(); // memory only: http and tcp probes never read it
@@ -61,6 +63,7 @@ async function pipeline(type: 'http' | 'tcp'): Promise<Window> {
   scheduler.on('result', (check: CheckConfig, target: string, result: ProbeResult, at: number) => {
     recordProbeMetrics(metrics, check, target, result);
     evaluator.observe(check, target, result, at);
+    for (const [aspect, prediction] of predictor.observe(check, target, result, at)) evaluator.observe(check, target, prediction, at, aspect);
     counts.completed++;
     if (result.ok) counts.ok++;
     else fail(result.error?.kind ?? 'unknown');

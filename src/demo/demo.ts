@@ -15,7 +15,10 @@ import { CYCLE_SECONDS, ScenarioPlayer, storageUsedPercent } from './scenario.js
 export interface DemoOptions {
   /** Stop by itself after this many seconds; default: run until SIGINT/SIGTERM. */
   durationSeconds?: number;
-  /** Plays the failure script this many times faster (default 1). Probes still run every second. */
+  /**
+   * Plays the failure script this many times faster (default 1). Probes still run every second and
+   * workstations beat every 2s, so above ×2 the shortest outages may end before they are confirmed.
+   */
   speed?: number;
   out?: NodeJS.WritableStream;
   env?: NodeJS.ProcessEnv;
@@ -121,7 +124,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   await narrator?.stop();
   if (narrator) {
     const s = narrator.summary();
-    narrator.say(`\nStopping: ${s.incidents} incidents (${s.open} still open), ${s.tickets} tickets.`);
+    narrator.say(`\nStopping: ${s.incidents} incident${s.incidents === 1 ? '' : 's'} (${s.open} still open), ${s.tickets} ticket${s.tickets === 1 ? '' : 's'}.`);
   }
   // The managed redis-server goes away with the daemon: let go of its socket first.
   if (!externalRedis) redis?.disconnect();

@@ -3,7 +3,7 @@ import type { ProdromeConfig } from '../config/types.js';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
 import type { Incident } from '../incidents/incident.js';
-import { aspectOf } from '../incidents/incident.js';
+import { aspectOf, incidentKey } from '../incidents/incident.js';
 import type { IncidentStore } from '../incidents/store.js';
 import { listLocalTickets, type LocalTicket } from '../ticketing/local.js';
 
@@ -94,6 +94,7 @@ export class Narrator {
       return;
     }
     const byIncident = new Map<string, Incident>();
+    const openKeys = new Set(recent.filter((i) => i.status === 'open').map((i) => i.key));
     for (const i of [...recent].sort((a, b) => a.openedAt - b.openedAt)) {
       byIncident.set(i.id, i);
       const seen = this.incidents.get(i.id);
@@ -103,7 +104,10 @@ export class Narrator {
         this.line('open', 'incident escalated', `${seen.severity} → ${i.severity}  ${this.label(i)} — ${i.evidence.kind}: ${clip(i.evidence.message)}`);
       }
       if (i.status === 'resolved' && seen?.status !== 'resolved') {
-        this.line('resolve', 'incident resolved', `${this.label(i)} — recovered after ${formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt)}`);
+        const lasted = formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt);
+        // A prediction also clears once its value is past the limit: then it came true, and the check's own incident carries on.
+        const cameTrue = aspectOf(i.key, i.checkId, i.target)?.startsWith('predict:') && openKeys.has(incidentKey(i.checkId, i.target));
+        this.line('resolve', 'incident resolved', `${this.label(i)} — ${cameTrue ? `the prediction came true after ${lasted}; the ${i.checkId} incident carries on` : `recovered after ${lasted}`}`);
       }
       this.incidents.set(i.id, { status: i.status, severity: i.severity });
     }

@@ -1,36 +1,10 @@
 import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { close, listen } from '../../src/demo/simulators/servers.js';
 
-/** Starts a server on 127.0.0.1 port 0 and returns its port. */
-export async function listen(server: net.Server | http.Server): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-const tracked = new WeakMap<net.Server, Set<net.Socket>>();
-
-/** Closes a server and every connection it still holds (hanging peers included). */
-export async function close(server: net.Server | http.Server): Promise<void> {
-  if ('closeAllConnections' in server) server.closeAllConnections();
-  for (const socket of tracked.get(server) ?? []) socket.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-/** Tracks raw sockets so a hanging TCP server can be closed at the end of a test. */
-export function trackSockets(server: net.Server): Set<net.Socket> {
-  const sockets = new Set<net.Socket>();
-  tracked.set(server, sockets);
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
-  });
-  return sockets;
-}
+// One implementation for tests and the demo's simulators (one socket registry, so a server tracked
+// by either is closed by either).
+export { close, listen, trackSockets } from '../../src/demo/simulators/servers.js';
 
 /** An http.Server whose handler the test swaps per case. */
 export function httpServer(handler: http.RequestListener): http.Server {
