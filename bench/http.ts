@@ -3,7 +3,7 @@
  * prometheus/blackbox_exporter, at the same probe rate against the same loopback peers.
  *
  * - Peers: a node:http server and a TCP listener in a child process of their own (not counted).
- * - Prodrome: a forked worker runs config → Scheduler → http/tcp probe → recordProbeMetrics +
+ * - Prodrome: a forked worker runs config → Scheduler → http/tcp probe → Metrics.recordProbe +
  *   Evaluator, as src/app.ts wires them; CPU is the worker's process.cpuUsage() over the window.
  * - Plain: a forked worker runs http.get (agent: false) or net.connect at the same rate.
  * - blackbox_exporter: this process drives GET /probe at the same rate over a keep-alive agent;

@@ -119,7 +119,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   scheduler.on('result', (check: CheckConfig, target: string, result: ProbeResult, at: number) => {
-    recordProbeMetrics(metrics, check, target, result);
+    metrics.recordProbe(check, target, result);
     evaluator.observe(check, target, result, at);
     for (const [aspect, prediction] of predictor.observe(check, target, result, at)) evaluator.observe(check, target, prediction, at, aspect);
   });
@@ -197,14 +197,6 @@ async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-export function recordProbeMetrics(metrics: Metrics, check: CheckConfig, target: string, result: ProbeResult): void {
-  metrics.probeSuccess.set({ check: check.id, type: check.type, target }, result.ok ? 1 : 0);
-  metrics.probeDuration.observe({ check: check.id, type: check.type }, result.durationMs / 1000);
-  for (const [phase, ms] of Object.entries(result.phases ?? {})) metrics.probePhase.set({ check: check.id, type: check.type, phase }, ms / 1000);
-  for (const [name, value] of Object.entries(result.values)) {
-    if (typeof value === 'number' && Number.isFinite(value)) metrics.probeValue.set({ check: check.id, target, name }, value);
-  }
-}
 
 /** After a restart, open incidents stay open: the evaluator resumes them instead of re-confirming. */
 async function seedFromOpenIncidents(store: IncidentStore, evaluator: Evaluator, checks: Map<string, CheckConfig>, log: Logger): Promise<void> {

@@ -6,7 +6,6 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { recordProbeMetrics } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -61,7 +60,7 @@ async function pipeline(type: 'http' | 'tcp'): Promise<Window> {
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   const counts: Counts = { completed: 0, ok: 0 };
   scheduler.on('result', (check: CheckConfig, target: string, result: ProbeResult, at: number) => {
-    recordProbeMetrics(metrics, check, target, result);
+    metrics.recordProbe(check, target, result);
     evaluator.observe(check, target, result, at);
     for (const [aspect, prediction] of predictor.observe(check, target, result, at)) evaluator.observe(check, target, prediction, at, aspect);
     counts.completed++;

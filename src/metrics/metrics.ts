@@ -1,4 +1,6 @@
 import client from 'prom-client';
+import type { CheckConfig } from '../config/types.js';
+import type { ProbeResult } from '../probes/probe.js';
 
 export type QueueCounts = Record<string, Partial<Record<'waiting' | 'active' | 'delayed' | 'failed', number>>>;
 
@@ -21,6 +23,7 @@ export class Metrics {
   readonly probeSuccess = new client.Gauge({
     name: 'prodrome_probe_success', help: 'Last probe result: 1 passed, 0 failed.',
     labelNames: ['check', 'type', 'target'] as const, registers: [this.registry],
+    collect: () => this.publishProbeGauges('success'),
   });
   readonly probeDuration = new client.Histogram({
     name: 'prodrome_probe_duration_seconds', help: 'Wall time of a probe.',
@@ -29,10 +32,12 @@ export class Metrics {
   readonly probePhase = new client.Gauge({
     name: 'prodrome_probe_phase_seconds', help: 'Time of each phase of the last probe (connect, tls, firstByte, token, metadata, read …).',
     labelNames: ['check', 'type', 'phase'] as const, registers: [this.registry],
+    collect: () => this.publishProbeGauges('phases'),
   });
   readonly probeValue = new client.Gauge({
     name: 'prodrome_probe_value', help: 'Numeric values a probe measured (disk used %, cert days left, rtt), as judged by thresholds.',
     labelNames: ['check', 'target', 'name'] as const, registers: [this.registry],
+    collect: () => this.publishProbeGauges('values'),
   });
   readonly checkState = new client.Gauge({
     name: 'prodrome_check_state', help: 'Evaluated state: 0 ok, 1 warning, 2 critical, 3 unknown.',
@@ -90,6 +95,36 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
     this.redisUp.set(0);
+  }
+
+  /**
+   * The last result per check and target. Gauges are filled from it at scrape time: prom-client
+   * hashes the labels on every set(), and a probe sets half a dozen gauges while Prometheus reads
+   * them every 15–60 s, so on a 24x7 hot path this moves the work to where it happens rarely.
+   */
+  private readonly lastResults = new Map<string, { check: CheckConfig; target: string; result: ProbeResult }>();
+  private readonly durationChildren = new Map<string, client.Histogram.Internal<'check' | 'type'>>();
+
+  /** One probe result into the probe metrics. */
+  recordProbe(check: CheckConfig, target: string, result: ProbeResult): void {
+    this.lastResults.set(`${check.id}\u0000${target}`, { check, target, result });
+    let duration = this.durationChildren.get(check.id);
+    if (!duration) this.durationChildren.set(check.id, (duration = this.probeDuration.labels({ check: check.id, type: check.type })));
+    duration.observe(result.durationMs / 1000);
+  }
+
+  private publishProbeGauges(which: 'success' | 'phases' | 'values'): void {
+    for (const { check, target, result } of this.lastResults.values()) {
+      if (which === 'success') this.probeSuccess.set({ check: check.id, type: check.type, target }, result.ok ? 1 : 0);
+      else if (which === 'phases') {
+        for (const phase in result.phases) this.probePhase.set({ check: check.id, type: check.type, phase }, result.phases[phase]! / 1000);
+      } else {
+        for (const name in result.values) {
+          const value = result.values[name];
+          if (typeof value === 'number' && Number.isFinite(value)) this.probeValue.set({ check: check.id, target, name }, value);
+        }
+      }
+    }
   }
 
   setSources(sources: ScrapeSources): void {

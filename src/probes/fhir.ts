@@ -2,7 +2,7 @@ import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { z } from 'zod';
 import { duration, secret } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
-import { httpExchange } from './http.js';
+import { httpExchange } from './http-client.js';
 import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
 
 const FHIR_JSON = 'application/fhir+json';

@@ -1,9 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { duration } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
+import { httpExchange } from './http-client.js';
 import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
 
 const statusSpec = z.union([z.number().int().min(100).max(599), z.string().regex(/^[1-5]xx$/, 'must be a status code or a class like "2xx"')]);
@@ -100,71 +98,6 @@ function judgeValue(body: string, spec: NonNullable<HttpOptions['value']>, base:
   if (past(spec.critical)) return failure('threshold', `${spec.name} ${value} ${sign} ${spec.critical} (critical)`, base);
   if (spec.warning !== undefined && past(spec.warning)) return failure('threshold', `${spec.name} ${value} ${sign} ${spec.warning} (warning)`, base, 'warning');
   return undefined;
-}
-
-interface RawResponse {
-  status: number;
-  contentType: string;
-  body: string;
-  truncated: boolean;
-  phases: Record<string, number>;
-}
-
-/**
- * One HTTP exchange on a fresh connection (no keep-alive: a probe proves a client can connect now),
- * with the whole exchange under one deadline. node:http rather than axios: it costs a fraction of
- * the CPU per request and this is the hot path.
- */
-export function httpExchange(
-  url: URL,
-  init: { method: string; headers: Record<string, string>; body?: string; tlsVerify: boolean; maxBodyBytes: number },
-  signal: AbortSignal,
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const start = process.hrtime.bigint();
-    const phases: Record<string, number> = {};
-    const lib = url.protocol === 'https:' ? https : http;
-    const req = lib.request(url, {
-      method: init.method,
-      headers: { 'user-agent': 'prodrome-probe', connection: 'close', ...init.headers },
-      agent: false,
-      signal,
-      rejectUnauthorized: init.tlsVerify,
-    });
-    req.on('socket', (socket: Socket) => {
-      socket.once('connect', () => (phases.connect = ms(start)));
-      socket.once('secureConnect', () => (phases.tls = ms(start)));
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      phases.firstByte = ms(start);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let truncated = false;
-      res.on('data', (chunk: Buffer) => {
-        if (truncated) return;
-        size += chunk.length;
-        if (size > init.maxBodyBytes) {
-          truncated = true;
-          res.destroy();
-          finish();
-          return;
-        }
-        chunks.push(chunk);
-      });
-      const finish = () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          contentType: String(res.headers['content-type'] ?? ''),
-          body: Buffer.concat(chunks).toString('utf8'),
-          truncated,
-          phases: { ...phases, transfer: ms(start) },
-        });
-      res.on('end', finish);
-      res.on('error', reject);
-    });
-    req.end(init.body);
-  });
 }
 
 export default defineProbe({

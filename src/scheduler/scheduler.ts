@@ -140,12 +140,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 export async function runProbe(unit: ScheduledUnit, logger: Logger): Promise<Map<string, ProbeResult>> {
   const { check, probe, targets } = unit;
   const controller = new AbortController();
-  const deadline = setTimeout(() => controller.abort(), check.timeoutMs);
-  let giveUp: NodeJS.Timeout | undefined;
   const started = Date.now();
   const ctx = { signal: controller.signal, logger };
+  // One timer per run: the grace timer starts only once the deadline has fired.
+  let timer: NodeJS.Timeout;
   const writtenOff = new Promise<'deadline'>((resolve) => {
-    giveUp = setTimeout(() => resolve('deadline'), check.timeoutMs + DEADLINE_GRACE_MS);
+    timer = setTimeout(() => {
+      controller.abort();
+      timer = setTimeout(() => resolve('deadline'), DEADLINE_GRACE_MS);
+    }, check.timeoutMs);
   });
   try {
     const work: Promise<Map<string, ProbeResult>> = probe.runBatch
@@ -163,7 +166,6 @@ export async function runProbe(unit: ScheduledUnit, logger: Logger): Promise<Map
     logger.error('Probe crashed', { component: 'scheduler', check: check.id, err });
     return new Map(targets.map((t) => [t, failure('error', `probe crashed: ${(err as Error).message}`, { durationMs: Date.now() - started })]));
   } finally {
-    clearTimeout(deadline);
-    clearTimeout(giveUp);
+    clearTimeout(timer!);
   }
 }
