@@ -97,6 +97,8 @@ ticketing:
     expect(metrics).to.match(/prodrome_tickets_total\{provider="helpdesk",action="open",result="ok"\} 1/);
     expect(metrics).to.match(/prodrome_tickets_total\{provider="helpdesk",action="open",result="error"\} 3/);
     expect(metrics).to.match(/prodrome_time_to_ticket_seconds_count\{provider="helpdesk"\} 1/);
+    const measured = /prodrome_time_to_ticket_seconds_sum\{provider="helpdesk"\} ([\d.e-]+)/.exec(metrics)![1];
+    console.log(`      prodrome_time_to_ticket_seconds (first failed probe → ticket opened, as the daemon measured it): ${Number(measured).toFixed(2)} s`);
     expect(metrics).to.match(/prodrome_anomalies_total\{check="ehr-gateway",severity="critical"\} 1/);
   });
 
