@@ -25,6 +25,25 @@ export const secret = z.string().min(1).transform((spec, ctx) => {
   return resolved.value;
 });
 
+/**
+ * A value that may be a secret: `env:NAME` and `file:/path` are resolved and remembered for
+ * redaction; a literal stays as it is and is not treated as secret (header values such as
+ * `application/json` must stay readable in logs).
+ */
+export const maybeSecret = z.string().transform((spec, ctx) => {
+  if (!spec.startsWith('env:') && !spec.startsWith('file:')) return spec;
+  const resolved = resolveSecret(spec);
+  if (!resolved.ok) {
+    ctx.addIssue({ code: 'custom', message: resolved.message });
+    return z.NEVER;
+  }
+  return resolved.value;
+});
+
+/** Node timers hold at most 2^31-1 ms (≈24.8 days); a longer interval would fire at once, for ever. */
+export const MAX_TIMER_MS = 24 * 86_400_000;
+const scheduleDuration = duration.refine((ms) => ms <= MAX_TIMER_MS, { message: 'is longer than 24d; use a cron schedule for rarer checks' });
+
 export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
 const impact = z.union([z.literal(1), z.literal(2), z.literal(3)]);
 
@@ -35,12 +54,12 @@ export const commonCheckShape = {
   description: z.string().optional(),
   target: z.string().min(1).optional(),
   targets: z.array(z.string().min(1)).min(1).optional(),
-  interval: duration.optional(),
+  interval: scheduleDuration.optional(),
   schedule: z
     .string()
     .refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' })
     .optional(),
-  timeout: duration.optional(),
+  timeout: scheduleDuration.optional(),
   confirm: z.number().int().min(1).max(100).optional(),
   recover: z.number().int().min(1).max(100).optional(),
   impact: impact.default(2),
@@ -126,8 +145,8 @@ export const topLevelSchema = z.strictObject({
   log: z.strictObject({ /** Default: $PRODROME_LOG_LEVEL, else info. */ level: z.enum(['error', 'warn', 'info', 'debug']).optional() }).default({}),
   defaults: z
     .strictObject({
-      interval: duration.default(30_000),
-      timeout: duration.default(5_000),
+      interval: scheduleDuration.default(30_000),
+      timeout: scheduleDuration.default(5_000),
       confirm: z.number().int().min(1).max(100).default(3),
       recover: z.number().int().min(1).max(100).default(2),
     })
