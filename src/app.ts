@@ -77,7 +77,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     redisReady = true;
     metrics.redisUp.set(1);
     log.info('Redis connected', { redis: describeRedis(redisOptions) });
-    outbox.kick();
+    void reconcile().finally(() => outbox.kick());
   });
   redis.on('close', () => {
     if (redisReady && !stopping) log.warn('Redis connection lost; probing goes on, state changes are buffered', { redis: describeRedis(redisOptions) });
@@ -128,12 +128,23 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     metrics.skippedRuns.inc({ check: checkId });
   });
 
+  // Open incidents in Redis and the evaluator's fresh state must agree. Done on the first
+  // connection, whenever that comes: at start, or after an outage that began before the start.
+  let reconciled: Promise<void> | undefined;
+  const reconcile = () => {
+    reconciled ??= reconcileWithOpenIncidents(store, evaluator, checks, metrics, outbox, log).catch((err) => {
+      reconciled = undefined;
+      log.warn('Cannot read open incidents; will try again on the next connection', { error: errorMessage(err) });
+    });
+    return reconciled;
+  };
+
   try {
     await redis.connect();
+    await reconcile();
   } catch (err) {
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
   }
-  if (redisReady) await seedFromOpenIncidents(store, evaluator, checks, log);
 
   queues.startWorkers({
     stateChange: (change) =>
@@ -176,12 +187,14 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
         log.info('Stopping: draining in-flight work');
         const started = Date.now();
         const left = () => Math.max(0, SHUTDOWN_BUDGET_MS - (Date.now() - started));
+        // Every step is bounded by what is left of the budget; Redis (if ours) stops last, so
+        // everything drained above is on disk.
         await withTimeout(scheduler.stop(), left() / 3);
         const unsent = await outbox.drain(Math.min(2_000, left() / 3));
         if (unsent) log.error('State changes not queued at shutdown', { count: unsent });
         await withTimeout(queues.close(), left() / 2);
-        await Promise.allSettled([...probes.values()].map((p) => p.close?.()));
-        await http.close();
+        await withTimeout(Promise.allSettled([...probes.values()].map((p) => p.close?.())), Math.min(1_000, left()));
+        await withTimeout(http.close(), Math.min(1_000, left()));
         redis.disconnect();
         await managed?.stop();
         log.info('Stopped', { ms: Date.now() - started });
@@ -198,19 +211,37 @@ async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 
-/** After a restart, open incidents stay open: the evaluator resumes them instead of re-confirming. */
-async function seedFromOpenIncidents(store: IncidentStore, evaluator: Evaluator, checks: Map<string, CheckConfig>, log: Logger): Promise<void> {
-  try {
-    const open = await store.listOpen();
-    let seeded = 0;
-    for (const incident of open) {
-      const check = checks.get(incident.checkId);
-      if (!check || !check.targets.includes(incident.target)) continue;
-      evaluator.seed(check, incident.target, incident.severity, incident.firstFailureAt, Date.now(), aspectOf(incident.key, check.id, incident.target));
-      seeded++;
+/**
+ * After a restart, open incidents stay open: a target still failing resumes its problem state
+ * (no re-confirmation, no second ticket, recover passes to clear it). A target seen healthy
+ * before Redis could be read recovered unseen: its recovery is queued now, or the incident and
+ * its ticket would stay open for ever.
+ */
+async function reconcileWithOpenIncidents(
+  store: IncidentStore, evaluator: Evaluator, checks: Map<string, CheckConfig>, metrics: Metrics, outbox: Outbox<StateChange>, log: Logger,
+): Promise<void> {
+  const open = await store.listOpen();
+  let resumed = 0;
+  let recovered = 0;
+  for (const incident of open) {
+    const check = checks.get(incident.checkId);
+    if (!check || !check.targets.includes(incident.target)) continue;
+    const aspect = aspectOf(incident.key, check.id, incident.target);
+    const state = evaluator.get(incident.key);
+    if (!state || state.status === 'unknown') {
+      evaluator.seed(check, incident.target, incident.severity, incident.firstFailureAt, Date.now(), aspect);
+      if (!aspect) metrics.checkState.set({ check: check.id, target: incident.target }, STATUS_VALUE[incident.severity]);
+      resumed++;
+    } else if (state.status === 'ok') {
+      const at = Date.now();
+      outbox.push({
+        key: incident.key, ...(aspect ? { aspect } : {}), checkId: check.id, target: incident.target, type: check.type,
+        from: incident.severity, to: 'ok', at, firstFailureAt: incident.firstFailureAt,
+        evidence: { kind: 'unknown', message: 'recovered while Redis was unreachable', durationMs: 0, values: {}, at },
+      });
+      recovered++;
     }
-    if (seeded) log.info('Resumed open incidents', { count: seeded });
-  } catch (err) {
-    log.warn('Cannot read open incidents at start', { error: errorMessage(err) });
   }
+  if (resumed) log.info('Resumed open incidents', { count: resumed });
+  if (recovered) log.info('Resolving incidents that recovered while Redis was unreachable', { count: recovered });
 }

@@ -40,8 +40,9 @@ async function commandStart(opts: { config?: string }): Promise<void> {
   // Handlers first: a signal that arrives while the daemon is still starting stops it once started.
   let stopRequested: string | undefined;
   let onSignal = (signal: string) => void (stopRequested = signal);
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  // process.on, not once: a second Ctrl-C during the drain must not kill the process half-way.
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
     daemon = await startDaemon(config, logger);
@@ -50,7 +51,13 @@ async function commandStart(opts: { config?: string }): Promise<void> {
     process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
     process.exit(err instanceof DependencyError ? EXIT.dependency : EXIT.failed);
   }
+  let stopping = false;
   onSignal = (signal: string) => {
+    if (stopping) {
+      logger.info('Already stopping', { signal });
+      return;
+    }
+    stopping = true;
     logger.info('Signal received', { signal });
     const hardStop = setTimeout(() => process.exit(EXIT.failed), 10_000);
     hardStop.unref();

@@ -134,7 +134,7 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     const key = incidentKey(check.id, target, aspect);
     this.states.set(key, {
       key, checkId: check.id, target, type: check.type, status, since: at,
-      consecutiveFailures: check.confirm, consecutivePasses: 0, firstFailureAt,
+      consecutiveFailures: check.confirm, consecutivePasses: 0, firstFailureAt, ...(aspect ? { aspect } : {}),
     });
   }
 

@@ -37,7 +37,9 @@ function parseListen(listen: string): { host: string; port: number } {
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from((header ?? '').replace(/^Bearer\s+/i, ''));
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
 }

@@ -68,6 +68,12 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     } else if (result.outcome === 'recurrence') {
       const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
       log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
+      // The incident may have been written by an attempt that failed before queueing its ticket
+      // (a retried job): queue the open again; its job id makes a second one a no-op.
+      const incident = await deps.store.get(result.id);
+      if (incident && !incident.ticket && !incident.ticketError && incident.ticketProvider !== false) {
+        await deps.enqueueTicket({ incidentId: result.id, action: 'open', at: incident.confirmedAt });
+      }
       if (worse) {
         await deps.enqueueTicket({ incidentId: result.id, action: 'update', at: change.at, note: `Escalated from ${result.previousSeverity} to ${change.to}: ${change.evidence.kind} — ${change.evidence.message}` });
       }

@@ -38,20 +38,36 @@ redis.call('ZADD', KEYS[3], ARGV[8], ARGV[3])
 return {'opened', ARGV[3], ''}
 `;
 
+/*
+ * A retried recovery (the job failed after this script ran) finds the incident it resolved at the
+ * same instant and answers 'resolved' again, so the resolve ticket is still queued. Resolved
+ * incidents expire after the retention period, and the index forgets them.
+ */
 const APPLY_RECOVERY = `
 local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 if tonumber(ARGV[2]) < last then return {'stale', ''} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local openId = redis.call('HGET', KEYS[2], ARGV[1])
-if not openId then return {'none', ''} end
+if not openId then
+  local resolvedId = redis.call('HGET', KEYS[3], ARGV[1])
+  if resolvedId and redis.call('HGET', ARGV[3] .. resolvedId, 'resolvedAt') == ARGV[2] then return {'resolved', resolvedId} end
+  return {'none', ''}
+end
 redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('HSET', ARGV[3] .. openId, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'evidence', ARGV[4])
+redis.call('HSET', KEYS[3], ARGV[1], openId)
+local h = ARGV[3] .. openId
+redis.call('HSET', h, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'evidence', ARGV[4])
+redis.call('EXPIRE', h, ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[6])
 return {'resolved', openId}
 `;
 
+/** Resolved incidents are kept this long (the help-desk report looks back at most this far). */
+export const INCIDENT_RETENTION_DAYS = 90;
+
 type ScriptedRedis = Redis & {
   prodromeApplyProblem(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
-  prodromeApplyRecovery(k1: string, k2: string, ...args: string[]): Promise<[string, string]>;
+  prodromeApplyRecovery(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string]>;
 };
 
 /** Incidents in Redis, shared by every agent and worker using the same prefix. */
@@ -60,6 +76,7 @@ export class IncidentStore {
   private readonly lastChange: string;
   private readonly open: string;
   private readonly index: string;
+  private readonly lastResolved: string;
   private readonly incidentPrefix: string;
 
   constructor(redis: Redis, readonly prefix: string) {
@@ -67,10 +84,11 @@ export class IncidentStore {
     this.lastChange = `${prefix}:incident-last-change`;
     this.open = `${prefix}:incidents-open`;
     this.index = `${prefix}:incidents`;
+    this.lastResolved = `${prefix}:incident-last-resolved`;
     this.incidentPrefix = `${prefix}:incident:`;
     if (!('prodromeApplyProblem' in redis)) {
       redis.defineCommand('prodromeApplyProblem', { numberOfKeys: 3, lua: APPLY_PROBLEM });
-      redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 2, lua: APPLY_RECOVERY });
+      redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 4, lua: APPLY_RECOVERY });
     }
   }
 
@@ -85,7 +103,11 @@ export class IncidentStore {
   }
 
   async applyRecovery(key: string, evidence: Evidence, at: number): Promise<RecoveryOutcome> {
-    const [outcome, id] = await this.redis.prodromeApplyRecovery(this.lastChange, this.open, key, String(at), this.incidentPrefix, JSON.stringify(evidence));
+    const retentionMs = INCIDENT_RETENTION_DAYS * 86_400_000;
+    const [outcome, id] = await this.redis.prodromeApplyRecovery(
+      this.lastChange, this.open, this.lastResolved, this.index,
+      key, String(at), this.incidentPrefix, JSON.stringify(evidence), String(retentionMs / 1000), String(at - retentionMs),
+    );
     if (outcome === 'resolved') return { outcome, id };
     return { outcome: outcome === 'none' ? 'none' : 'stale' };
   }

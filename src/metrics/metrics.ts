@@ -31,7 +31,7 @@ export class Metrics {
   });
   readonly probePhase = new client.Gauge({
     name: 'prodrome_probe_phase_seconds', help: 'Time of each phase of the last probe (connect, tls, firstByte, token, metadata, read …).',
-    labelNames: ['check', 'type', 'phase'] as const, registers: [this.registry],
+    labelNames: ['check', 'type', 'target', 'phase'] as const, registers: [this.registry],
     collect: () => this.publishProbeGauges('phases'),
   });
   readonly probeValue = new client.Gauge({
@@ -113,11 +113,14 @@ export class Metrics {
     duration.observe(result.durationMs / 1000);
   }
 
+  /** Rebuilt from the last results: a phase or value the latest result lacks is not shown stale. */
   private publishProbeGauges(which: 'success' | 'phases' | 'values'): void {
+    if (which === 'phases') this.probePhase.reset();
+    if (which === 'values') this.probeValue.reset();
     for (const { check, target, result } of this.lastResults.values()) {
       if (which === 'success') this.probeSuccess.set({ check: check.id, type: check.type, target }, result.ok ? 1 : 0);
       else if (which === 'phases') {
-        for (const phase in result.phases) this.probePhase.set({ check: check.id, type: check.type, phase }, result.phases[phase]! / 1000);
+        for (const phase in result.phases) this.probePhase.set({ check: check.id, type: check.type, target, phase }, result.phases[phase]! / 1000);
       } else {
         for (const name in result.values) {
           const value = result.values[name];

@@ -82,8 +82,9 @@ export class PipelineQueues {
     await this.stateChanges.add('state-change', change, {
       ...this.jobDefaults(),
       jobId: stateChangeJobId(change),
-      attempts: 20,
-      backoff: { type: 'exponential', delay: 500 },
+      // Failures here are Redis trouble; keep trying (capped backoff) rather than drop a change.
+      attempts: 1_000,
+      backoff: { type: 'capped' },
     });
   }
 
@@ -92,14 +93,15 @@ export class PipelineQueues {
       ...this.jobDefaults(),
       jobId: ticketJobId(job),
       attempts: this.options.ticketAttempts,
-      backoff: { type: 'ticket' },
+      backoff: { type: 'capped' },
     });
   }
 
   startWorkers(processors: Processors): void {
     const connection = { ...this.options.connection, maxRetriesPerRequest: null, retryStrategy };
+    const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, this.options.backoff) };
     const stateWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), {
-      connection, prefix: this.options.prefix, concurrency: 4,
+      connection, prefix: this.options.prefix, concurrency: 4, settings,
     });
     const ticketWorker = new Worker<TicketJob>(
       QUEUE_NAMES.tickets,
@@ -112,8 +114,7 @@ export class PipelineQueues {
         }
       },
       {
-        connection, prefix: this.options.prefix, concurrency: 4,
-        settings: { backoffStrategy: (attemptsMade, _type, err) => backoffDelay(attemptsMade, err, this.options.backoff) },
+        connection, prefix: this.options.prefix, concurrency: 4, settings,
       },
     );
     ticketWorker.on('failed', (job: Job<TicketJob> | undefined, err: Error) => {
@@ -125,7 +126,8 @@ export class PipelineQueues {
       }
     });
     stateWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
-      this.options.logger.warn('State change processing failed', { component: 'queue', job: job?.id, error: err.message });
+      const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
     });
     for (const w of [stateWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
     this.workers = [stateWorker, ticketWorker];

@@ -30,6 +30,11 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
   const log = deps.logger.child({ component: 'ticketing', provider: provider.id, incident: incident.id, check: incident.checkId });
   const ctx = { idempotencyKey: idempotencyKey(job), logger: log };
 
+  // An escalation retried until after the recovery would reopen the ticket in many systems.
+  if (job.action === 'update' && incident.status === 'resolved') {
+    log.info('Update dropped: the incident is already resolved', { note: job.note });
+    return;
+  }
   if (job.action !== 'open' && !incident.ticket) {
     if (incident.ticketError) {
       log.warn('No ticket to update: opening it failed for good', { action: job.action, error: incident.ticketError });

@@ -19,14 +19,16 @@ export function freePort(): Promise<number> {
 
 export interface TestRedis {
   url: string;
+  dir: string;
   stop(): Promise<void>;
 }
 
 /** Starts a throwaway redis-server on a free loopback port with its own temp dir. */
-export async function startRedis(fixedPort?: number): Promise<TestRedis> {
+export async function startRedis(fixedPort?: number, options: { dir?: string; persist?: boolean } = {}): Promise<TestRedis> {
   const port = fixedPort ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'prodrome-test-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'prodrome-test-redis-'));
+  // `persist` keeps data across a stop and a start on the same dir (an outage, not a wipe).
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.persist ? 'yes' : 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -41,13 +43,14 @@ export async function startRedis(fixedPort?: number): Promise<TestRedis> {
   child.removeAllListeners('exit');
   return {
     url: `redis://127.0.0.1:${port}`,
+    dir,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.persist) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

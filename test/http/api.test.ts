@@ -135,4 +135,35 @@ checks:
       await daemon.stop();
     }
   });
+
+  it('resolves an incident whose target recovered while Redis was down at start', async () => {
+    targetUp = true;
+    const targetPort = (target.address() as { port: number }).port;
+    const prefix = uniquePrefix('late');
+    // A Redis that keeps its data through the outage, holding an incident an earlier run left open.
+    let persistent = await startRedis(undefined, { persist: true });
+    const port = Number(new URL(persistent.url).port);
+    const { IncidentStore } = await import('../../src/incidents/store.js');
+    const { Redis } = await import('ioredis');
+    const client = new Redis(persistent.url);
+    const key = `lab-lis|http://127.0.0.1:${targetPort}/`;
+    await new IncidentStore(client, prefix).applyProblem(
+      { id: 'left-open', key, checkId: 'lab-lis', target: `http://127.0.0.1:${targetPort}/`, type: 'http', title: 't', impact: 2, profiles: [], priority: 3, firstFailureAt: 1, confirmedAt: 2, openedAt: 3, ticketProvider: false, agent: 'old' },
+      'critical', { kind: 'timeout', message: 'x', durationMs: 1, values: {}, at: 2 }, 2,
+    );
+    client.disconnect();
+    await persistent.stop();
+
+    const httpPort = await freePort();
+    const config = parseConfig(`redis: { url: "${persistent.url}", prefix: ${prefix} }\nhttp: { listen: "127.0.0.1:${httpPort}" }\nchecks:\n  - { id: lab-lis, type: http, target: "http://127.0.0.1:${targetPort}/", interval: 100ms, timeout: 80ms, confirm: 2, recover: 2 }\n`, 'test');
+    const daemon = await startDaemon(config, silentLogger());
+    try {
+      await waitUntil(async () => daemon.evaluator.get(key)?.status === 'ok', 'the healthy target seen while Redis is down');
+      persistent = await startRedis(port, { dir: persistent.dir, persist: true });
+      await waitUntil(async () => (await daemon.store.get('left-open'))?.status === 'resolved', 'the incident resolved');
+    } finally {
+      await daemon.stop();
+      await persistent.stop();
+    }
+  });
 });
