@@ -196,7 +196,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
         await withTimeout(Promise.allSettled([...probes.values()].map((p) => p.close?.())), Math.min(1_000, left()));
         await withTimeout(http.close(), Math.min(1_000, left()));
         redis.disconnect();
-        await managed?.stop();
+        await managed?.stop(Math.max(1_000, left()));
         log.info('Stopped', { ms: Date.now() - started });
       })();
       return stopping;

@@ -13,6 +13,8 @@ import type { CheckConfig, PluginConfig, ProdromeConfig, ProfileConfig } from '.
 import type { PredictConfig } from '../evaluator/predictor.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/prodrome.yaml';
+/** Bad targets listed per check; beyond that `validate` only counts them. */
+const MAX_TARGET_PROBLEMS = 5;
 
 export function configPathFrom(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return option || env.PRODROME_CONFIG || DEFAULT_CONFIG_PATH;
@@ -175,6 +177,23 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
 
     const options: Record<string, unknown> = {};
     for (const key of Object.keys(plugin.options)) if (c[key] !== undefined) options[key] = c[key];
+    if (plugin.validateTarget) {
+      // A /16 of typos would bury everything else `validate` has to say: the first few tell the story.
+      const bad: string[] = [];
+      let more = 0;
+      for (const t of targets) {
+        const problem = plugin.validateTarget(t, options);
+        if (problem === undefined) continue;
+        if (bad.length < MAX_TARGET_PROBLEMS) bad.push(`"${t}" ${problem}`);
+        else more++;
+      }
+      if (bad.length) {
+        const key = c.targets !== undefined ? 'targets' : 'target';
+        for (const message of bad) problems.push({ path: at(key), message });
+        if (more) problems.push({ path: at(key), message: `and ${more} more targets like these` });
+        return;
+      }
+    }
     checks.push({
       id: c.id,
       type: c.type,

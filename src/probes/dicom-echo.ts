@@ -2,7 +2,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
 import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
-import { parseHostPort } from './tcp.js';
+import { hostPortProblem, parseHostPort } from './tcp.js';
 
 /*
  * A DICOM verification (C-ECHO) SCU: just enough of the upper layer protocol (PS3.8 §9) and of
@@ -395,9 +395,12 @@ const hex4 = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
 export default defineProbe({
   type: 'dicom-echo',
   options,
+  validateTarget: (target) => hostPortProblem(target, 'pacs.example.org:104'),
   create(_check, opts) {
     const request = associateRq(opts.calledAeTitle, opts.callingAeTitle);
-    let messageId = 0;
+    // Runs of one check overlap when it has several targets: each run keeps its own id, drawn
+    // from a counter so the ids still differ between runs (as an SCP's logs expect).
+    let lastMessageId = 0;
     return {
       async run(target: string, ctx: ProbeRunContext): Promise<ProbeResult> {
         const start = process.hrtime.bigint();
@@ -425,7 +428,8 @@ export default defineProbe({
           phases.associate = ms(start);
 
           channel.stage = 'echo';
-          messageId = (messageId % 0xffff) + 1;
+          lastMessageId = (lastMessageId % 0xffff) + 1;
+          const messageId = lastMessageId;
           socket.write(pDataCommand(PRESENTATION_CONTEXT_ID, echoCommand(messageId)));
           const command = parseCommand(await readCommand(channel));
           const field = command.get(0x00000100);

@@ -19,6 +19,12 @@ const serverAddress = z.string().refine(
   { message: 'must be an IP address, optionally with a port: 10.0.0.53, 10.0.0.53:5353 or [::1]:5353' },
 );
 
+/** Labels of letters, digits, `-` and `_` (SRV names such as `_ldap._tcp`), 1–63 each, 253 in all. */
+function isDnsName(text: string): boolean {
+  const name = text.replace(/\.$/, '');
+  return name.length > 0 && name.length <= 253 && name.split('.').every((label) => /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label));
+}
+
 const options = {
   /**
    * The DNS server to ask. Default: the system resolvers (/etc/resolv.conf). Name the server: a check
@@ -82,6 +88,10 @@ async function query(resolver: dnsPromises.Resolver, type: RecordType, name: str
 export default defineProbe({
   type: 'dns',
   options,
+  validateTarget(target, opts) {
+    if (net.isIP(target)) return opts.recordType === 'PTR' ? undefined : `is an IP address: only a PTR lookup (recordType: PTR) takes one, ${opts.recordType} needs a DNS name`;
+    return isDnsName(target) ? undefined : `is not a DNS name${opts.recordType === 'PTR' ? ' or an IP address' : ''}`;
+  },
   create(check, opts) {
     const expected = opts.expect?.map(normalise);
     return {

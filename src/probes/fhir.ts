@@ -183,6 +183,7 @@ interface MetadataState {
 export default defineProbe({
   type: 'fhir',
   options,
+  validateTarget: (target) => (isHttpUrl(target) ? undefined : 'is not an http(s) FHIR base URL (e.g. https://fhir.example.org/r4)'),
   create(_check, opts) {
     // Per probe instance, so a check's runs share them; keyed because a check may have several targets.
     const tokens = new Map<string, CachedToken>();

@@ -4,6 +4,9 @@ import { formatDuration } from '../core/duration.js';
 import { failure } from './failure.js';
 import { defineProbe, type ProbeResult } from './probe.js';
 
+/** What may stand in `/api/heartbeat/{id}` without escaping. */
+const HEARTBEAT_ID = /^[A-Za-z0-9._:-]+$/;
+
 const options = {
   /** Longest silence allowed: a nightly backup might use 26h, a workstation agent 5m. Required. */
   window: duration,
@@ -17,6 +20,7 @@ const options = {
 export default defineProbe({
   type: 'heartbeat',
   options,
+  validateTarget: (target) => (HEARTBEAT_ID.test(target) ? undefined : 'is not a heartbeat id: letters, digits and . _ : - only'),
   create(_check, opts, services) {
     return {
       async run(target): Promise<ProbeResult> {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
 import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
-import { parseHostPort } from './tcp.js';
+import { hostPortProblem, parseHostPort } from './tcp.js';
 
 /** MLLP framing bytes (HL7 v2 Transport Specification: MLLP, release 2). */
 export const MLLP_START = 0x0b;
@@ -222,6 +222,7 @@ function mshFields(opts: Hl7Options, controlId: string): Record<number, string> 
 export default defineProbe({
   type: 'hl7-mllp',
   options,
+  validateTarget: (target) => hostPortProblem(target, 'interface-engine.example.org:2575'),
   create(_check, opts) {
     const template = opts.message ?? DEFAULT_MESSAGE;
     return {

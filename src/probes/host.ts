@@ -115,6 +115,7 @@ type HostOptions = z.infer<z.ZodObject<typeof options>>;
 export default defineProbe({
   type: 'host',
   options,
+  validateTarget: (target) => (target === 'localhost' || target === 'self' ? undefined : 'is not this machine: the host probe takes "localhost" or "self"'),
   create(_check, opts: HostOptions) {
     let facts: Promise<ProbeResult['values']> | undefined;
     let disk: { at: number; data: Promise<Systeminformation.FsSizeData[]> } | undefined;

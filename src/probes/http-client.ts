@@ -57,23 +57,154 @@ function requestHead(url: URL, init: HttpRequestInit): string {
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-/** Decodes a complete chunked body; undefined while more bytes are needed. */
-function dechunk(raw: Buffer): { body: Buffer; complete: boolean } {
-  const parts: Buffer[] = [];
-  let pos = 0;
-  for (;;) {
-    const eol = raw.indexOf('\r\n', pos);
-    if (eol < 0) return { body: Buffer.concat(parts), complete: false };
-    const size = parseInt(raw.subarray(pos, eol).toString('latin1').split(';')[0]!.trim(), 16);
-    if (!Number.isFinite(size) || size < 0) throw protocolError('HPE_INVALID_CHUNK_SIZE', 'invalid chunk size in a chunked body');
-    if (size === 0) return { body: Buffer.concat(parts), complete: true };
-    const start = eol + 2;
-    if (raw.length < start + size + 2) {
-      parts.push(raw.subarray(start, Math.min(raw.length, start + size)));
-      return { body: Buffer.concat(parts), complete: false };
+/** A chunk-size line is a few hex digits and perhaps an extension; one this long is not a chunk size. */
+const MAX_CHUNK_LINE_BYTES = 1024;
+const EMPTY = Buffer.alloc(0);
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * Keeps body bytes as they arrive, without copying, until more than `max` have come: then the body
+ * is `truncated` and reading stops, so a huge body costs no more than its first `max` bytes.
+ */
+class BodySink {
+  private readonly parts: Buffer[] = [];
+  private length = 0;
+  constructor(private readonly max: number) {}
+
+  /** True once more than `max` bytes have arrived. */
+  add(bytes: Buffer): boolean {
+    if (bytes.length) {
+      this.parts.push(bytes);
+      this.length += bytes.length;
     }
-    parts.push(raw.subarray(start, start + size));
-    pos = start + size + 2;
+    return this.length > this.max;
+  }
+
+  get received(): number {
+    return this.length;
+  }
+
+  take(): { body: Buffer; truncated: boolean } {
+    const truncated = this.length > this.max;
+    const length = truncated ? this.max : this.length;
+    if (this.parts.length === 1) return { body: this.parts[0]!.subarray(0, length), truncated };
+    return { body: Buffer.concat(this.parts, length), truncated };
+  }
+}
+
+/** The body after the head, however it is framed. */
+interface BodyReader {
+  /** Takes the next bytes; true once the body is complete or over the cap. */
+  push(bytes: Buffer): boolean;
+  /** The peer closed the connection; throws when that leaves the body incomplete. */
+  end(): void;
+}
+
+/** A body framed by Content-Length. */
+class LengthReader implements BodyReader {
+  private remaining: number;
+  constructor(private readonly sink: BodySink, private readonly length: number) {
+    this.remaining = length;
+  }
+
+  push(bytes: Buffer): boolean {
+    // Bytes past the declared length are not body; we asked for Connection: close anyway.
+    const take = bytes.length > this.remaining ? bytes.subarray(0, this.remaining) : bytes;
+    this.remaining -= take.length;
+    return this.sink.add(take) || this.remaining === 0;
+  }
+
+  end(): void {
+    if (this.remaining > 0) throw protocolError('HPE_INVALID_EOF_STATE', `connection closed after ${this.length - this.remaining} of ${this.length} body bytes`);
+  }
+}
+
+/** A body that runs until the server closes (neither Content-Length nor chunked). */
+class CloseDelimitedReader implements BodyReader {
+  constructor(private readonly sink: BodySink) {}
+  push(bytes: Buffer): boolean {
+    return this.sink.add(bytes);
+  }
+  end(): void {}
+}
+
+/**
+ * Decodes Transfer-Encoding: chunked as bytes arrive (RFC 9112 §7.1), each byte looked at once.
+ * Size lines and trailers are bounded, so a peer cannot make us buffer without end.
+ */
+class ChunkedReader implements BodyReader {
+  private state: 'size' | 'data' | 'data-end' | 'trailers' | 'done' = 'size';
+  /** The size or trailer line read so far, without its LF. */
+  private line = '';
+  /** What the current line may still grow by: a size line, or all trailers together. */
+  private lineBudget = MAX_CHUNK_LINE_BYTES;
+  /** Data bytes left in the current chunk, or in `data-end` the CRLF bytes still expected. */
+  private remaining = 0;
+
+  constructor(private readonly sink: BodySink) {}
+
+  push(bytes: Buffer): boolean {
+    let pos = 0;
+    while (pos < bytes.length) {
+      if (this.state === 'data') {
+        const n = Math.min(this.remaining, bytes.length - pos);
+        if (this.sink.add(bytes.subarray(pos, pos + n))) return true;
+        pos += n;
+        this.remaining -= n;
+        if (this.remaining === 0) {
+          this.state = 'data-end';
+          this.remaining = 2;
+        }
+      } else if (this.state === 'data-end') {
+        if (bytes[pos] !== (this.remaining === 2 ? CR : LF)) throw protocolError('HPE_INVALID_CHUNK_SIZE', 'chunk data longer than its chunk size');
+        pos += 1;
+        if (--this.remaining === 0) this.state = 'size';
+      } else if (this.state === 'done') {
+        return true;
+      } else {
+        const lf = bytes.indexOf(LF, pos);
+        const end = lf < 0 ? bytes.length : lf;
+        if (end - pos > this.lineBudget) {
+          throw this.state === 'size'
+            ? protocolError('HPE_INVALID_CHUNK_SIZE', `chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`)
+            : protocolError('HPE_HEADER_OVERFLOW', `chunked trailers larger than ${MAX_HEADER_BYTES} bytes`);
+        }
+        this.lineBudget -= end - pos;
+        this.line += bytes.toString('latin1', pos, end);
+        if (lf < 0) return false;
+        pos = lf + 1;
+        this.endLine();
+      }
+    }
+    return this.state === 'done';
+  }
+
+  private endLine(): void {
+    const line = this.line;
+    this.line = '';
+    if (!line.endsWith('\r')) throw protocolError('HPE_INVALID_CHUNK_SIZE', 'a line of a chunked body that does not end in CRLF');
+    if (this.state === 'trailers') {
+      // Trailers are read past, not kept: a probe has no use for them.
+      if (line.length === 1) this.state = 'done';
+      return;
+    }
+    const hex = line.slice(0, -1).split(';', 1)[0]!.trim();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw protocolError('HPE_INVALID_CHUNK_SIZE', `invalid chunk size ${JSON.stringify(hex.slice(0, 20))} in a chunked body`);
+    const size = parseInt(hex, 16);
+    if (size === 0) {
+      this.state = 'trailers';
+      this.lineBudget = MAX_HEADER_BYTES;
+    } else {
+      this.state = 'data';
+      this.remaining = size;
+      this.lineBudget = MAX_CHUNK_LINE_BYTES;
+    }
+  }
+
+  end(): void {
+    // Closing in the trailers still leaves the whole body: the last chunk has arrived.
+    if (this.state !== 'done' && this.state !== 'trailers') throw protocolError('HPE_INVALID_EOF_STATE', 'connection closed before the chunked body ended');
   }
 }
 
@@ -117,8 +248,10 @@ export function httpExchange(url: URL, init: HttpRequestInit, signal: AbortSigna
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: init.tlsVerify, ALPNProtocols: ['http/1.1'] })
       : net.connect({ host, port });
 
-    let buf: Buffer = Buffer.alloc(0);
+    let headBytes: Buffer = EMPTY;
     let parsed: Head | undefined;
+    let reader: BodyReader | undefined;
+    let sink: BodySink | undefined;
     let settled = false;
     const noBody = init.method === 'HEAD';
 
@@ -145,51 +278,69 @@ export function httpExchange(url: URL, init: HttpRequestInit, signal: AbortSigna
       });
     };
 
-    /** Tries to finish from what has arrived; `ended` when the peer closed. */
-    const progress = (ended: boolean) => {
-      if (!parsed) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (buf.length > MAX_HEADER_BYTES) throw protocolError('HPE_HEADER_OVERFLOW', `response headers larger than ${MAX_HEADER_BYTES} bytes`);
-          if (ended) throw buf.length ? protocolError('HPE_INVALID_EOF_STATE', 'connection closed in the middle of the response headers') : Object.assign(new Error('socket hang up: closed before any response'), { code: 'ECONNRESET' });
-          return;
+    /**
+     * Gathers the head (concatenating only its bytes, which are capped) and parses it once
+     * `\r\n\r\n` has arrived; returns the body bytes that came with it, undefined while more are needed.
+     */
+    const readHead = (chunk: Buffer, ended: boolean): Buffer | undefined => {
+      // The terminator may straddle two packets.
+      let from = Math.max(0, headBytes.length - 3);
+      headBytes = headBytes.length ? Buffer.concat([headBytes, chunk]) : chunk;
+      for (;;) {
+        const end = headBytes.indexOf('\r\n\r\n', from);
+        if (end < 0 || end > MAX_HEADER_BYTES) {
+          if (headBytes.length > MAX_HEADER_BYTES) throw protocolError('HPE_HEADER_OVERFLOW', `response headers larger than ${MAX_HEADER_BYTES} bytes`);
+          if (ended) throw headBytes.length ? protocolError('HPE_INVALID_EOF_STATE', 'connection closed in the middle of the response headers') : Object.assign(new Error('socket hang up: closed before any response'), { code: 'ECONNRESET' });
+          return undefined;
         }
-        parsed = parseHead(buf, end);
+        parsed = parseHead(headBytes, end);
+        const rest = headBytes.subarray(parsed.bodyStart);
         // An interim 1xx (100 Continue) is followed by the real response.
         if (parsed.status >= 100 && parsed.status < 200 && parsed.status !== 101) {
-          buf = buf.subarray(parsed.bodyStart);
+          headBytes = rest;
           parsed = undefined;
-          return progress(ended);
+          from = 0;
+          continue;
         }
+        headBytes = EMPTY;
+        return rest;
       }
-      const raw = buf.subarray(parsed.bodyStart);
-      if (noBody || parsed.status === 204 || parsed.status === 304) return respond(Buffer.alloc(0), false);
-      const te = (parsed.headers['transfer-encoding'] ?? '').toLowerCase();
-      if (te.includes('chunked')) {
-        const { body, complete } = dechunk(raw);
-        if (body.length > init.maxBodyBytes) return respond(body.subarray(0, init.maxBodyBytes), true);
-        if (complete) return respond(body, false);
-        if (ended) throw protocolError('HPE_INVALID_EOF_STATE', 'connection closed before the chunked body ended');
-        return;
-      }
-      const lengthText = parsed.headers['content-length'];
-      if (lengthText !== undefined) {
-        const length = Number(lengthText);
-        if (!/^\d+$/.test(lengthText) || !Number.isSafeInteger(length)) throw protocolError('HPE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(lengthText)}`);
-        if (raw.length >= Math.min(length, init.maxBodyBytes + 1)) {
-          return length > init.maxBodyBytes ? respond(raw.subarray(0, init.maxBodyBytes), true) : respond(raw.subarray(0, length), false);
-        }
-        if (ended) throw protocolError('HPE_INVALID_EOF_STATE', `connection closed after ${raw.length} of ${length} body bytes`);
-        return;
-      }
-      // Neither: the body runs until the server closes (we asked for Connection: close).
-      if (raw.length > init.maxBodyBytes) return respond(raw.subarray(0, init.maxBodyBytes), true);
-      if (ended) respond(raw, false);
     };
 
-    const guarded = (ended: boolean) => {
+    /** The reader for the body the head announces; undefined when there is none. */
+    const bodyReader = (head: Head): BodyReader | undefined => {
+      if (noBody || head.status === 204 || head.status === 304) return undefined;
+      sink = new BodySink(init.maxBodyBytes);
+      if ((head.headers['transfer-encoding'] ?? '').toLowerCase().includes('chunked')) return new ChunkedReader(sink);
+      const lengthText = head.headers['content-length'];
+      if (lengthText === undefined) return new CloseDelimitedReader(sink);
+      const length = Number(lengthText);
+      if (!/^\d+$/.test(lengthText) || !Number.isSafeInteger(length)) throw protocolError('HPE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(lengthText)}`);
+      return new LengthReader(sink, length);
+    };
+
+    /** Takes what arrived; `ended` when the peer closed. */
+    const progress = (chunk: Buffer, ended: boolean) => {
+      let bytes = chunk;
+      if (!reader) {
+        const rest = readHead(chunk, ended);
+        if (!rest) return;
+        reader = bodyReader(parsed!);
+        if (!reader) return respond(EMPTY, false);
+        bytes = rest;
+      }
+      if (!reader.push(bytes)) {
+        if (!ended) return;
+        reader.end();
+      }
+      const { body, truncated } = sink!.take();
+      respond(body, truncated);
+    };
+
+    const guarded = (chunk: Buffer, ended: boolean) => {
+      if (settled) return;
       try {
-        progress(ended);
+        progress(chunk, ended);
       } catch (err) {
         done(err as Error);
       }
@@ -199,10 +350,9 @@ export function httpExchange(url: URL, init: HttpRequestInit, signal: AbortSigna
     if (secure) socket.once('secureConnect', () => (phases.tls = ms(start)));
     socket.on('data', (chunk: Buffer) => {
       if (phases.firstByte === undefined) phases.firstByte = ms(start);
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      guarded(false);
+      guarded(chunk, false);
     });
-    socket.once('end', () => guarded(true));
+    socket.once('end', () => guarded(EMPTY, true));
     socket.once('error', (err) => done(err));
     // Normally already settled by now; an Error (and its stack) is built only when it was not.
     socket.once('close', () => settled || done(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));

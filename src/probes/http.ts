@@ -1,14 +1,27 @@
 import { z } from 'zod';
-import { duration } from '../config/schema.js';
+import { duration, maybeSecret } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
 import { httpExchange } from './http-client.js';
 import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
 
 const statusSpec = z.union([z.number().int().min(100).max(599), z.string().regex(/^[1-5]xx$/, 'must be a status code or a class like "2xx"')]);
 
 const options = {
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
-  headers: z.record(z.string(), z.string()).default({}),
+  /**
+   * Request headers; default none. A value may be `env:NAME` or `file:/path` (a bearer token for the
+   * health endpoint): it is read at load time and kept out of the logs. Other values are sent as written.
+   */
+  headers: z.record(z.string(), maybeSecret).default({}),
   body: z.string().optional(),
   expect: z
     .strictObject({
@@ -103,6 +116,7 @@ function judgeValue(body: string, spec: NonNullable<HttpOptions['value']>, base:
 export default defineProbe({
   type: 'http',
   options,
+  validateTarget: (target) => (isHttpUrl(target) ? undefined : 'is not an http(s) URL (e.g. https://ehr.example.org/health)'),
   create(check, opts) {
     return {
       async run(target: string, ctx: ProbeRunContext): Promise<ProbeResult> {

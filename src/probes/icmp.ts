@@ -210,6 +210,7 @@ export function createIcmpProbe(check: CheckConfig, opts: IcmpOptions, services:
 export default defineProbe({
   type: 'icmp',
   options,
+  validateTarget: (target) => (HOST.test(target) ? undefined : 'is not an IP address or host name'),
   create(check, opts, services) {
     return createIcmpProbe(check, opts, services);
   },

@@ -86,6 +86,12 @@ export interface ProbePlugin<S extends z.ZodRawShape = z.ZodRawShape> {
   /** Check fields only this probe accepts, beside the common ones (id, target, interval …). */
   options: S;
   create(check: CheckConfig, options: z.infer<z.ZodObject<S>>, services: ProbeServices): Probe;
+  /**
+   * Optional: what is wrong with one (expanded) target, or undefined when the probe can use it.
+   * Called at load time so `prodrome validate` catches a malformed target instead of the first run.
+   * The message follows the quoted target: `"ehr-gateway" is not host:port …`.
+   */
+  validateTarget?(target: string, options: z.infer<z.ZodObject<S>>): string | undefined;
 }
 
 /** Keeps a plugin's option types inside its own file while the registry holds them all alike. */

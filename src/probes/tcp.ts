@@ -13,6 +13,11 @@ export function parseHostPort(target: string): { host: string; port: number } | 
   return { host: m[1] ?? m[2]!, port };
 }
 
+/** For `validateTarget` of every probe whose target is host:port. */
+export function hostPortProblem(target: string, example: string): string | undefined {
+  return parseHostPort(target) ? undefined : `is not host:port (e.g. ${example})`;
+}
+
 const options = {
   /** When set, the service must greet with a banner matching this regex (SMTP, FTP, some interface engines). */
   expectBanner: z.string().optional(),
@@ -21,6 +26,7 @@ const options = {
 export default defineProbe({
   type: 'tcp',
   options,
+  validateTarget: (target) => hostPortProblem(target, 'ehr-gateway.example.org:443'),
   create(_check, opts) {
     const banner = opts.expectBanner !== undefined ? new RegExp(opts.expectBanner) : undefined;
     return {

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
 import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
-import { parseHostPort } from './tcp.js';
+import { hostPortProblem, parseHostPort } from './tcp.js';
 
 const DAY_MS = 86_400_000;
 
@@ -76,6 +76,7 @@ function firstValue(v: string | string[] | undefined): string {
 export default defineProbe({
   type: 'tls',
   options,
+  validateTarget: (target) => hostPortProblem(target, 'ehr.example.org:443'),
   create(_check, opts) {
     // Extra CAs add to the system store: replacing it would break public endpoints in the same check file.
     // One context for all runs: building it parses every root certificate (tens of ms of CPU).

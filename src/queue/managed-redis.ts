@@ -7,7 +7,8 @@ import type { Logger } from '../core/logger.js';
 export interface ManagedRedis {
   url: string;
   pid: number;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs` (default 5000). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
@@ -67,12 +68,17 @@ async function stopLeftover(dataDir: string, logger: Logger): Promise<void> {
  * Starts and supervises a local redis-server: append-only persistence under `dataDir`, listening
  * only on a unix socket (no TCP port to collide with or expose). Used when no Redis URL is set.
  */
-export async function startManagedRedis(dataDir: string, logger: Logger): Promise<ManagedRedis> {
+export interface ManagedRedisOptions {
+  /** How long redis-server may take to say it is ready (default 15 s; it replays the AOF first). */
+  readyTimeoutMs?: number;
+}
+
+export async function startManagedRedis(dataDir: string, logger: Logger, opts: ManagedRedisOptions = {}): Promise<ManagedRedis> {
   const dir = resolve(dataDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = claimDataDir(dir);
   try {
-    return await spawnRedis(dir, logger, lock);
+    return await spawnRedis(dir, logger, lock, opts.readyTimeoutMs ?? 15_000);
   } catch (err) {
     rmSync(lock, { force: true });
     throw err;
@@ -95,7 +101,7 @@ function claimDataDir(dir: string): string {
   return lock;
 }
 
-async function spawnRedis(dir: string, logger: Logger, lock: string): Promise<ManagedRedis> {
+async function spawnRedis(dir: string, logger: Logger, lock: string, readyTimeoutMs: number): Promise<ManagedRedis> {
   await stopLeftover(dir, logger);
   const socket = managedSocketPath(dir);
   if (socket.length > MAX_SOCKET_PATH) throw new DependencyError(`redis.dataDir is too deep for a unix socket (${socket.length} > ${MAX_SOCKET_PATH} chars): choose a shorter path`);
@@ -111,32 +117,54 @@ async function spawnRedis(dir: string, logger: Logger, lock: string): Promise<Ma
   const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const log = logger.child({ component: 'managed-redis' });
 
-  await new Promise<void>((resolveReady, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new DependencyError(`redis-server did not become ready in 15s: ${output.slice(-500)}`)), 15_000);
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        err.code === 'ENOENT'
-          ? new DependencyError('redis-server is not installed (not on PATH): install it (apt-get install redis-server) or set redis.url / REDIS_URL')
-          : new DependencyError(`cannot start redis-server: ${err.message}`, { cause: err }),
+  let output = '';
+  const collect = (chunk: Buffer) => (output += chunk.toString());
+  try {
+    await new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(
+        () => reject(new DependencyError(`redis-server did not become ready in ${readyTimeoutMs / 1000}s: ${output.slice(-500)}`)),
+        readyTimeoutMs,
       );
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new DependencyError(`redis-server exited with code ${code} before it was ready: ${output.slice(-500)}`));
-    });
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (/ready to accept connections/i.test(output)) {
+      child.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        resolveReady();
-      }
+        reject(
+          err.code === 'ENOENT'
+            ? new DependencyError('redis-server is not installed (not on PATH): install it (apt-get install redis-server) or set redis.url / REDIS_URL')
+            : new DependencyError(`cannot start redis-server: ${err.message}`, { cause: err }),
+        );
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new DependencyError(`redis-server exited with code ${code} before it was ready: ${output.slice(-500)}`));
+      });
+      child.stdout!.on('data', (chunk: Buffer) => {
+        collect(chunk);
+        if (/ready to accept connections/i.test(output)) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      });
+      child.stderr!.on('data', collect);
     });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  });
+  } catch (err) {
+    // It is detached in its own group: left alone it would outlive us, holding the socket and the AOF.
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGKILL');
+      // Gone before the caller drops the data-dir lock, so a retry does not meet it on the socket.
+      await exited;
+    }
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    throw err;
+  }
   child.removeAllListeners('exit');
+  child.removeAllListeners('error');
+  child.on('error', (err) => log.error('Managed redis-server error', { error: err.message }));
+  // Keep draining its stdio (a full pipe would block Redis) without keeping what it says.
   child.stdout!.removeAllListeners('data');
+  child.stderr!.removeAllListeners('data');
+  output = '';
   child.stdout!.resume();
   child.stderr!.resume();
   let stopping = false;
@@ -148,13 +176,14 @@ async function spawnRedis(dir: string, logger: Logger, lock: string): Promise<Ma
   return {
     url: `unix:${socket}`,
     pid: child.pid!,
-    async stop() {
+    async stop(graceMs = 5000) {
       rmSync(lock, { force: true });
       if (child.exitCode !== null || child.signalCode !== null) return;
       stopping = true;
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+      // SIGTERM makes Redis fsync the AOF first; a Redis that hangs on it must not hang our exit.
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
       log.info('Managed redis-server stopped');

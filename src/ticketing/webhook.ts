@@ -1,16 +1,24 @@
 import axios, { type AxiosError } from 'axios';
 import { z } from 'zod';
-import { duration, secret } from '../config/schema.js';
+import { duration, maybeSecret, secret } from '../config/schema.js';
 import { DeliveryError } from '../core/errors.js';
 import type { Incident, TicketRef } from '../incidents/incident.js';
 import { incidentSummary } from './summary.js';
 import { defineTicketProvider } from './ticket-provider.js';
 
 const options = {
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  /**
+   * Required. Receivers often put a token in the URL, so `env:NAME` and `file:/path` are accepted
+   * (and the resolved URL is redacted from logs); checked as http(s) after resolution.
+   */
+  url: z
+    .string({ error: 'must be an http(s) URL' })
+    .pipe(maybeSecret)
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   /** Sent as `Authorization: Bearer …`; use env: or file:. */
   token: secret.optional(),
-  headers: z.record(z.string(), z.string()).default({}),
+  /** Extra request headers (default none); a value may be `env:NAME` or `file:/path`. */
+  headers: z.record(z.string(), maybeSecret).default({}),
   timeout: duration.default(10_000),
 };
 

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '../../src/core/logger.js';
+import { startManagedRedis, type ManagedRedis } from '../../src/queue/managed-redis.js';
 import { DaemonProcess, CLI } from '../helpers/daemon.js';
 import { freePort } from '../helpers/redis.js';
 import { close, freePortClosed, listen } from '../helpers/servers.js';
@@ -148,5 +150,55 @@ describe('managed Redis', function () {
     } finally {
       await second.kill('SIGKILL');
     }
+  });
+
+  describe('with a redis-server that misbehaves', function () {
+    // Each would take 8-15 s with the old fixed waits: the short timeout is what catches a regression.
+    this.timeout(5_000);
+    let binDir: string;
+    let pidFile: string;
+    let dataDir: string;
+    let savedPath: string | undefined;
+
+    beforeEach(() => {
+      binDir = mkdtempSync(join(tmpdir(), 'prodrome-fake-redis-'));
+      pidFile = join(binDir, 'fake.pid');
+      dataDir = mkdtempSync(join('/tmp', 'pd-'));
+      // Ignores SIGTERM like a Redis stuck in an fsync; says it is ready only when asked to.
+      writeFileSync(
+        join(binDir, 'redis-server'),
+        `#!/bin/sh\ntrap '' TERM\necho $$ > "${pidFile}"\n[ -n "$PD_FAKE_READY" ] && echo "Ready to accept connections"\nexec sleep 30\n`,
+      );
+      chmodSync(join(binDir, 'redis-server'), 0o755);
+      savedPath = process.env.PATH;
+      process.env.PATH = `${binDir}:${process.env.PATH ?? ''}`;
+    });
+    afterEach(() => {
+      process.env.PATH = savedPath;
+      delete process.env.PD_FAKE_READY;
+      if (existsSync(pidFile)) {
+        try {
+          process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+        } catch {
+          /* already gone, as it should be */
+        }
+      }
+      rmSync(binDir, { recursive: true, force: true });
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('kills a redis-server that does not become ready in time', async () => {
+      const err = await startManagedRedis(dataDir, silentLogger(), { readyTimeoutMs: 500 }).catch((e: unknown) => e);
+      expect(String(err)).to.include('did not become ready');
+      expect(isRunning(Number(readFileSync(pidFile, 'utf8'))), 'fake redis-server still running').to.equal(false);
+      expect(existsSync(join(dataDir, 'prodrome.pid')), 'data-dir lock released').to.equal(false);
+    });
+
+    it('stop kills a redis-server that ignores SIGTERM once the grace period is over', async () => {
+      process.env.PD_FAKE_READY = '1';
+      const managed: ManagedRedis = await startManagedRedis(dataDir, silentLogger());
+      await managed.stop(100);
+      expect(isRunning(managed.pid), 'fake redis-server still running').to.equal(false);
+    });
   });
 });

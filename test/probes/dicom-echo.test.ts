@@ -49,6 +49,17 @@ describe('dicom-echo probe', () => {
       expect((await run({ fragmented: true })).ok).to.equal(true);
     });
 
+    it('passes for every target when one probe echoes several SCPs at once', async () => {
+      const second = await startDicomScp();
+      try {
+        const probe = makeProbe('dicom-echo');
+        const results = await Promise.all([runOnce(probe, `127.0.0.1:${scp.port}`), runOnce(probe, `127.0.0.1:${second.port}`)]);
+        expect(results.map((r) => r.error)).to.deep.equal([undefined, undefined]);
+      } finally {
+        await second.close();
+      }
+    });
+
     it('still passes when the SCP closes without an A-RELEASE-RP, noting it', async () => {
       const result = await run({ behaviour: 'no-release' });
       expect(result.ok).to.equal(true);

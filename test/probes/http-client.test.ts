@@ -78,6 +78,37 @@ describe('probe HTTP client', () => {
     expect(res.body).to.have.length(1024);
   });
 
+  it('stops reading a chunked body at maxBodyBytes and says it was truncated', async () => {
+    const chunk = `400\r\n${'y'.repeat(1024)}\r\n`;
+    const { res } = await exchange(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', ...Array<string>(64).fill(chunk)], {}, { end: false });
+    expect(res.truncated).to.equal(true);
+    expect(res.body).to.equal('y'.repeat(1024));
+  });
+
+  it('reads a chunked body of exactly maxBodyBytes whole, with its trailers', async () => {
+    const { res } = await exchange([`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n${'a'.repeat(512)}\r\n200\r\n${'b'.repeat(512)}\r\n0\r\nX-Checksum: 1\r\n\r\n`], {}, { end: false });
+    expect(res.truncated).to.equal(false);
+    expect(res.body).to.equal('a'.repeat(512) + 'b'.repeat(512));
+  });
+
+  it('decodes a chunked body delivered one byte at a time', async () => {
+    const { res } = await exchange(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', ...'3\r\nabc\r\nA;x=y\r\n0123456789\r\n0\r\n\r\n'.split('')], {}, { end: false });
+    expect(res.body).to.equal('abc0123456789');
+  });
+
+  it('rejects a chunk-size line that never ends with HPE_INVALID_CHUNK_SIZE, without waiting for more', async () => {
+    const { port, server } = await rawServer(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'], { end: false });
+    servers.push(server);
+    // The server keeps sending hex digits until the client hangs up.
+    server.on('connection', (socket) => {
+      const flood = () => { if (!socket.destroyed) socket.write('f'.repeat(512), flood); };
+      socket.once('data', () => setImmediate(flood));
+      socket.on('error', () => {});
+    });
+    const err = await httpExchange(new URL(`http://127.0.0.1:${port}/`), init, AbortSignal.timeout(5000)).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+    expect(err?.code).to.equal('HPE_INVALID_CHUNK_SIZE');
+  });
+
   it('sends the body with its length', async () => {
     const { request } = await exchange(['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'], { method: 'POST', body: 'grant_type=client_credentials' });
     expect(request).to.include('Content-Length: 29\r\n');
@@ -90,6 +121,7 @@ describe('probe HTTP client', () => {
     ['a body cut short of its Content-Length', ['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort'], 'HPE_INVALID_EOF_STATE'],
     ['a chunked body cut short', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel'], 'HPE_INVALID_EOF_STATE'],
     ['an invalid chunk size', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'], 'HPE_INVALID_CHUNK_SIZE'],
+    ['chunk data longer than its chunk size', ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n'], 'HPE_INVALID_CHUNK_SIZE'],
     ['headers cut short', ['HTTP/1.1 200 OK\r\nContent-Le'], 'HPE_INVALID_EOF_STATE'],
     ['a close before any byte', [], 'ECONNRESET'],
   ];

@@ -48,6 +48,44 @@ describe('webhook ticket provider', () => {
     expect(receiver.received[0]!.authorization).to.equal('Bearer hook-token-123');
   });
 
+  it('takes its URL from an env: secret', async () => {
+    process.env.PD_TEST_HOOK_URL = receiver.url;
+    try {
+      const provider = await webhook('env:PD_TEST_HOOK_URL');
+      await provider.open(sampleIncident(), ctx('k-env-url'));
+      expect(receiver.received).to.have.length(1);
+    } finally {
+      delete process.env.PD_TEST_HOOK_URL;
+    }
+  });
+
+  it('refuses an env: URL that resolves to something other than an http(s) URL', async () => {
+    process.env.PD_TEST_HOOK_URL = 'ftp://127.0.0.1/hooks';
+    try {
+      const err = await webhook('env:PD_TEST_HOOK_URL').catch((e: unknown) => e);
+      expect(String(err)).to.include('must be an http(s) URL');
+    } finally {
+      delete process.env.PD_TEST_HOOK_URL;
+    }
+  });
+
+  it('sends a header whose value is an env: secret, resolved', async () => {
+    process.env.PD_TEST_HOOK_AUTH = 'Basic aG9vazpzZWNyZXQ=';
+    try {
+      const provider = await webhook(receiver.url, { headers: { authorization: 'env:PD_TEST_HOOK_AUTH' } });
+      await provider.open(sampleIncident(), ctx('k-env-header'));
+      expect(receiver.received[0]!.authorization).to.equal('Basic aG9vazpzZWNyZXQ=');
+    } finally {
+      delete process.env.PD_TEST_HOOK_AUTH;
+    }
+  });
+
+  it('sends a literal header value as written', async () => {
+    const provider = await webhook(receiver.url, { headers: { authorization: 'Basic literal' } });
+    await provider.open(sampleIncident(), ctx('k-literal-header'));
+    expect(receiver.received[0]!.authorization).to.equal('Basic literal');
+  });
+
   it('reports a 503 as a retryable delivery error', async () => {
     receiver.failNext({ status: 503 });
     const provider = await webhook(receiver.url);
