@@ -41,8 +41,8 @@ describe('config loading', () => {
   it('expands CIDR ranges and file: lists into targets', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prodrome-cfg-'));
     writeFileSync(join(dir, 'ward.txt'), '# ward 4\n127.0.0.9\n\n127.0.0.10 # bed 2\n');
-    const config = parseConfig(`checks:\n  - id: ward\n    type: tcp\n    targets: ["127.0.0.1:22", "file:${dir}/ward.txt"]\n`, 't');
-    expect(config.checks[0]!.targets).to.deep.equal(['127.0.0.1:22', '127.0.0.9', '127.0.0.10']);
+    const config = parseConfig(`checks:\n  - id: ward\n    type: icmp\n    targets: ["127.0.0.1", "127.0.0.4/31", "file:${dir}/ward.txt"]\n`, 't');
+    expect(config.checks[0]!.targets).to.deep.equal(['127.0.0.1', '127.0.0.4', '127.0.0.5', '127.0.0.9', '127.0.0.10']);
   });
 
   it('resolves env: secrets at load', () => {
@@ -96,8 +96,31 @@ checks:
     ['an unknown healer type', 'healers:\n  fix: { type: command }\n', 'healers.fix.type: unknown healer type "command"; known: (none yet)'],
     ['a bad listen address', 'http: { listen: "9464" }\n', 'http.listen: must be host:port, e.g. 127.0.0.1:9464'],
     ['duplicate YAML keys', 'http: { listen: "127.0.0.1:1" }\nhttp: {}\n', 'test.yaml:2: Map keys must be unique'],
+    ['a tcp target without a port', 'checks:\n  - { id: a, type: tcp, target: ehr-gateway }\n', 'checks[0].target: "ehr-gateway" is not host:port'],
+    ['an http target without a scheme', 'checks:\n  - { id: a, type: http, target: ehr.example.org/health }\n', 'checks[0].target: "ehr.example.org/health" is not an http(s) URL'],
+    ['a fhir target that is not a URL', 'checks:\n  - { id: a, type: fhir, target: "fhir.example.org:443" }\n', 'checks[0].target: "fhir.example.org:443" is not an http(s) FHIR base URL'],
+    ['an hl7-mllp target without a port', 'checks:\n  - { id: a, type: hl7-mllp, target: "mllp://engine.example.org" }\n', 'checks[0].target: "mllp://engine.example.org" is not host:port'],
+    ['a dicom-echo target with a port out of range', 'checks:\n  - { id: a, type: dicom-echo, target: "pacs:104000" }\n', 'checks[0].target: "pacs:104000" is not host:port'],
+    ['a tls target given as a URL', 'checks:\n  - { id: a, type: tls, target: "https://ehr.example.org/" }\n', 'checks[0].target: "https://ehr.example.org/" is not host:port'],
+    ['an icmp target that would reach fping as an option', 'checks:\n  - { id: a, type: icmp, targets: ["127.0.0.1", "-f"] }\n', 'checks[0].targets: "-f" is not an IP address or host name'],
+    ['a dns target that is not a name', 'checks:\n  - { id: a, type: dns, target: "ehr example org" }\n', 'checks[0].target: "ehr example org" is not a DNS name'],
+    ['a dns target that is an IP outside a PTR lookup', 'checks:\n  - { id: a, type: dns, target: 10.0.0.5 }\n', 'checks[0].target: "10.0.0.5" is an IP address: only a PTR lookup'],
+    ['a host target that is another machine', 'checks:\n  - { id: a, type: host, target: ehr.example.org }\n', 'checks[0].target: "ehr.example.org" is not this machine'],
+    ['a heartbeat id that cannot stand in a URL path', 'checks:\n  - { id: a, type: heartbeat, target: "ward 7/pc", window: 1h }\n', 'checks[0].target: "ward 7/pc" is not a heartbeat id'],
     ['an http option of the wrong type', check('    expect: { status: "200 OK" }\n'), 'checks[0].expect.status: must be a status code or a class like "2xx"'],
   ];
+  it('accepts an IP address as the target of a PTR lookup', () => {
+    expect(problemsOf('checks:\n  - { id: a, type: dns, target: 10.0.0.5, recordType: PTR }\n')).to.deep.equal([]);
+  });
+
+  it('lists at most five bad targets of a check and counts the rest', () => {
+    const problems = problemsOf('checks:\n  - { id: a, type: tcp, targets: [a, b, "ok:1", c, d, e, f, g] }\n');
+    expect(problems).to.deep.equal([
+      ...['a', 'b', 'c', 'd', 'e'].map((t) => `checks[0].targets: "${t}" is not host:port (e.g. ehr-gateway.example.org:443)`),
+      'checks[0].targets: and 2 more targets like these',
+    ]);
+  });
+
   for (const [what, yaml, expected] of invalid) {
     it(`rejects ${what}`, () => {
       const problems = problemsOf(yaml);

@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { redactSecrets } from '../../src/core/secrets.js';
 import { close, freePortClosed, httpServer, listen, trackSockets } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
 
@@ -120,6 +124,30 @@ describe('http probe', () => {
     await runOnce(probe, base);
     await runOnce(probe, base);
     expect(seen.size).to.equal(2);
+  });
+
+  it('sends header values read from env: and file: secrets, keeping them out of logs, and literals as written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prodrome-http-'));
+    process.env.PRODROME_TEST_HEALTH_TOKEN = 'health-bearer-0123';
+    writeFileSync(join(dir, 'key'), 'api-key-from-file\n');
+    try {
+      let seen: http.IncomingHttpHeaders = {};
+      handler = (req, res) => {
+        seen = req.headers;
+        res.end('ok');
+      };
+      const probe = makeProbe('http', { headers: { authorization: 'env:PRODROME_TEST_HEALTH_TOKEN', 'x-api-key': `file:${join(dir, 'key')}`, accept: 'application/json' } });
+      expect((await runOnce(probe, base)).ok).to.equal(true);
+      expect(seen).to.include({ authorization: 'health-bearer-0123', 'x-api-key': 'api-key-from-file', accept: 'application/json' });
+      expect(redactSecrets('Bearer health-bearer-0123 api-key-from-file application/json')).to.equal('Bearer [redacted] [redacted] application/json');
+    } finally {
+      delete process.env.PRODROME_TEST_HEALTH_TOKEN;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a header whose env: secret is not set', () => {
+    expect(() => makeProbe('http', { headers: { authorization: 'env:PRODROME_SURELY_UNSET_HEADER' } })).to.throw(/PRODROME_SURELY_UNSET_HEADER is not set/);
   });
 
   it('fails, without throwing, on a target that is not a URL', async () => {
