@@ -2,7 +2,7 @@ import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { z } from 'zod';
 import { duration, secret } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
-import { httpExchange } from './http-client.js';
+import { httpExchange, isHttpUrl } from './http-client.js';
 import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
 
 const FHIR_JSON = 'application/fhir+json';
@@ -14,14 +14,6 @@ const DEFAULT_TOKEN_LIFETIME_S = 300;
 /** A token is renewed this long before it expires, so it never lapses between the check and the read. */
 const TOKEN_RENEW_MARGIN_S = 30;
 
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 const authSchema = z
   .strictObject({

@@ -14,6 +14,16 @@ import { ms } from './failure.js';
  * a crash. axios stays for the vendor ticket APIs, where this cost does not matter.
  */
 
+/** An absolute http: or https: URL (probe targets and FHIR base URLs). */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 export interface HttpRequestInit {
   method: string;
   headers: Record<string, string>;

@@ -1,17 +1,9 @@
 import { z } from 'zod';
 import { duration, maybeSecret } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
-import { httpExchange } from './http-client.js';
+import { httpExchange, isHttpUrl } from './http-client.js';
 import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
 
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 const statusSpec = z.union([z.number().int().min(100).max(599), z.string().regex(/^[1-5]xx$/, 'must be a status code or a class like "2xx"')]);
 

@@ -7,19 +7,10 @@ import { listLocalTickets, LOCAL_TICKET_RETENTION_MS } from '../../src/ticketing
 import { incidentSummary } from '../../src/ticketing/summary.js';
 import type { TicketProvider } from '../../src/ticketing/ticket-provider.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
-import type { Incident } from '../../src/incidents/incident.js';
+import { sampleIncident as baseIncident } from '../helpers/sample-incident.js';
 
-// Not imported from webhook.test: importing a test file would register its tests here too.
-function sampleIncident(over: Partial<Incident> = {}): Incident {
-  return {
-    id: 'b7c1e6a0-0000-4000-8000-000000000002', key: 'ehr-fhir|http://127.0.0.1:1/fhir', checkId: 'ehr-fhir', target: 'http://127.0.0.1:1/fhir',
-    type: 'http', status: 'open', severity: 'critical', title: '[Prodrome] ehr-fhir timeout on http://127.0.0.1:1/fhir', impact: 1,
-    profiles: ['emergency-dept'], priority: 1, firstFailureAt: 1_700_000_000_000, confirmedAt: 1_700_000_030_000, openedAt: 1_700_000_030_500,
-    lastChangeAt: 1_700_000_030_000, recurrences: 0, heals: [], ticketProvider: 'local', agent: 'test',
-    evidence: { kind: 'timeout', message: 'no complete answer before the deadline', durationMs: 2000, values: {}, at: 1_700_000_030_000 },
-    ...over,
-  };
-}
+const sampleIncident = (over: Parameters<typeof baseIncident>[0] = {}) => baseIncident({ id: 'b7c1e6a0-0000-4000-8000-000000000002', ticketProvider: 'local', ...over });
+
 
 const ctx = (key: string) => ({ idempotencyKey: key, logger: silentLogger() });
 const resolvedIncident = sampleIncident({ status: 'resolved', resolvedAt: 1_700_000_090_000 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { DeliveryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { Incident } from '../../src/incidents/incident.js';
+import { sampleIncident } from '../helpers/sample-incident.js';
 import { ticketRegistry } from '../../src/ticketing/index.js';
 import type { TicketProvider } from '../../src/ticketing/ticket-provider.js';
 import { retryAfterMs } from '../../src/ticketing/webhook.js';
@@ -9,16 +9,6 @@ import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { redisClient } from '../helpers/redis.js';
 import { z } from 'zod';
 
-export function sampleIncident(over: Partial<Incident> = {}): Incident {
-  return {
-    id: 'b7c1e6a0-0000-4000-8000-000000000001', key: 'ehr-fhir|http://127.0.0.1:1/fhir', checkId: 'ehr-fhir', target: 'http://127.0.0.1:1/fhir',
-    type: 'http', status: 'open', severity: 'critical', title: '[Prodrome] ehr-fhir timeout on http://127.0.0.1:1/fhir', impact: 1,
-    profiles: ['emergency-dept'], priority: 1, firstFailureAt: 1_700_000_000_000, confirmedAt: 1_700_000_030_000, openedAt: 1_700_000_030_500,
-    lastChangeAt: 1_700_000_030_000, recurrences: 0, heals: [], ticketProvider: 'hook', agent: 'test',
-    evidence: { kind: 'timeout', message: 'no complete answer before the deadline', durationMs: 2000, values: {}, at: 1_700_000_030_000 },
-    ...over,
-  };
-}
 
 async function webhook(url: string, extra: Record<string, unknown> = {}): Promise<TicketProvider> {
   const plugin = ticketRegistry.get('webhook');
