@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.js';
 
 export interface ManagedRedis {
   url: string;
-  pid: number;
+  readonly pid: number;
   /** SIGTERM, then SIGKILL if it has not exited after `graceMs` (default 5000). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -105,8 +105,74 @@ async function spawnRedis(dir: string, logger: Logger, lock: string, readyTimeou
   await stopLeftover(dir, logger);
   const socket = managedSocketPath(dir);
   if (socket.length > MAX_SOCKET_PATH) throw new DependencyError(`redis.dataDir is too deep for a unix socket (${socket.length} > ${MAX_SOCKET_PATH} chars): choose a shorter path`);
-  rmSync(socket, { force: true });
+  const log = logger.child({ component: 'managed-redis' });
 
+  let child = await launch(dir, socket, readyTimeoutMs);
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarts = 0;
+
+  /**
+   * Supervision: a redis-server that dies under us (OOM killer, a crash) is started again on the
+   * same socket and AOF, with a growing pause; the daemon's connections reconnect by themselves and
+   * its buffered state changes flow again.
+   */
+  const supervise = (current: ChildProcess) => {
+    current.once('exit', (code, signal) => {
+      if (stopping) return;
+      const pauseMs = Math.min(1_000 * 2 ** restarts, 30_000);
+      restarts++;
+      log.error('Managed redis-server exited unexpectedly; restarting it', { code, signal, inMs: pauseMs });
+      const restart = () => {
+        restartTimer = undefined;
+        if (stopping) return;
+        launch(dir, socket, readyTimeoutMs).then(
+          (next) => {
+            if (stopping) {
+              next.kill('SIGTERM');
+              return;
+            }
+            child = next;
+            supervise(next);
+            log.warn('Managed redis-server restarted', { pid: next.pid });
+            restarts = 0;
+          },
+          (err: Error) => {
+            log.error('Managed redis-server restart failed; trying again', { error: err.message });
+            restartTimer = setTimeout(restart, Math.min(1_000 * 2 ** restarts++, 30_000));
+          },
+        );
+      };
+      restartTimer = setTimeout(restart, pauseMs);
+    });
+  };
+  supervise(child);
+  log.info('Managed redis-server started', { pid: child.pid, socket, dir });
+
+  return {
+    url: `unix:${socket}`,
+    get pid() {
+      return child.pid!;
+    },
+    async stop(graceMs = 5000) {
+      stopping = true;
+      clearTimeout(restartTimer);
+      rmSync(lock, { force: true });
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      // SIGTERM makes Redis fsync the AOF first; a Redis that hangs on it must not hang our exit.
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      log.info('Managed redis-server stopped');
+    },
+  };
+}
+
+/** Starts one redis-server and waits until it accepts connections; kills it if it never does. */
+async function launch(dir: string, socket: string, readyTimeoutMs: number): Promise<ChildProcess> {
+  rmSync(socket, { force: true });
   const args = [
     '--port', '0', '--unixsocket', socket, '--unixsocketperm', '700',
     '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '',
@@ -115,7 +181,6 @@ async function spawnRedis(dir: string, logger: Logger, lock: string, readyTimeou
   // Its own process group: a Ctrl-C or a service manager's SIGTERM to our group must not stop
   // Redis before we have drained our queues into it. We stop it ourselves, last.
   const child: ChildProcess = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const log = logger.child({ component: 'managed-redis' });
 
   let output = '';
   const collect = (chunk: Buffer) => (output += chunk.toString());
@@ -160,33 +225,12 @@ async function spawnRedis(dir: string, logger: Logger, lock: string, readyTimeou
   }
   child.removeAllListeners('exit');
   child.removeAllListeners('error');
-  child.on('error', (err) => log.error('Managed redis-server error', { error: err.message }));
+  child.on('error', () => {});
   // Keep draining its stdio (a full pipe would block Redis) without keeping what it says.
   child.stdout!.removeAllListeners('data');
   child.stderr!.removeAllListeners('data');
   output = '';
   child.stdout!.resume();
   child.stderr!.resume();
-  let stopping = false;
-  child.once('exit', (code, signal) => {
-    if (!stopping) log.error('Managed redis-server exited unexpectedly', { code, signal });
-  });
-  log.info('Managed redis-server started', { pid: child.pid, socket, dir });
-
-  return {
-    url: `unix:${socket}`,
-    pid: child.pid!,
-    async stop(graceMs = 5000) {
-      rmSync(lock, { force: true });
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      stopping = true;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      // SIGTERM makes Redis fsync the AOF first; a Redis that hangs on it must not hang our exit.
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-      log.info('Managed redis-server stopped');
-    },
-  };
+  return child;
 }

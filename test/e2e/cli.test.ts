@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
 import { startManagedRedis, type ManagedRedis } from '../../src/queue/managed-redis.js';
-import { DaemonProcess, CLI } from '../helpers/daemon.js';
+import { DaemonProcess, CLI, waitUntil } from '../helpers/daemon.js';
 import { freePort } from '../helpers/redis.js';
 import { close, freePortClosed, listen } from '../helpers/servers.js';
 
@@ -128,6 +128,29 @@ describe('managed Redis', function () {
       expect(code).to.equal(0);
       expect(isRunning(pid), 'redis-server still running').to.equal(false);
       expect(existsSync(join(dataDir, 'appendonlydir')), 'append-only persistence').to.equal(true);
+    } finally {
+      await daemon.kill('SIGKILL');
+    }
+  });
+
+  it('restarts its redis-server when it dies, and becomes ready again', async () => {
+    const dataDir = mkdtempSync(join('/tmp', 'pd-'));
+    const port = await freePort();
+    const config = writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${port}" }\n`);
+    const env: NodeJS.ProcessEnv = { ...process.env, PRODROME_CONFIG: '' };
+    delete env.REDIS_URL;
+    const daemon = new DaemonProcess(['start', '-c', config], env);
+    try {
+      await daemon.waitForMessage('Prodrome started');
+      const first = Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8'));
+      process.kill(first, 'SIGKILL');
+      await daemon.waitForMessage('Managed redis-server restarted');
+      const ready = await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 'ready again');
+      expect(ready).to.equal(true);
+      const second = Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8'));
+      expect(second).to.not.equal(first);
+      expect((await daemon.kill('SIGTERM')).code).to.equal(0);
+      expect(isRunning(second), 'the restarted redis-server stopped with the daemon').to.equal(false);
     } finally {
       await daemon.kill('SIGKILL');
     }
