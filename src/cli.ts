@@ -13,7 +13,7 @@ import { createLogger, silentLogger } from './core/logger.js';
 import type { Incident } from './incidents/incident.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
-import { managedSocketPath } from './queue/managed-redis.js';
+import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { redisOptionsFrom } from './queue/redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 
@@ -79,12 +79,24 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
     process.exit(EXIT.badConfig);
   }
   const logger = silentLogger();
-  const probe = buildProbe(check, { logger, heartbeats: new HeartbeatBook() });
+  // A heartbeat check judges the beats the daemon received: read them where the daemon keeps them.
+  let conn: Awaited<ReturnType<typeof openDaemonRedis>> | undefined;
+  if (check.type === 'heartbeat') {
+    try {
+      conn = await openDaemonRedis(config);
+    } catch (err) {
+      process.stderr.write(`prodrome: heartbeats are in Redis, which cannot be reached: ${errorMessage(err)}\n`);
+      process.exit(EXIT.dependency);
+    }
+  }
+  const heartbeats = new HeartbeatBook(conn?.redis, config.redis.prefix, 0);
+  const probe = buildProbe(check, { logger, heartbeats });
   const rows: { target: string; ok: boolean; durationMs: number; error?: unknown; values: unknown; phases?: unknown }[] = [];
   for (const unit of unitsFor(check, probe)) {
     for (const [target, r] of await runProbe(unit, logger)) rows.push({ target, ok: r.ok, durationMs: r.durationMs, error: r.error, values: r.values, phases: r.phases });
   }
   await probe.close?.();
+  await conn?.close();
   if (opts.json) process.stdout.write(`${JSON.stringify({ check: check.id, type: check.type, results: rows }, null, 2)}\n`);
   else {
     for (const r of rows) {
@@ -102,30 +114,49 @@ function printIncident(i: Incident): string {
   return `${i.status.padEnd(8)} P${i.priority} ${i.severity.padEnd(8)} ${i.checkId}  ${i.target}  ${i.evidence.kind}: ${i.evidence.message}  (${lasted}, since ${new Date(i.firstFailureAt).toISOString()})  [${ticket}]${heals}`;
 }
 
-async function commandIncidents(opts: { config?: string; all?: boolean; json?: boolean }): Promise<void> {
-  const config = loadOrExit(opts.config);
-  const url = config.redis.url ?? process.env.REDIS_URL;
-  let managed;
-  let redisUrl = url;
+/**
+ * The daemon's Redis, for commands that read what it wrote: the configured URL, else the managed
+ * server's socket while the daemon runs, else that server started briefly on the same data.
+ */
+async function openDaemonRedis(config: ProdromeConfig): Promise<{ redis: Redis; close(): Promise<void> }> {
+  let redisUrl = config.redis.url ?? process.env.REDIS_URL;
+  let managed: ManagedRedis | undefined;
   if (!redisUrl) {
-    // The daemon's managed Redis: use its socket when it runs, else start it briefly on the same data.
     const socket = managedSocketPath(config.redis.dataDir);
     if (existsSync(socket)) redisUrl = `unix:${socket}`;
     else {
-      try {
-        const r = await resolveRedis(config, silentLogger());
-        managed = r.managed;
-        redisUrl = managed?.url;
-      } catch (err) {
-        process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
-        process.exit(EXIT.dependency);
-      }
+      managed = (await resolveRedis(config, silentLogger())).managed;
+      redisUrl = managed!.url;
     }
   }
-  const redis = new Redis({ ...redisOptionsFrom(redisUrl!), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  const redis = new Redis({ ...redisOptionsFrom(redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   try {
     await redis.connect();
-    const store = new IncidentStore(redis, config.redis.prefix);
+  } catch (err) {
+    redis.disconnect();
+    await managed?.stop();
+    throw err;
+  }
+  return {
+    redis,
+    async close() {
+      redis.disconnect();
+      await managed?.stop();
+    },
+  };
+}
+
+async function commandIncidents(opts: { config?: string; all?: boolean; json?: boolean }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  let conn;
+  try {
+    conn = await openDaemonRedis(config);
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read incidents from Redis: ${errorMessage(err)}\n`);
+    process.exit(EXIT.dependency);
+  }
+  try {
+    const store = new IncidentStore(conn.redis, config.redis.prefix);
     const incidents = opts.all ? await store.listRecent(200) : await store.listOpen();
     if (opts.json) process.stdout.write(`${JSON.stringify(incidents, null, 2)}\n`);
     else if (!incidents.length) process.stdout.write(opts.all ? 'no incidents\n' : 'no open incidents\n');
@@ -134,8 +165,7 @@ async function commandIncidents(opts: { config?: string; all?: boolean; json?: b
     process.stderr.write(`prodrome: cannot read incidents from Redis: ${errorMessage(err)}\n`);
     process.exitCode = EXIT.dependency;
   } finally {
-    redis.disconnect();
-    await managed?.stop();
+    await conn.close();
   }
 }
 

@@ -15,7 +15,7 @@ export interface Heartbeat {
  */
 export class HeartbeatBook {
   private readonly beats = new Map<string, Heartbeat>();
-  /** Until a first beat arrives, a heartbeat's window counts from here (no alarm at start-up). */
+  /** Until a first beat arrives, a heartbeat's window counts from here (no alarm at start-up); 0 = no grace. */
   readonly startedAt: number;
 
   constructor(private readonly redis?: Redis, private readonly prefix = 'prodrome', now = Date.now()) {

@@ -31,7 +31,11 @@ export default defineProbe({
         const values = { seconds_since_beat: Math.round(silentMs / 1000), window_seconds: opts.window / 1000 };
         const thresholds = { seconds_since_beat: { critical: opts.window / 1000, direction: 'above' as const } };
         if (silentMs > opts.window) {
-          const when = beat ? `last beat ${formatDuration(silentMs)} ago (${new Date(beat.at).toISOString()})` : `no beat since the daemon started ${formatDuration(silentMs)} ago`;
+          const when = beat
+            ? `last beat ${formatDuration(silentMs)} ago (${new Date(beat.at).toISOString()})`
+            : services.heartbeats.startedAt === 0
+              ? 'no beat recorded'
+              : `no beat since the daemon started ${formatDuration(silentMs)} ago`;
           return failure('missing', `${when}; window ${formatDuration(opts.window)}`, { values, thresholds });
         }
         if (beat?.status === 'fail') return failure('error', `sender reported failure: ${beat.message ?? 'no message'}`, { values, thresholds });

@@ -42,7 +42,12 @@ export function unitsFor(check: CheckConfig, probe: Probe): ScheduledUnit[] {
 }
 
 /** Granularity of start times. */
-const SLOT_MS = 25;
+export const SLOT_MS = 25;
+
+/** The grid slot a run due at `dueAt` starts in: never early, at most SLOT_MS late. */
+export function startSlot(dueAt: number): number {
+  return Math.ceil(dueAt / SLOT_MS) * SLOT_MS;
+}
 
 /** Grace after the deadline before a probe that ignores its abort signal is written off. */
 const DEADLINE_GRACE_MS = 1_000;
@@ -92,7 +97,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (this.stopped) return;
     // Runs start on a 25 ms grid: units due in the same slot share one timer wake-up (and their
     // sockets' events tend to share wake-ups too), which is most of a probe's CPU in Node.
-    const delay = Math.max(0, Math.ceil(dueAt / SLOT_MS) * SLOT_MS - Date.now());
+    const delay = Math.max(0, startSlot(dueAt) - Date.now());
     const timer = setTimeout(() => {
       this.tick(unit);
       let next = dueAt + interval;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/core/logger.js';
 import { startManagedRedis, type ManagedRedis } from '../../src/queue/managed-redis.js';
 import { DaemonProcess, CLI, waitUntil } from '../helpers/daemon.js';
-import { freePort } from '../helpers/redis.js';
+import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, freePortClosed, listen } from '../helpers/servers.js';
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -88,6 +88,21 @@ describe('command line', function () {
       const r = await cli(['check', 'web', '--json', '-c', writeConfig(`checks:\n  - { id: web, type: tcp, target: "127.0.0.1:${dead}" }\n`)]);
       expect(r.code).to.equal(1);
       expect(JSON.parse(r.stdout).results[0].error.kind).to.equal('refused');
+    });
+
+    it('judges a heartbeat check by the beats the daemon stored in Redis', async () => {
+      const { Redis } = await import('ioredis');
+      const { HeartbeatBook } = await import('../../src/heartbeats/heartbeat-book.js');
+      const url = await sharedRedisUrl();
+      const prefix = uniquePrefix('cli-hb');
+      const redis = new Redis(url);
+      await new HeartbeatBook(redis, prefix).record('backup-db', { at: Date.now(), status: 'ok' });
+      redis.disconnect();
+      const config = writeConfig(`redis: { url: "${url}", prefix: ${prefix} }\nchecks:\n  - { id: hb, type: heartbeat, targets: [backup-db, backup-pacs], window: 1h }\n`);
+      const r = await cli(['check', 'hb', '-c', config]);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.match(/^PASS {2}hb {2}backup-db/m);
+      expect(r.stdout).to.match(/^FAIL {2}hb {2}backup-pacs .*missing: no beat recorded/m);
     });
 
     it('exits 2 for an unknown check id', async () => {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Probe, ProbeResult } from '../../src/probes/probe.js';
-import { firstRunOffset, runProbe, Scheduler, unitsFor, type ScheduledUnit } from '../../src/scheduler/scheduler.js';
+import { firstRunOffset, runProbe, Scheduler, SLOT_MS, startSlot, unitsFor, type ScheduledUnit } from '../../src/scheduler/scheduler.js';
 import { Semaphore } from '../../src/scheduler/semaphore.js';
 
 const check = (id: string, over: Partial<CheckConfig> = {}): CheckConfig => ({
@@ -33,6 +33,13 @@ describe('scheduler', () => {
     // Even spread is 100 a second; a hash spread stays within a small factor of it.
     expect(Math.max(...perSecond)).to.be.lessThan(150);
     expect(Math.min(...perSecond)).to.be.greaterThan(50);
+  });
+
+  it('starts runs on a grid, so checks due within one slot share a wake-up, never early', () => {
+    expect(startSlot(1_000)).to.equal(1_000);
+    expect(startSlot(1_001)).to.equal(1_000 + SLOT_MS);
+    expect(startSlot(1_024)).to.equal(1_025);
+    expect(new Set([1_001, 1_010, 1_024].map(startSlot)).size).to.equal(1);
   });
 
   it('gives a check the same first-run slot every time', () => {
