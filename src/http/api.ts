@@ -42,7 +42,7 @@ export function registerApiRoutes(http: HttpServer, { config, evaluator, store, 
 
   http.route('GET', '/api/incidents', async (_req, params) => {
     try {
-      const incidents = params.all === '1' || params.all === 'true' ? await store.listRecent(Number(params.limit ?? 200)) : await store.listOpen();
+      const incidents = params.all === '1' || params.all === 'true' ? await store.listRecent(Math.min(1_000, Math.max(1, Math.trunc(Number(params.limit ?? 200)) || 200))) : await store.listOpen();
       return { status: 200, body: incidents };
     } catch (err) {
       return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
