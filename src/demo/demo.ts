@@ -48,6 +48,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   };
   process.once('SIGINT', requestStop);
   process.once('SIGTERM', requestStop);
+  // `prodrome demo | head` closes our stdout: stop cleanly (and stop the managed Redis) instead of crashing.
+  const onOutError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') requestStop();
+  };
+  (out as NodeJS.WritableStream).on('error', onOutError);
 
   const externalRedis = env.REDIS_URL || undefined;
   // Its own prefix on someone else's Redis, removed on exit; the managed one lives and dies with us.
@@ -138,6 +143,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   clearTimeout(hardStop);
   process.removeListener('SIGINT', requestStop);
   process.removeListener('SIGTERM', requestStop);
+  (out as NodeJS.WritableStream).removeListener('error', onOutError);
   return exitCode;
 }
 
