@@ -19,6 +19,8 @@ export interface OutboxOptions<T> {
 export class Outbox<T> {
   private readonly buffer: T[] = [];
   private flushing: Promise<void> | undefined;
+  /** A kick that came while a flush was going: Redis may be back since that flush's attempt failed. */
+  private kickedDuringFlush = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -41,10 +43,18 @@ export class Outbox<T> {
 
   /** Try now (Redis came back). */
   kick(): void {
-    if (this.closed || this.flushing || !this.buffer.length) return;
+    if (this.closed || !this.buffer.length) return;
+    if (this.flushing) {
+      this.kickedDuringFlush = true;
+      return;
+    }
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.flushing = this.flush().finally(() => (this.flushing = undefined));
+    this.kickedDuringFlush = false;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.kickedDuringFlush) this.kick();
+    });
   }
 
   private async flush(): Promise<void> {

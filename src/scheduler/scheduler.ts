@@ -78,6 +78,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.inFlight.size;
   }
 
+  /** Probe runs holding a concurrency slot now. */
+  get inUse(): number {
+    return this.semaphore.inUse;
+  }
+
   start(now = Date.now()): void {
     this.stopped = false;
     for (const unit of this.units) {

@@ -123,12 +123,18 @@ describe('command line', function () {
 describe('managed Redis', function () {
   this.timeout(30_000);
 
-  it('starts its own redis-server, serves /metrics, and leaves none behind after SIGTERM', async () => {
+  /** A config with no Redis URL (so the daemon runs its own) in a fresh short data dir. */
+  async function managedSetup() {
     const dataDir = mkdtempSync(join('/tmp', 'pd-'));
     const port = await freePort();
     const config = writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${port}" }\n`);
     const env: NodeJS.ProcessEnv = { ...process.env, PRODROME_CONFIG: '' };
     delete env.REDIS_URL;
+    return { dataDir, port, config, env };
+  }
+
+  it('starts its own redis-server, serves /metrics, and leaves none behind after SIGTERM', async () => {
+    const { dataDir, port, config, env } = await managedSetup();
     const started = Date.now();
     const daemon = new DaemonProcess(['start', '-c', config], env);
     try {
@@ -149,11 +155,7 @@ describe('managed Redis', function () {
   });
 
   it('restarts its redis-server when it dies, and becomes ready again', async () => {
-    const dataDir = mkdtempSync(join('/tmp', 'pd-'));
-    const port = await freePort();
-    const config = writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${port}" }\n`);
-    const env: NodeJS.ProcessEnv = { ...process.env, PRODROME_CONFIG: '' };
-    delete env.REDIS_URL;
+    const { dataDir, port, config, env } = await managedSetup();
     const daemon = new DaemonProcess(['start', '-c', config], env);
     try {
       await daemon.waitForMessage('Prodrome started');
@@ -172,10 +174,7 @@ describe('managed Redis', function () {
   });
 
   it('replaces a redis-server left behind by a killed daemon', async () => {
-    const dataDir = mkdtempSync(join('/tmp', 'pd-'));
-    const config = writeConfig(`redis: { dataDir: ${dataDir} }\nhttp: { listen: "127.0.0.1:${await freePort()}" }\n`);
-    const env: NodeJS.ProcessEnv = { ...process.env, PRODROME_CONFIG: '' };
-    delete env.REDIS_URL;
+    const { dataDir, config, env } = await managedSetup();
     const first = new DaemonProcess(['start', '-c', config], env);
     await first.waitForMessage('Prodrome started');
     const orphan = Number(readFileSync(join(dataDir, 'redis.pid'), 'utf8'));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Probe, ProbeResult } from '../../src/probes/probe.js';
@@ -12,17 +12,27 @@ const check = (id: string, over: Partial<CheckConfig> = {}): CheckConfig => ({
 });
 const ok: ProbeResult = { ok: true, durationMs: 0, values: {} };
 
-/** A probe whose runs the test finishes by hand. */
+/** A probe whose runs the test finishes by hand, and that tells when it is called. */
 function gatedProbe() {
   const pending: (() => void)[] = [];
-  let calls = 0;
+  const calls = new EventEmitter();
+  let count = 0;
   const probe: Probe = {
     run: () => {
-      calls++;
+      count++;
+      calls.emit('call', count);
       return new Promise<ProbeResult>((resolve) => pending.push(() => resolve(ok)));
     },
   };
-  return { probe, calls: () => calls, releaseAll: () => pending.splice(0).forEach((r) => r()) };
+  return {
+    probe,
+    calls: () => count,
+    /** Resolves once the probe has been called `n` times in all. */
+    async called(n: number): Promise<void> {
+      while (count < n) await once(calls, 'call');
+    },
+    releaseAll: () => pending.splice(0).forEach((r) => r()),
+  };
 }
 
 describe('scheduler', () => {
@@ -78,13 +88,13 @@ describe('scheduler', () => {
     const units = Array.from({ length: 5 }, (_, i) => unitsFor(check(`c${i}`, { intervalMs: 60_000 }), gate.probe)).flat();
     const scheduler = new Scheduler(units, { concurrency: 2, logger: silentLogger() });
     const runs: Promise<void>[] = units.map((u) => scheduler.runUnit(u));
-    await new Promise((r) => setImmediate(r));
-    expect(gate.calls()).to.equal(2);
+    await gate.called(2);
+    expect([gate.calls(), scheduler.inUse]).to.deep.equal([2, 2]);
     gate.releaseAll();
-    await new Promise((r) => setImmediate(r));
-    expect(gate.calls()).to.equal(4);
+    await gate.called(4);
+    expect([gate.calls(), scheduler.inUse]).to.deep.equal([4, 2]);
     gate.releaseAll();
-    await new Promise((r) => setImmediate(r));
+    await gate.called(5);
     gate.releaseAll();
     await Promise.all(runs);
     expect(gate.calls()).to.equal(5);
