@@ -54,7 +54,9 @@ export function registerApiRoutes(http: HttpServer, { config, evaluator, store, 
   http.route('POST', '/api/heartbeat/:id', async (_req, params, body) => {
     if (!heartbeatIds.has(params.id!)) return { status: 404, body: { error: `no heartbeat check watches "${params.id}"` } };
     const b = (body ?? {}) as { status?: unknown; message?: unknown };
+    if (typeof body !== 'object' && body !== undefined) return { status: 400, body: { error: 'body must be a JSON object' } };
     if (b.status !== undefined && b.status !== 'ok' && b.status !== 'fail') return { status: 400, body: { error: 'status must be "ok" or "fail"' } };
+    if (b.message !== undefined && typeof b.message !== 'string') return { status: 400, body: { error: 'message must be a string' } };
     const message = typeof b.message === 'string' ? b.message.slice(0, 500) : undefined;
     await heartbeats.record(params.id!, { at: Date.now(), status: b.status === 'fail' ? 'fail' : 'ok', ...(message ? { message } : {}) });
     return { status: 202, body: { accepted: params.id } };

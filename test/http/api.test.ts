@@ -55,8 +55,11 @@ checks:
     expect((await beat('ws-999', auth)).status).to.equal(404);
   });
 
-  it('answers 400 for a body that is not JSON', async () => {
-    expect((await beat('ws-701', auth, 'not json')).status).to.equal(400);
+  it('answers 400, recording nothing, for a body that is not JSON or not of the right shape', async () => {
+    for (const body of ['not json', '"ok"', '{"status":"down"}', '{"message":42}']) {
+      expect((await beat('ws-702', auth, body)).status, body).to.equal(400);
+    }
+    expect(await daemon.heartbeats.last('ws-702')).to.equal(undefined);
   });
 
   it('lists checks with their targets', async () => {
