@@ -5,17 +5,18 @@ import { Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { resolveRedis, startDaemon } from './app.js';
 import { configPathFrom, loadConfig } from './config/load.js';
+import { plugins } from './plugins.js';
 import type { ProdromeConfig } from './config/types.js';
 import { formatDuration } from './core/duration.js';
 import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { positiveNumber, runDemo } from './demo/demo.js';
 import { createLogger, silentLogger } from './core/logger.js';
-import type { Incident } from './incidents/incident.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
 import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { redisOptionsFrom } from './queue/redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
+import type { Incident } from './messages/incident.js';
 
 /** Exit codes of the contract. */
 const EXIT = { ok: 0, failed: 1, badConfig: 2, dependency: 3 } as const;
@@ -23,7 +24,7 @@ const EXIT = { ok: 0, failed: 1, badConfig: 2, dependency: 3 } as const;
 function loadOrExit(option: string | undefined): ProdromeConfig {
   const path = configPathFrom(option);
   try {
-    return loadConfig(path);
+    return loadConfig(path, plugins);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${path}: invalid config\n`);

@@ -7,16 +7,18 @@
 import http from 'node:http';
 import net from 'node:net';
 import { parseConfig } from '../../src/config/load.js';
+import { plugins } from '../../src/plugins.js';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Evaluator, isProblem, STATUS_VALUE } from '../../src/evaluator/evaluator.js';
+import { Evaluator } from '../../src/evaluator/evaluator.js';
 import { Predictor } from '../../src/evaluator/predictor.js';
 import { HeartbeatBook } from '../../src/heartbeats/heartbeat-book.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { buildProbe } from '../../src/probes/build.js';
-import type { ProbeResult } from '../../src/probes/probe.js';
 import { Scheduler, unitsFor } from '../../src/scheduler/scheduler.js';
 import { measureWindow, pace, selfCpu, type Counts, type Window } from './pace.js';
+import { isProblem, STATUS_VALUE } from '../../src/messages/state-change.js';
+import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 export interface WorkerJob {
   mode: 'pipeline-http' | 'pipeline-tcp' | 'plain-http' | 'plain-tcp';
@@ -46,7 +48,7 @@ async function pipeline(type: 'http' | 'tcp'): Promise<Window> {
     interval: '1s',
     timeout: '1s',
   }));
-  const config = parseConfig(JSON.stringify({ checks }), 'bench');
+  const config = parseConfig(JSON.stringify({ checks }), 'bench', plugins);
   const metrics = new Metrics();
   const evaluator = new Evaluator();
   const predictor = new Predictor();

@@ -4,13 +4,10 @@ import YAML from 'yaml';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import { parseWorkingHours } from '../core/working-hours.js';
-import { healerRegistry } from '../healers/index.js';
-import { probeRegistry } from '../probes/index.js';
-import { ticketRegistry } from '../ticketing/index.js';
-import { commonCheckShape, topLevelSchema } from './schema.js';
+import { commonCheckShape, commonHealerShape, topLevelSchema } from './schema.js';
 import { expandTargets } from './targets.js';
-import type { CheckConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
-import type { PredictConfig } from '../evaluator/predictor.js';
+import type { CheckConfig, HealerConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
+import type { PredictConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/prodrome.yaml';
 /** Bad targets listed per check; beyond that `validate` only counts them. */
@@ -43,23 +40,40 @@ function issuesToProblems(error: z.ZodError, prefix: readonly PropertyKey[]): Co
   return problems;
 }
 
-interface Plugin {
+/** What config needs of a plugin: its type and the fields it accepts. */
+export interface PluginSchema {
   type: string;
   options: z.ZodRawShape;
 }
 
+/** What config needs of a probe plugin: its fields, and a look at each target at load time. */
+export interface ProbeSchema extends PluginSchema {
+  validateTarget?(target: string, options: Record<string, unknown>): string | undefined;
+}
+
+/**
+ * The plugin registries, handed to the loader by its caller (src/plugins.ts) so that config
+ * depends on no plugin: every plugin depends on config's types instead.
+ */
+export interface PluginRegistries {
+  probes: Registry<ProbeSchema>;
+  healers: Registry<PluginSchema>;
+  tickets: Registry<PluginSchema>;
+}
+
 /** Validates one plugin entry (a healer or ticket provider) against its type's own schema. */
 function parsePluginEntry(
-  registry: Registry<Plugin>,
+  registry: Registry<PluginSchema>,
   raw: Record<string, unknown>,
   path: PropertyKey[],
   problems: ConfigProblem[],
+  common: z.ZodRawShape = { type: z.string() },
 ): Record<string, unknown> | undefined {
   if (!registry.has(String(raw.type))) {
     problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => registry.get(String(raw.type))) });
     return undefined;
   }
-  const schema = z.strictObject({ type: z.string(), ...registry.get(String(raw.type)).options });
+  const schema = z.strictObject({ ...common, ...registry.get(String(raw.type)).options });
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     problems.push(...issuesToProblems(parsed.error, path));
@@ -79,7 +93,7 @@ function safeMessage(fn: () => unknown): string {
 }
 
 /** Parses and validates config text; throws ConfigError listing every problem with its path. */
-export function parseConfig(text: string, source: string): ProdromeConfig {
+export function parseConfig(text: string, source: string, plugins: PluginRegistries): ProdromeConfig {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw new ConfigError(doc.errors.map((e) => ({ path: `${source}:${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0]! })));
@@ -112,15 +126,17 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
     profiles.set(name, { name, description: p.description, hours: parseWorkingHours(p.hours), hoursText: p.hours, timezone: p.timezone, urgency: p.urgency });
   }
 
-  const healers = new Map<string, PluginConfig>();
+  const healers = new Map<string, HealerConfig>();
   for (const [id, entry] of Object.entries(cfg.healers)) {
-    const options = parsePluginEntry(healerRegistry, entry, ['healers', id], problems);
-    if (options) healers.set(id, { id, type: entry.type, options });
+    const parsed = parsePluginEntry(plugins.healers, entry, ['healers', id], problems, commonHealerShape);
+    if (!parsed) continue;
+    const { timeout, attempts, cooldown, verify, ...options } = parsed as Record<string, unknown> & { timeout: number; attempts: number; cooldown: number; verify: number };
+    healers.set(id, { id, type: entry.type, options, timeoutMs: timeout, attempts, cooldownMs: cooldown, verifyMs: verify });
   }
 
   const providers = new Map<string, PluginConfig>();
   for (const [id, entry] of Object.entries(cfg.ticketing.providers)) {
-    const options = parsePluginEntry(ticketRegistry, entry, ['ticketing', 'providers', id], problems);
+    const options = parsePluginEntry(plugins.tickets, entry, ['ticketing', 'providers', id], problems);
     if (options) providers.set(id, { id, type: entry.type, options });
   }
   const providerIds = Object.keys(cfg.ticketing.providers);
@@ -132,11 +148,11 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
   const seenIds = new Map<string, number>();
   cfg.checks.forEach((rawCheck, i) => {
     const path = ['checks', i];
-    if (!probeRegistry.has(rawCheck.type)) {
-      problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => probeRegistry.get(rawCheck.type)) });
+    if (!plugins.probes.has(rawCheck.type)) {
+      problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => plugins.probes.get(rawCheck.type)) });
       return;
     }
-    const plugin = probeRegistry.get(rawCheck.type);
+    const plugin = plugins.probes.get(rawCheck.type);
     const parsed = z.strictObject({ ...commonCheckShape, ...plugin.options }).safeParse(rawCheck);
     if (!parsed.success) {
       problems.push(...issuesToProblems(parsed.error, path));
@@ -226,6 +242,7 @@ export function parseConfig(text: string, source: string): ProdromeConfig {
     profiles,
     checks,
     healers,
+    heal: cfg.heal,
     ticketing: { default: cfg.ticketing.default, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }
@@ -240,12 +257,12 @@ function toPredictConfig(p: NonNullable<z.infer<z.ZodObject<typeof commonCheckSh
   };
 }
 
-export function loadConfig(path: string): ProdromeConfig {
+export function loadConfig(path: string, plugins: PluginRegistries): ProdromeConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError([{ path, message: `cannot read config: ${(err as NodeJS.ErrnoException).code ?? err}` }]);
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, plugins);
 }

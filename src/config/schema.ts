@@ -1,48 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import cron from 'node-cron';
-import { parseDuration } from '../core/duration.js';
-import { resolveSecret } from '../core/secrets.js';
+import { duration, scheduleDuration, secret } from '../core/schema.js';
 import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
-
-/** `250ms`, `30s`, `5m`, `2h`, `7d` → milliseconds. */
-export const duration = z.string().transform((text, ctx) => {
-  const value = parseDuration(text);
-  if (value === undefined || value <= 0) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use 250ms, 30s, 5m, 2h or 7d)` });
-    return z.NEVER;
-  }
-  return value;
-});
-
-/** A secret: `env:NAME`, `file:/path`, or a literal; resolved now so a missing one stops start-up. */
-export const secret = z.string().min(1).transform((spec, ctx) => {
-  const resolved = resolveSecret(spec);
-  if (!resolved.ok) {
-    ctx.addIssue({ code: 'custom', message: resolved.message });
-    return z.NEVER;
-  }
-  return resolved.value;
-});
-
-/**
- * A value that may be a secret: `env:NAME` and `file:/path` are resolved and remembered for
- * redaction; a literal stays as it is and is not treated as secret (header values such as
- * `application/json` must stay readable in logs).
- */
-export const maybeSecret = z.string().transform((spec, ctx) => {
-  if (!spec.startsWith('env:') && !spec.startsWith('file:')) return spec;
-  const resolved = resolveSecret(spec);
-  if (!resolved.ok) {
-    ctx.addIssue({ code: 'custom', message: resolved.message });
-    return z.NEVER;
-  }
-  return resolved.value;
-});
-
-/** Node timers hold at most 2^31-1 ms (≈24.8 days); a longer interval would fire at once, for ever. */
-export const MAX_TIMER_MS = 24 * 86_400_000;
-const scheduleDuration = duration.refine((ms) => ms <= MAX_TIMER_MS, { message: 'is longer than 24d; use a cron schedule for rarer checks' });
 
 export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
 const impact = z.union([z.literal(1), z.literal(2), z.literal(3)]);
@@ -92,6 +52,19 @@ export const commonCheckShape = {
         .optional(),
     })
     .optional(),
+};
+
+/** Policy fields every healer has, whatever its type; the healer plugins add their own beside these. */
+export const commonHealerShape = {
+  type: z.string(),
+  /** The action is stopped (SIGTERM, then SIGKILL of its process group) after this long. Default 30s. */
+  timeout: scheduleDuration.default(30_000),
+  /** Attempts of this healer per incident. Default 1. */
+  attempts: z.number().int().min(1).max(20).default(1),
+  /** Pause between two attempts on one incident. Default 1m. */
+  cooldown: duration.default(60_000),
+  /** After the action, the check must pass `recover` times within this long to count as healed. Default 1m. */
+  verify: scheduleDuration.default(60_000),
 };
 
 const workingHours = z.string().superRefine((text, ctx) => {
@@ -158,6 +131,18 @@ export const topLevelSchema = z.strictObject({
     })
     .default({ concurrency: 64 }),
   profiles: z.record(z.string().regex(/^[a-z0-9._-]+$/, 'profile names must match [a-z0-9._-]+'), profileSchema).default({}),
+  heal: z
+    .strictObject({
+      /** false: healers never run, and tickets open as if none were configured. */
+      enabled: z.boolean().default(true),
+      /** true: record what would run, run nothing. */
+      dryRun: z.boolean().default(false),
+      /** A healer failing this often within `within` stops for every key until it heals once or is reset. */
+      breaker: z
+        .strictObject({ failures: z.number().int().min(1).default(5), within: duration.default(3_600_000) })
+        .default({ failures: 5, within: 3_600_000 }),
+    })
+    .default({ enabled: true, dryRun: false, breaker: { failures: 5, within: 3_600_000 } }),
   checks: z.array(z.looseObject({ id: z.unknown(), type: z.string({ message: 'is required (the probe type)' }) })).default([]),
   healers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the healer type)' }) })).default({}),
   ticketing: z

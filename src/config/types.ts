@@ -1,5 +1,4 @@
 import type { WorkingHours } from '../core/working-hours.js';
-import type { PredictConfig } from '../evaluator/predictor.js';
 import type { TopLevelConfig } from './schema.js';
 
 /** A check after defaults, validation and target expansion. */
@@ -27,6 +26,18 @@ export interface CheckConfig {
   options: Record<string, unknown>;
 }
 
+/** `predict:` on a check. */
+export interface PredictConfig {
+  /** Warn when a value will cross its critical limit within this long. */
+  horizonMs: number;
+  /** How much history the trend is fitted over. */
+  windowMs: number;
+  /** Fewer samples than this make no prediction (a fresh start, a new target). */
+  minSamples: number;
+  /** Latency drift against the check's own baseline; absent = off. */
+  drift?: { factor: number; baselineSamples: number; recentSamples: number; minDeltaMs: number };
+}
+
 export interface ProfileConfig {
   name: string;
   description?: string;
@@ -42,6 +53,14 @@ export interface PluginConfig {
   options: Record<string, unknown>;
 }
 
+/** A healer entry: its policy (common to every type) and its type's own options. */
+export interface HealerConfig extends PluginConfig {
+  timeoutMs: number;
+  attempts: number;
+  cooldownMs: number;
+  verifyMs: number;
+}
+
 export interface ProdromeConfig {
   /** Where the config came from, for messages. */
   source: string;
@@ -53,6 +72,7 @@ export interface ProdromeConfig {
   scheduler: TopLevelConfig['scheduler'];
   profiles: Map<string, ProfileConfig>;
   checks: CheckConfig[];
-  healers: Map<string, PluginConfig>;
+  healers: Map<string, HealerConfig>;
+  heal: TopLevelConfig['heal'];
   ticketing: { default: string | false; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

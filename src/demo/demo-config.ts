@@ -1,4 +1,5 @@
 import { parseConfig } from '../config/load.js';
+import { plugins } from '../plugins.js';
 import type { ProdromeConfig } from '../config/types.js';
 import { PACS_AE_TITLE, WORKSTATIONS, type Hospital } from './hospital.js';
 
@@ -78,5 +79,5 @@ ticketing:
 }
 
 export function demoConfig(o: DemoConfigOptions): ProdromeConfig {
-  return parseConfig(demoConfigYaml(o), 'prodrome demo (generated)');
+  return parseConfig(demoConfigYaml(o), 'prodrome demo (generated)', plugins);
 }

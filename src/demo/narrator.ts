@@ -2,10 +2,10 @@ import type { Redis } from 'ioredis';
 import type { ProdromeConfig } from '../config/types.js';
 import { formatDuration } from '../core/duration.js';
 import { errorMessage } from '../core/errors.js';
-import type { Incident } from '../incidents/incident.js';
-import { aspectOf, incidentKey } from '../incidents/incident.js';
 import type { IncidentStore } from '../incidents/store.js';
 import { listLocalTickets, type LocalTicket } from '../ticketing/local.js';
+import type { Incident } from '../messages/incident.js';
+import { aspectOf, incidentKey } from '../messages/keys.js';
 
 type Tone = 'inject' | 'recover' | 'open' | 'resolve' | 'ticket' | 'note' | 'dim';
 

@@ -1,16 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { CheckConfig } from '../config/types.js';
-import { incidentKey, type Evidence } from '../incidents/incident.js';
-import type { ProbeResult, Severity } from '../probes/probe.js';
-
-export type CheckStatus = 'ok' | Severity | 'unknown';
-
-/** Numeric form for `prodrome_check_state`: 0 ok · 1 warning · 2 critical · 3 unknown. */
-export const STATUS_VALUE: Record<CheckStatus, number> = { ok: 0, warning: 1, critical: 2, unknown: 3 };
-
-export function isProblem(status: CheckStatus): status is Severity {
-  return status === 'warning' || status === 'critical';
-}
+import { incidentKey } from '../messages/keys.js';
+import type { ProbeResult, Severity } from '../messages/probe-result.js';
+import { evidenceOf, isProblem, type CheckStatus, type StateChange } from '../messages/state-change.js';
 
 /** What the evaluator knows about one check on one target. */
 export interface TargetState {
@@ -27,33 +19,6 @@ export interface TargetState {
   firstFailureAt?: number;
   lastRunAt?: number;
   lastResult?: ProbeResult;
-}
-
-/**
- * A change of state worth acting on. Only these travel through Redis: never raw probe results.
- */
-export interface StateChange {
-  key: string;
-  /** Set for a prediction's state (`predict:disk_percent:/var`), absent for the probe's own. */
-  aspect?: string;
-  checkId: string;
-  target: string;
-  type: string;
-  from: CheckStatus;
-  to: CheckStatus;
-  at: number;
-  firstFailureAt: number;
-  evidence: Evidence;
-}
-
-export function evidenceOf(result: ProbeResult, at: number): Evidence {
-  return {
-    kind: result.error?.kind ?? 'unknown',
-    message: result.error?.message ?? 'passed',
-    durationMs: result.durationMs,
-    values: result.values,
-    at,
-  };
 }
 
 export interface EvaluatorEvents {

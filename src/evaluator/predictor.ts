@@ -1,18 +1,6 @@
 import type { CheckConfig } from '../config/types.js';
 import { formatDuration } from '../core/duration.js';
-import type { ProbeResult, Threshold } from '../probes/probe.js';
-
-/** `predict:` on a check. */
-export interface PredictConfig {
-  /** Warn when a value will cross its critical limit within this long. */
-  horizonMs: number;
-  /** How much history the trend is fitted over. */
-  windowMs: number;
-  /** Fewer samples than this make no prediction (a fresh start, a new target). */
-  minSamples: number;
-  /** Latency drift against the check's own baseline; absent = off. */
-  drift?: { factor: number; baselineSamples: number; recentSamples: number; minDeltaMs: number };
-}
+import type { ProbeResult, Threshold } from '../messages/probe-result.js';
 
 /** Samples kept per series at most, whatever the window: bounded memory for 24x7 runs. */
 const MAX_SAMPLES = 2_000;
@@ -82,7 +70,7 @@ export class Predictor {
   private readonly latency = new Map<string, number[]>();
 
   /** Returns one result per aspect (`predict:<value name>`, `drift:latency`). */
-  observe(check: CheckConfig & { predict?: PredictConfig }, target: string, result: ProbeResult, at: number): Map<string, ProbeResult> {
+  observe(check: CheckConfig, target: string, result: ProbeResult, at: number): Map<string, ProbeResult> {
     const out = new Map<string, ProbeResult>();
     const cfg = check.predict;
     if (!cfg) return out;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { Severity } from '../probes/probe.js';
-import type { Evidence, HealAttempt, Incident, TicketRef } from './incident.js';
+import type { Severity } from '../messages/probe-result.js';
+import type { Evidence } from '../messages/state-change.js';
+import type { HealAttempt, Incident, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
 export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'heals' | 'ticket' | 'ticketError'>;

@@ -1,6 +1,6 @@
 import client from 'prom-client';
 import type { CheckConfig } from '../config/types.js';
-import type { ProbeResult } from '../probes/probe.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 export type QueueCounts = Record<string, Partial<Record<'waiting' | 'active' | 'delayed' | 'failed', number>>>;
 

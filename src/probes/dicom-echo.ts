@@ -1,8 +1,9 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
 import { hostPortProblem, parseHostPort } from './tcp.js';
+import type { FailureKind, ProbeResult } from '../messages/probe-result.js';
 
 /*
  * A DICOM verification (C-ECHO) SCU: just enough of the upper layer protocol (PS3.8 §9) and of

@@ -2,7 +2,8 @@ import { promises as dnsPromises } from 'node:dns';
 import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
+import type { FailureKind, ProbeResult } from '../messages/probe-result.js';
 
 const recordTypes = ['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'SRV', 'PTR'] as const;
 type RecordType = (typeof recordTypes)[number];

@@ -1,4 +1,4 @@
-import type { FailureKind, ProbeResult, Severity } from './probe.js';
+import type { FailureKind, ProbeResult, Severity } from '../messages/probe-result.js';
 
 /** Maps a Node/libuv/OpenSSL error to a failure kind, so every socket-based probe speaks alike. */
 export function classifyError(err: unknown, signal?: AbortSignal): { kind: FailureKind; message: string } {

@@ -1,9 +1,10 @@
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { duration, secret } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
 import { httpExchange, isHttpUrl } from './http-client.js';
-import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
+import { duration, secret } from '../core/schema.js';
+import type { FailureKind, ProbeResult } from '../messages/probe-result.js';
 
 const FHIR_JSON = 'application/fhir+json';
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { duration } from '../config/schema.js';
 import { formatDuration } from '../core/duration.js';
 import { failure } from './failure.js';
-import { defineProbe, type ProbeResult } from './probe.js';
+import { defineProbe } from './probe.js';
+import { duration } from '../core/schema.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 /** What may stand in `/api/heartbeat/{id}` without escaping. */
 const HEARTBEAT_ID = /^[A-Za-z0-9._:-]+$/;

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
 import { hostPortProblem, parseHostPort } from './tcp.js';
+import type { FailureKind, ProbeResult } from '../messages/probe-result.js';
 
 /** MLLP framing bytes (HL7 v2 Transport Specification: MLLP, release 2). */
 export const MLLP_START = 0x0b;

@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import si, { type Systeminformation } from 'systeminformation';
 import { z } from 'zod';
-import { duration } from '../config/schema.js';
 import { failure, ms } from './failure.js';
-import { defineProbe, type FailureKind, type ProbeResult, type ProbeRunContext, type Severity, type Threshold } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
+import { duration } from '../core/schema.js';
+import type { FailureKind, ProbeResult, Severity, Threshold } from '../messages/probe-result.js';
 
 /** Limits for a value that is bad when it rises: a breach at or above each. */
 const limit = z

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { duration, maybeSecret } from '../config/schema.js';
 import { classifyError, failure, ms } from './failure.js';
 import { httpExchange, isHttpUrl } from './http-client.js';
-import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
+import { duration, maybeSecret } from '../core/schema.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 
 const statusSpec = z.union([z.number().int().min(100).max(599), z.string().regex(/^[1-5]xx$/, 'must be a status code or a class like "2xx"')]);

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { duration } from '../config/schema.js';
 import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { failure } from './failure.js';
 import { fpingArgs, locateFping, PER_HOST_PERIOD_MS, runFping, type EchoOutcome } from './icmp-fping.js';
 import { runPingPool, type SpawnFn } from './icmp-ping.js';
-import { defineProbe, type Probe, type ProbeResult, type ProbeRunContext, type ProbeServices } from './probe.js';
+import { defineProbe, type Probe, type ProbeRunContext, type ProbeServices } from './probe.js';
+import { duration } from '../core/schema.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 /** fping's default gap between requests; the automatic interval never goes slower than this. */
 const MAX_AUTO_INTERVAL_MS = 10;

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 /** `host:port`, `[v6]:port`, with an optional `tcp://` or `mllp://` prefix. */
 export function parseHostPort(target: string): { host: string; port: number } | undefined {

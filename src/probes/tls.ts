@@ -3,8 +3,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { defineProbe, type ProbeResult, type ProbeRunContext } from './probe.js';
+import { defineProbe, type ProbeRunContext } from './probe.js';
 import { hostPortProblem, parseHostPort } from './tcp.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 const DAY_MS = 86_400_000;
 

@@ -3,10 +3,10 @@ import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'b
 import type { RedisOptions } from 'ioredis';
 import { DeliveryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { StateChange } from '../evaluator/evaluator.js';
-import type { TicketJob } from '../incidents/handle-state-change.js';
 import type { QueueCounts } from '../metrics/metrics.js';
 import { retryStrategy } from './redis.js';
+import type { StateChange } from '../messages/state-change.js';
+import type { TicketJob } from '../messages/jobs.js';
 
 export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets' } as const;
 

@@ -4,8 +4,9 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { failure } from '../probes/failure.js';
-import type { Probe, ProbeResult } from '../probes/probe.js';
+import type { Probe } from '../probes/probe.js';
 import { Semaphore } from './semaphore.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 
 /**
  * What runs on one timer: one target of a check, or — for probes that batch (fping) — all of them.

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import type { Incident, TicketRef } from '../incidents/incident.js';
 import { incidentSummary } from './summary.js';
 import { defineTicketProvider } from './ticket-provider.js';
+import type { Incident, TicketRef } from '../messages/incident.js';
 
 /** A ticket kept in Redis by the `local` provider, shown by `prodrome incidents`. */
 export interface LocalTicket {

@@ -1,5 +1,5 @@
 import { formatDuration } from '../core/duration.js';
-import type { Incident } from '../incidents/incident.js';
+import type { Incident } from '../messages/incident.js';
 
 /** One line a help-desk agent can read aloud: what, where, since when, why. */
 export function incidentSummary(incident: Incident, now = Date.now()): string {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
-import type { Incident, TicketRef } from '../incidents/incident.js';
+import type { Incident, TicketRef } from '../messages/incident.js';
 
 export interface TicketCallContext {
   /** Stable for one action on one incident: the same across retries, different for a new incident. */

@@ -1,10 +1,10 @@
 import axios, { type AxiosError } from 'axios';
 import { z } from 'zod';
-import { duration, maybeSecret, secret } from '../config/schema.js';
 import { DeliveryError } from '../core/errors.js';
-import type { Incident, TicketRef } from '../incidents/incident.js';
 import { incidentSummary } from './summary.js';
 import { defineTicketProvider } from './ticket-provider.js';
+import { duration, maybeSecret, secret } from '../core/schema.js';
+import type { Incident, TicketRef } from '../messages/incident.js';
 
 const options = {
   /**

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import type { CheckConfig } from '../../src/config/types.js';
-import { Evaluator, type StateChange } from '../../src/evaluator/evaluator.js';
-import type { ProbeResult } from '../../src/probes/probe.js';
+import { Evaluator } from '../../src/evaluator/evaluator.js';
+import type { StateChange } from '../../src/messages/state-change.js';
+import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check = (confirm: number, recover: number): CheckConfig => ({
   id: 'ehr', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm, recover,

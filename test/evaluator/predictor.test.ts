@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../helpers/config.js';
 import type { CheckConfig } from '../../src/config/types.js';
-import { Evaluator, type StateChange } from '../../src/evaluator/evaluator.js';
-import { linearFit, predictCrossing, Predictor, type PredictConfig } from '../../src/evaluator/predictor.js';
-import type { ProbeResult } from '../../src/probes/probe.js';
+import { Evaluator } from '../../src/evaluator/evaluator.js';
+import { linearFit, predictCrossing, Predictor } from '../../src/evaluator/predictor.js';
 import { close, listen } from '../helpers/servers.js';
 import { makeProbe, runOnce } from '../probes/run-probe.js';
+import type { StateChange } from '../../src/messages/state-change.js';
+import type { PredictConfig } from '../../src/config/types.js';
+import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const HOUR = 3_600_000;
 const predict: PredictConfig = { horizonMs: 24 * HOUR, windowMs: 6 * HOUR, minSamples: 5 };

@@ -1,4 +1,4 @@
-import type { Incident } from '../../src/incidents/incident.js';
+import type { Incident } from '../../src/messages/incident.js';
 
 /** A realistic open incident for provider tests; override what the test is about. */
 export function sampleIncident(over: Partial<Incident> = {}): Incident {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import { startDaemon, type Daemon } from '../../src/app.js';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../helpers/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { waitUntil } from '../helpers/daemon.js';

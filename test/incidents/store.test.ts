@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
-import type { Evidence } from '../../src/incidents/incident.js';
 import { IncidentStore, type IncidentCore } from '../../src/incidents/store.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
+import type { Evidence } from '../../src/messages/state-change.js';
 
 const evidence: Evidence = { kind: 'timeout', message: 'no answer', durationMs: 5, values: {}, at: 0 };
 let n = 0;

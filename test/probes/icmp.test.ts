@@ -7,9 +7,9 @@ import type { CheckConfig } from '../../src/config/types.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import icmp, { autoInterval, createIcmpProbe, type IcmpDeps, type IcmpOptions } from '../../src/probes/icmp.js';
 import { parseFpingOutput } from '../../src/probes/icmp-fping.js';
-import type { ProbeResult } from '../../src/probes/probe.js';
 import { processExists, writeFakeFping, type FakeFping } from '../fakes/fake-fping.js';
 import { makeProbe, runOnce } from './run-probe.js';
+import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check: CheckConfig = {
   id: 'test-icmp', type: 'icmp', targets: [], intervalMs: 10_000, timeoutMs: 2_000, confirm: 1, recover: 1,

@@ -3,7 +3,8 @@ import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { z } from 'zod';
 import { probeRegistry } from '../../src/probes/index.js';
-import type { Probe, ProbeResult } from '../../src/probes/probe.js';
+import type { Probe } from '../../src/probes/probe.js';
+import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 /** Builds a probe of `type` from check fields as they would appear in YAML (validated by its schema). */
 export function makeProbe(type: string, fields: Record<string, unknown> = {}): Probe {

@@ -2,9 +2,10 @@ import { expect } from 'chai';
 import { EventEmitter, once } from 'node:events';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { Probe, ProbeResult } from '../../src/probes/probe.js';
+import type { Probe } from '../../src/probes/probe.js';
 import { firstRunOffset, runProbe, Scheduler, SLOT_MS, startSlot, unitsFor, type ScheduledUnit } from '../../src/scheduler/scheduler.js';
 import { Semaphore } from '../../src/scheduler/semaphore.js';
+import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check = (id: string, over: Partial<CheckConfig> = {}): CheckConfig => ({
   id, type: 'test', targets: ['t'], intervalMs: 20, timeoutMs: 1_000, confirm: 1, recover: 1,

@@ -1,4 +1,5 @@
-import type { FailureKind, Severity } from '../probes/probe.js';
+import type { Severity } from './probe-result.js';
+import type { Evidence } from './state-change.js';
 
 /** The external ticket an incident is tracked by, as its provider names it. */
 export interface TicketRef {
@@ -11,7 +12,7 @@ export interface TicketRef {
   openedAt: number;
 }
 
-/** One self-healing try; written by healers (next on the roadmap). */
+/** One self-healing try, as recorded on the incident. */
 export interface HealAttempt {
   healer: string;
   attempt: number;
@@ -19,15 +20,6 @@ export interface HealAttempt {
   finishedAt: number;
   result: 'healed' | 'failed' | 'timeout' | 'skipped';
   message: string;
-}
-
-/** What the last failing probe saw: the proof attached to a ticket. */
-export interface Evidence {
-  kind: FailureKind | 'unknown';
-  message: string;
-  durationMs: number;
-  values: Record<string, number | string | boolean>;
-  at: number;
 }
 
 /**
@@ -67,15 +59,4 @@ export interface Incident {
   ticketError?: string;
   /** The agent that confirmed it. */
   agent: string;
-}
-
-/** `check|target`, or `check|target#aspect` for a prediction about it. */
-export function incidentKey(checkId: string, target: string, aspect?: string): string {
-  return aspect ? `${checkId}|${target}#${aspect}` : `${checkId}|${target}`;
-}
-
-/** The aspect part of a key (`predict:disk_percent:/var`), if any. */
-export function aspectOf(key: string, checkId: string, target: string): string | undefined {
-  const base = incidentKey(checkId, target);
-  return key.length > base.length && key.startsWith(`${base}#`) ? key.slice(base.length + 1) : undefined;
 }

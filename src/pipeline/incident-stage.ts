@@ -1,21 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { CheckConfig, ProfileConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
-import { isProblem, type StateChange } from '../evaluator/evaluator.js';
 import { priorityOf, urgencyOf } from '../ticketing/priority.js';
 import { incidentTitle } from '../ticketing/summary.js';
-import type { IncidentCore, IncidentStore } from './store.js';
-
-export type TicketAction = 'open' | 'update' | 'resolve';
-
-/** A ticket operation to deliver; queued so a down ticket system delays it and never loses it. */
-export interface TicketJob {
-  incidentId: string;
-  action: TicketAction;
-  /** When the change that caused it happened; makes update ids unique. */
-  at: number;
-  note?: string;
-}
+import type { IncidentCore, IncidentStore } from '../incidents/store.js';
+import type { TicketJob } from '../messages/jobs.js';
+import { isProblem, type StateChange } from '../messages/state-change.js';
 
 export interface StateChangeDeps {
   store: IncidentStore;

@@ -1,9 +1,9 @@
 import { DeliveryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { TicketJob } from '../incidents/handle-state-change.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { TicketProvider } from './ticket-provider.js';
+import type { TicketProvider } from '../ticketing/ticket-provider.js';
+import type { TicketJob } from '../messages/jobs.js';
 
 export interface DeliverDeps {
   store: IncidentStore;

@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { StateChange } from '../../src/evaluator/evaluator.js';
-import { handleStateChange, type TicketJob } from '../../src/incidents/handle-state-change.js';
+import { handleStateChange } from '../../src/pipeline/incident-stage.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
+import type { StateChange } from '../../src/messages/state-change.js';
+import type { TicketJob } from '../../src/messages/jobs.js';
 
 const check: CheckConfig = {
   id: 'lis', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,

@@ -1,0 +1,48 @@
+import type { FailureKind, ProbeResult, Severity } from './probe-result.js';
+
+export type CheckStatus = 'ok' | Severity | 'unknown';
+
+/** Numeric form for `prodrome_check_state`: 0 ok · 1 warning · 2 critical · 3 unknown. */
+export const STATUS_VALUE: Record<CheckStatus, number> = { ok: 0, warning: 1, critical: 2, unknown: 3 };
+
+export function isProblem(status: CheckStatus): status is Severity {
+  return status === 'warning' || status === 'critical';
+}
+
+/** What the last failing probe saw: the proof attached to an incident and its ticket. */
+export interface Evidence {
+  kind: FailureKind | 'unknown';
+  message: string;
+  durationMs: number;
+  values: Record<string, number | string | boolean>;
+  at: number;
+}
+
+export function evidenceOf(result: ProbeResult, at: number): Evidence {
+  return {
+    kind: result.error?.kind ?? 'unknown',
+    message: result.error?.message ?? 'passed',
+    durationMs: result.durationMs,
+    values: result.values,
+    at,
+  };
+}
+
+/**
+ * A change of state worth acting on: the message from the monitoring stage to the incident stage.
+ * Only these travel through Redis, never raw probe results.
+ */
+export interface StateChange {
+  /** The incident key (see keys.ts). */
+  key: string;
+  /** Set for a prediction's state (`predict:disk_percent:/var`), absent for the probe's own. */
+  aspect?: string;
+  checkId: string;
+  target: string;
+  type: string;
+  from: CheckStatus;
+  to: CheckStatus;
+  at: number;
+  firstFailureAt: number;
+  evidence: Evidence;
+}
