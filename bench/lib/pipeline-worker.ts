@@ -1,6 +1,6 @@
 /**
  * One measured prober, alone in its process so its CPU is its own: either Prodrome's pipeline
- * (config → Scheduler → http/tcp probe → metrics + Evaluator + Predictor, wired as src/app.ts wires them) or a
+ * (config → Scheduler → http/tcp probe → the monitoring stage of src/pipeline, as the daemon runs it) or a
  * plain node:http / node:net loop at the same rate. Forked by bench/http.ts with a JSON job in
  * argv[2]; sends back a Window and exits.
  */
@@ -10,14 +10,12 @@ import { parseConfig } from '../../src/config/load.js';
 import { plugins } from '../../src/plugins.js';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { Evaluator } from '../../src/evaluator/evaluator.js';
-import { Predictor } from '../../src/evaluator/predictor.js';
 import { HeartbeatBook } from '../../src/heartbeats/heartbeat-book.js';
 import { Metrics } from '../../src/metrics/metrics.js';
+import { MonitoringStage } from '../../src/pipeline/monitoring-stage.js';
 import { buildProbe } from '../../src/probes/build.js';
 import { Scheduler, unitsFor } from '../../src/scheduler/scheduler.js';
 import { measureWindow, pace, selfCpu, type Counts, type Window } from './pace.js';
-import { isProblem, STATUS_VALUE } from '../../src/messages/state-change.js';
 import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 export interface WorkerJob {
@@ -49,27 +47,19 @@ async function pipeline(type: 'http' | 'tcp'): Promise<Window> {
     timeout: '1s',
   }));
   const config = parseConfig(JSON.stringify({ checks }), 'bench', plugins);
-  const metrics = new Metrics();
-  const evaluator = new Evaluator();
-  const predictor = new Predictor();
-  // As app.ts: state into the gauge, confirmed problems counted (Redis is out of this picture).
-  evaluator.on('change', (change) => {
-    if (!change.aspect) metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
-    if (isProblem(change.to) && !isProblem(change.from)) metrics.anomalies.inc({ check: change.checkId, severity: change.to });
-  });
+  // The monitoring stage as the daemon runs it; Redis is out of this picture, so changes are dropped.
+  const monitoring = new MonitoringStage({ metrics: new Metrics(), logger, send: () => {} });
   const heartbeats = new HeartbeatBook(); // memory only: http and tcp probes never read it
   const units = config.checks.flatMap((c) => unitsFor(c, buildProbe(c, { logger, heartbeats })));
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   const counts: Counts = { completed: 0, ok: 0 };
   scheduler.on('result', (check: CheckConfig, target: string, result: ProbeResult, at: number) => {
-    metrics.recordProbe(check, target, result);
-    evaluator.observe(check, target, result, at);
-    for (const [aspect, prediction] of predictor.observe(check, target, result, at)) evaluator.observe(check, target, prediction, at, aspect);
+    monitoring.observe(check, target, result, at);
     counts.completed++;
     if (result.ok) counts.ok++;
     else fail(result.error?.kind ?? 'unknown');
   });
-  scheduler.on('skipped', (unitId) => metrics.skippedRuns.inc({ check: unitId.split('|')[0]! }));
+  scheduler.on('skipped', (unit) => monitoring.skipped(unit.check));
   scheduler.start();
   const window = await measureWindow(job.warmupMs, job.measureMs, () => counts, selfCpu);
   await scheduler.stop();

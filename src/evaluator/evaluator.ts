@@ -17,6 +17,8 @@ export interface TargetState {
   consecutivePasses: number;
   /** First failed probe of the current failure streak (kept while a problem lasts). */
   firstFailureAt?: number;
+  /** When this evaluator last entered a problem state for the key (or was seeded with one). */
+  lastProblemAt?: number;
   lastRunAt?: number;
   lastResult?: ProbeResult;
 }
@@ -30,8 +32,8 @@ export interface EvaluatorEvents {
  * `confirm` consecutive failures and cleared after `recover` consecutive passes, so one lost
  * packet never pages anyone. Emits `change` only when the state moves.
  *
- * Seams for what comes next (flapping, dependencies, maintenance) sit after this: they filter or
- * annotate StateChanges, they do not need to know about thresholds.
+ * What is done with a change (filters, the queue) is the monitoring stage's business, not this
+ * class's: it only knows thresholds.
  */
 export class Evaluator extends EventEmitter<EvaluatorEvents> {
   private readonly states = new Map<string, TargetState>();
@@ -86,6 +88,7 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     };
     state.status = to;
     state.since = at;
+    if (isProblem(to) && !isProblem(from)) state.lastProblemAt = at;
     if (to === 'ok') state.firstFailureAt = undefined;
     this.emit('change', change);
     return change;
@@ -99,8 +102,21 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     const key = incidentKey(check.id, target, aspect);
     this.states.set(key, {
       key, checkId: check.id, target, type: check.type, status, since: at,
-      consecutiveFailures: check.confirm, consecutivePasses: 0, firstFailureAt, ...(aspect ? { aspect } : {}),
+      consecutiveFailures: check.confirm, consecutivePasses: 0, firstFailureAt, lastProblemAt: at, ...(aspect ? { aspect } : {}),
     });
+  }
+
+  /**
+   * Whether a problem change no longer describes its check: this evaluator has seen the check
+   * healthy since the change was made, and never saw that problem itself. Such a change was left
+   * in the queue by a daemon that crashed; applying it would open an incident nothing resolves.
+   * A key this evaluator does not watch (another agent's check) is never judged outdated here.
+   */
+  isOutdated(change: StateChange): boolean {
+    if (!isProblem(change.to)) return false;
+    const state = this.states.get(change.key);
+    if (!state || state.status !== 'ok') return false;
+    return state.since > change.at && (state.lastProblemAt ?? 0) < change.at;
   }
 
   get(key: string): TargetState | undefined {

@@ -9,6 +9,11 @@ import { isProblem, type StateChange } from '../messages/state-change.js';
 
 export interface StateChangeDeps {
   store: IncidentStore;
+  /**
+   * Whether a problem change no longer describes its check (the evaluator saw the check healthy
+   * since, and never saw this problem). Absent where no evaluator runs beside the worker.
+   */
+  isOutdated?(change: StateChange): boolean;
   checks: ReadonlyMap<string, CheckConfig>;
   profiles: ReadonlyMap<string, ProfileConfig>;
   defaultTicketProvider: string | false;
@@ -24,14 +29,16 @@ const SEVERITY_RANK = { warning: 1, critical: 2 } as const;
  * Applies one state change to the shared incident record and queues the ticket work it calls for.
  * Safe to run twice for the same change (a retried job, two agents): the store's atomic scripts
  * make the second run a recurrence or stale, never a second incident.
- *
- * Healing plugs in here next: between "opened" and the ticket, try the check's healers and verify.
  */
 export async function handleStateChange(change: StateChange, deps: StateChangeDeps): Promise<void> {
   const now = deps.now ?? Date.now;
   const log = deps.logger.child({ component: 'incidents', check: change.checkId, target: change.target });
   const check = deps.checks.get(change.checkId);
 
+  if (deps.isOutdated?.(change)) {
+    log.info('Outdated state change ignored: the check has been healthy since', { to: change.to, at: change.at });
+    return;
+  }
   if (isProblem(change.to)) {
     const impact = check?.impact ?? 2;
     const profiles = (check?.profiles ?? []).map((p) => deps.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);

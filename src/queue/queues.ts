@@ -35,7 +35,9 @@ export interface QueueOptions {
   backoff: { initial: number; max: number };
 }
 
+/** What the workers run: the pipeline's stages after the queue. */
 export interface Processors {
+  /** The incident stage, for each state change. */
   stateChange(change: StateChange): Promise<void>;
   ticket(job: TicketJob): Promise<void>;
   /** A ticket job that will not be tried again (attempts used up, or an error no retry can fix). */
@@ -50,9 +52,23 @@ export function backoffDelay(attemptsMade: number, err: Error | undefined, backo
 }
 
 /**
- * The only module that knows BullMQ. Two queues: state changes (from evaluators to the incident
- * worker) and ticket jobs (to the ticket worker). Every agent on the same Redis and prefix shares
- * both, which is how several agents split the work.
+ * How long a worker's hold on a job lasts without renewal (renewed every half of it). A job held by
+ * a daemon that died returns to the queue this long after the death plus up to two stall checks:
+ * seconds, where BullMQ's default (30 s) kept a ticket waiting half a minute after every crash.
+ */
+export const LOCK_MS = 5_000;
+const STALL_CHECK_MS = 2_000;
+/**
+ * A job returned after a crash is never failed for having been returned too often: a crash loop
+ * while a slow ticket system answers must delay the ticket, not abandon it (BullMQ's default is 1).
+ * Work is bounded by its attempts and backoff, which are time.
+ */
+const MAX_STALLS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The only module that knows BullMQ. Two queues: state changes (from the monitoring stage to the
+ * incident worker) and ticket jobs (to the ticket worker). Every agent on the same Redis and prefix
+ * shares both, which is how several agents split the work.
  */
 export class PipelineQueues {
   readonly stateChanges: Queue;
@@ -100,9 +116,11 @@ export class PipelineQueues {
   startWorkers(processors: Processors): void {
     const connection = { ...this.options.connection, maxRetriesPerRequest: null, retryStrategy };
     const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, this.options.backoff) };
-    const stateWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), {
+    const common = {
       connection, prefix: this.options.prefix, concurrency: 4, settings,
-    });
+      lockDuration: LOCK_MS, stalledInterval: STALL_CHECK_MS, maxStalledCount: MAX_STALLS,
+    };
+    const incidentWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), common);
     const ticketWorker = new Worker<TicketJob>(
       QUEUE_NAMES.tickets,
       async (job) => {
@@ -113,9 +131,7 @@ export class PipelineQueues {
           throw err;
         }
       },
-      {
-        connection, prefix: this.options.prefix, concurrency: 4, settings,
-      },
+      common,
     );
     ticketWorker.on('failed', (job: Job<TicketJob> | undefined, err: Error) => {
       if (!job) return;
@@ -125,12 +141,21 @@ export class PipelineQueues {
         processors.ticketAbandoned?.(job.data, err).catch(() => {});
       }
     });
-    stateWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
+    incidentWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
       this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
     });
-    for (const w of [stateWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
-    this.workers = [stateWorker, ticketWorker];
+    for (const w of [incidentWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
+    this.workers = [incidentWorker, ticketWorker];
+  }
+
+  /**
+   * State changes not yet applied: waiting, delayed, or active — which after a crash includes the
+   * ones the dead worker had taken, until the stall check hands them back. Read in one script.
+   */
+  async pendingStateChanges(): Promise<StateChange[]> {
+    const jobs = await this.stateChanges.getJobs(['active', 'waiting', 'delayed', 'prioritized']);
+    return jobs.map((job) => job.data as StateChange);
   }
 
   async counts(): Promise<QueueCounts> {

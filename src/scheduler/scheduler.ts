@@ -22,7 +22,7 @@ export interface SchedulerEvents {
   /** A unit started a run. */
   run: [unitId: string];
   /** A unit's tick found its previous run still going, and was skipped. */
-  skipped: [unitId: string];
+  skipped: [unit: ScheduledUnit];
   /** One target's result. */
   result: [check: CheckConfig, target: string, result: ProbeResult, at: number];
 }
@@ -117,7 +117,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private tick(unit: ScheduledUnit): void {
     if (this.stopped) return;
     if (this.inFlight.has(unit.id)) {
-      this.emit('skipped', unit.id);
+      this.emit('skipped', unit);
       return;
     }
     const run = this.runUnit(unit, true).finally(() => this.inFlight.delete(unit.id));

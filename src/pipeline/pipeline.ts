@@ -1,0 +1,92 @@
+import type { ProdromeConfig } from '../config/types.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { IncidentStore } from '../incidents/store.js';
+import type { TicketJob } from '../messages/jobs.js';
+import type { StateChange } from '../messages/state-change.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { Outbox } from '../queue/outbox.js';
+import type { PipelineQueues, Processors } from '../queue/queues.js';
+import type { TicketProvider } from '../ticketing/ticket-provider.js';
+import { handleStateChange } from './incident-stage.js';
+import { MonitoringStage, type ChangeFilter } from './monitoring-stage.js';
+import { reconcile } from './reconcile.js';
+import { deliverTicket } from './ticket-stage.js';
+
+export interface PipelineDeps {
+  config: ProdromeConfig;
+  store: IncidentStore;
+  queues: PipelineQueues;
+  providers: ReadonlyMap<string, TicketProvider>;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * The stages and what joins them:
+ *
+ *   probe result → monitoring stage (evaluate, predict, filters) → outbox → Redis queue
+ *     → incident stage (state change → incident → ticket jobs) → Redis queue → ticket stage
+ *
+ * The scheduler feeds `monitoring.observe`; the queue's workers run `processors`. A new stage is a
+ * file here and a line below: app.ts only builds the parts and starts them.
+ */
+export class Pipeline {
+  readonly monitoring: MonitoringStage;
+  readonly outbox: Outbox<StateChange>;
+  readonly processors: Processors;
+  private reconciled: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PipelineDeps) {
+    const { config, store, queues, providers, metrics, logger } = deps;
+    this.log = logger.child({ component: 'pipeline' });
+    this.outbox = new Outbox<StateChange>({
+      send: (change) => queues.addStateChange(change),
+      capacity: config.redis.bufferSize,
+      logger,
+      onSizeChange: (n) => metrics.bufferedChanges.set(n),
+      onDrop: () => metrics.droppedChanges.inc(),
+    });
+    const filters: ChangeFilter[] = [];
+    this.monitoring = new MonitoringStage({ metrics, logger, filters, send: (change) => this.outbox.push(change) });
+    const checks = new Map(config.checks.map((c) => [c.id, c]));
+    const evaluator = this.monitoring.evaluator;
+    this.processors = {
+      stateChange: (change) =>
+        handleStateChange(change, {
+          store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
+          isOutdated: (c) => evaluator.isOutdated(c),
+          enqueueTicket: (job: TicketJob) => queues.addTicketJob(job),
+        }),
+      ticket: (job) => deliverTicket(job, { store, providers, metrics, logger }),
+      ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, err.message),
+    };
+  }
+
+  /**
+   * Redis is reachable (at start, or again after an outage). The first time, the evaluator is
+   * reconciled with what Redis holds; then whatever the outbox buffered is sent.
+   */
+  async connected(): Promise<void> {
+    this.reconciled ??= reconcile({
+      store: this.deps.store,
+      pendingChanges: () => this.deps.queues.pendingStateChanges(),
+      evaluator: this.monitoring.evaluator,
+      checks: new Map(this.deps.config.checks.map((c) => [c.id, c])),
+      metrics: this.deps.metrics,
+      send: (change) => this.outbox.push(change),
+      logger: this.deps.logger,
+    }).catch((err) => {
+      this.reconciled = undefined;
+      this.log.warn('Cannot read open incidents; will try again on the next connection', { error: errorMessage(err) });
+    });
+    await this.reconciled;
+    this.outbox.kick();
+  }
+
+  /** At shutdown: one last bounded flush of the outbox; returns how many changes stayed unsent. */
+  drain(timeoutMs: number): Promise<number> {
+    return this.outbox.drain(timeoutMs);
+  }
+}
