@@ -57,7 +57,7 @@ export function backoffDelay(attemptsMade: number, err: Error | undefined, backo
  * seconds, where BullMQ's default (30 s) kept a ticket waiting half a minute after every crash.
  */
 export const LOCK_MS = 5_000;
-const STALL_CHECK_MS = 2_000;
+export const STALL_CHECK_MS = 2_000;
 /**
  * A job returned after a crash is never failed for having been returned too often: a crash loop
  * while a slow ticket system answers must delay the ticket, not abandon it (BullMQ's default is 1).

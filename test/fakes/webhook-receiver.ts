@@ -15,7 +15,7 @@ export interface ReceivedHook {
  * 429 with Retry-After …), and like a careful receiver treats a repeated Idempotency-Key as the
  * same delivery (answering it again without recording a second ticket).
  */
-export class WebhookReceiver extends EventEmitter<{ delivered: [ReceivedHook]; refused: [number] }> {
+export class WebhookReceiver extends EventEmitter<{ arrived: [string]; delivered: [ReceivedHook]; refused: [number] }> {
   readonly received: ReceivedHook[] = [];
   private readonly planned: { status: number; headers?: Record<string, string>; body?: string }[] = [];
   private readonly seen = new Map<string, string>();
@@ -24,6 +24,10 @@ export class WebhookReceiver extends EventEmitter<{ delivered: [ReceivedHook]; r
   port = 0;
   /** Deliveries answered with a planned failure. */
   refusedCount = 0;
+  /** A slow ticket system: every answer waits this long. */
+  answerDelayMs = 0;
+  /** Requests that arrived, answered or not (a sender killed mid-request still counts). */
+  arrivals = 0;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/hooks/prodrome`;
@@ -46,6 +50,11 @@ export class WebhookReceiver extends EventEmitter<{ delivered: [ReceivedHook]; r
     this.planned.push(...answers);
   }
 
+  /** Resolves once `n` requests have arrived in all, answered or not. */
+  async waitForArrivals(n: number): Promise<void> {
+    while (this.arrivals < n) await new Promise((resolve) => this.once('arrived', resolve));
+  }
+
   /** Resolves once `n` deliveries with `action` have arrived in all. */
   async waitFor(action: string, n = 1): Promise<ReceivedHook[]> {
     const matching = () => this.received.filter((r) => r.action === action);
@@ -56,6 +65,9 @@ export class WebhookReceiver extends EventEmitter<{ delivered: [ReceivedHook]; r
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    this.arrivals++;
+    this.emit('arrived', String(req.headers['idempotency-key'] ?? ''));
+    if (this.answerDelayMs) await new Promise((resolve) => setTimeout(resolve, this.answerDelayMs));
     if (req.method !== 'POST' || req.url !== '/hooks/prodrome') {
       res.writeHead(404).end();
       return;
