@@ -1,4 +1,4 @@
-import type { PluginRegistries } from './config/load.js';
+import type { PluginRegistries } from './config/plugin-schemas.js';
 import { healerRegistry } from './healers/index.js';
 import { probeRegistry } from './probes/index.js';
 import { ticketRegistry } from './ticketing/index.js';

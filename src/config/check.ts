@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { ConfigProblem } from '../core/errors.js';
+import type { Registry } from '../core/registry.js';
+import type { ProbeSchema } from './plugin-schemas.js';
+import { formatPath, issuesToProblems, safeMessage } from './problems.js';
+import { commonCheckShape, type TopLevelConfig } from './schema.js';
+import { expandTargets } from './targets.js';
+import type { CheckConfig, PredictConfig } from './types.js';
+
+/** Bad targets listed per check; beyond that `validate` only counts them. */
+const MAX_TARGET_PROBLEMS = 5;
+
+/** What a check may refer to; a list left undefined belongs to a broken section and is not checked. */
+export interface CheckRefs {
+  profiles?: ReadonlySet<string>;
+  healers?: ReadonlySet<string>;
+  providers?: readonly string[];
+  defaults: TopLevelConfig['defaults'];
+  /** false while `defaults` itself is broken. */
+  checkDefaults: boolean;
+  defaultTicket: string | false;
+  /** Ids of the checks before this one, and where they stand. */
+  seenIds: Map<string, number>;
+}
+
+type CommonCheck = z.infer<z.ZodObject<typeof commonCheckShape>> & Record<string, unknown>;
+
+/**
+ * One entry of `checks`, validated against the common fields and its probe's own, with its
+ * references and targets checked. Problems go to `problems`; undefined when there were any.
+ */
+export function parseCheck(raw: { type: string }, index: number, probes: Registry<ProbeSchema>, refs: CheckRefs, problems: ConfigProblem[]): CheckConfig | undefined {
+  const path = ['checks', index];
+  if (!probes.has(raw.type)) {
+    problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => probes.get(raw.type)) });
+    return undefined;
+  }
+  const plugin = probes.get(raw.type);
+  const parsed = z.strictObject({ ...commonCheckShape, ...plugin.options }).safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...issuesToProblems(parsed.error, path));
+    return undefined;
+  }
+  const c = parsed.data as CommonCheck;
+  const at = (...keys: PropertyKey[]) => formatPath([...path, ...keys]);
+  const before = problems.length;
+
+  const first = refs.seenIds.get(c.id);
+  if (first !== undefined) problems.push({ path: at('id'), message: `"${c.id}" is already used by checks[${first}]` });
+  else refs.seenIds.set(c.id, index);
+  if ((c.target === undefined) === (c.targets === undefined)) problems.push({ path: formatPath(path), message: 'needs exactly one of "target" or "targets"' });
+  if (c.interval !== undefined && c.schedule !== undefined) problems.push({ path: formatPath(path), message: 'has both "interval" and "schedule"; choose one' });
+  const intervalMs = c.schedule === undefined ? (c.interval ?? refs.defaults.interval) : undefined;
+  const timeoutMs = c.timeout ?? refs.defaults.timeout;
+  if (refs.checkDefaults && intervalMs !== undefined && timeoutMs > intervalMs) {
+    problems.push({ path: at('timeout'), message: `${timeoutMs}ms is longer than the interval (${intervalMs}ms): runs would overlap` });
+  }
+  c.profiles.forEach((name, j) => {
+    if (refs.profiles && !refs.profiles.has(name)) problems.push({ path: at('profiles', j), message: `no profile "${name}" under profiles` });
+  });
+  c.heal.forEach((id, j) => {
+    if (refs.healers && !refs.healers.has(id)) problems.push({ path: at('heal', j), message: `no healer "${id}" under healers` });
+  });
+  const ticket = c.ticket ?? refs.defaultTicket;
+  if (refs.providers && ticket !== false && !refs.providers.includes(ticket)) {
+    problems.push({ path: at('ticket'), message: `no provider "${ticket}" in ticketing.providers (have: ${refs.providers.join(', ') || 'none'})` });
+  }
+  let targets: string[] = [];
+  try {
+    targets = expandTargets(c.targets ?? (c.target !== undefined ? [c.target] : []));
+    if (c.targets !== undefined && targets.length === 0) problems.push({ path: at('targets'), message: 'expands to no targets' });
+  } catch (err) {
+    problems.push({ path: at(c.targets ? 'targets' : 'target'), message: (err as Error).message });
+  }
+  if (problems.length > before) return undefined;
+
+  const options: Record<string, unknown> = {};
+  for (const key of Object.keys(plugin.options)) if (c[key] !== undefined) options[key] = c[key];
+  const targetProblems = checkTargets(plugin, targets, options);
+  if (targetProblems.length) {
+    const key = c.targets !== undefined ? 'targets' : 'target';
+    for (const message of targetProblems) problems.push({ path: at(key), message });
+    return undefined;
+  }
+  return {
+    id: c.id, type: c.type, description: c.description, targets, intervalMs, schedule: c.schedule, timeoutMs,
+    confirm: c.confirm ?? refs.defaults.confirm, recover: c.recover ?? refs.defaults.recover,
+    impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
+    ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
+    options,
+  };
+}
+
+/** The probe's own look at each target; a /16 of typos would bury everything else, so the first few tell the story. */
+function checkTargets(plugin: ProbeSchema, targets: readonly string[], options: Record<string, unknown>): string[] {
+  if (!plugin.validateTarget) return [];
+  const bad: string[] = [];
+  let more = 0;
+  for (const t of targets) {
+    const problem = plugin.validateTarget(t, options);
+    if (problem === undefined) continue;
+    if (bad.length < MAX_TARGET_PROBLEMS) bad.push(`"${t}" ${problem}`);
+    else more++;
+  }
+  if (more) bad.push(`and ${more} more targets like these`);
+  return bad;
+}
+
+function toPredictConfig(p: NonNullable<CommonCheck['predict']>): PredictConfig {
+  const drift = p.drift === true ? { factor: 2, baseline: 60, recent: 5, minDelta: 50 } : p.drift;
+  return {
+    horizonMs: p.horizon,
+    windowMs: p.window,
+    minSamples: p.minSamples,
+    ...(drift ? { drift: { factor: drift.factor, baselineSamples: drift.baseline, recentSamples: drift.recent, minDeltaMs: drift.minDelta } } : {}),
+  };
+}

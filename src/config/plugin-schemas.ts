@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import type { Registry } from '../core/registry.js';
+
+/** What config needs of a plugin: its type and the fields it accepts. */
+export interface PluginSchema {
+  type: string;
+  options: z.ZodRawShape;
+}
+
+/** What config needs of a probe plugin: its fields, and a look at each target at load time. */
+export interface ProbeSchema extends PluginSchema {
+  validateTarget?(target: string, options: Record<string, unknown>): string | undefined;
+}
+
+/**
+ * The plugin registries, handed to the loader by its caller (src/plugins.ts) so that config
+ * depends on no plugin: every plugin depends on config's types instead.
+ */
+export interface PluginRegistries {
+  probes: Registry<ProbeSchema>;
+  healers: Registry<PluginSchema>;
+  tickets: Registry<PluginSchema>;
+}
