@@ -18,7 +18,7 @@ export type RecoveryOutcome = { outcome: 'resolved'; id: string } | { outcome: '
  *   slow agent), so a late "problem" can never reopen what a newer "recovery" closed;
  * - a problem while an incident is open for the key is a recurrence, never a second incident.
  * Incidents are hashes with one field per mutable part, so the ticket worker setting `ticket` and
- * the anomaly worker recording a recurrence never overwrite each other.
+ * the incident worker recording a recurrence never overwrite each other.
  */
 const APPLY_PROBLEM = `
 local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')

@@ -3,5 +3,5 @@ import local from './local.js';
 import type { TicketPlugin } from './ticket-provider.js';
 import webhook from './webhook.js';
 
-/** Ticket providers by config `type`. ServiceNow, Jira and PagerDuty come next, one file each. */
+/** Ticket providers by config `type`. A new provider is one file and one line here. */
 export const ticketRegistry = new Registry<TicketPlugin>('ticket provider', [local, webhook]);
