@@ -75,20 +75,8 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const pipeline = new Pipeline({ config, store, queues, providers: buildProviders(config, redis, logger), metrics, logger });
   metrics.setSources({ incidentsOpen: () => store.openCount(), queueCounts: () => queues.counts() });
 
-  let redisReady = false;
   let stopping: Promise<void> | undefined;
-  redis.on('ready', () => {
-    redisReady = true;
-    metrics.redisUp.set(1);
-    log.info('Redis connected', { redis: describeRedis(redisOptions) });
-    void pipeline.connected();
-  });
-  redis.on('close', () => {
-    if (redisReady && !stopping) log.warn('Redis connection lost; probing goes on, state changes are buffered', { redis: describeRedis(redisOptions) });
-    redisReady = false;
-    metrics.redisUp.set(0);
-  });
-  redis.on('error', (err) => log.debug('Redis error', { error: err.message }));
+  const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
 
   const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
@@ -109,7 +97,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     token: config.http.token,
     metrics,
     logger,
-    readiness: () => ({ ready: redisReady, reasons: redisReady ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`] }),
+    readiness: () => ({ ready: redisState.ready, reasons: redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`] }),
   });
   registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats });
   let address;
@@ -131,25 +119,48 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     heartbeats,
     httpAddress: { address: address.address, port: address.port },
     stop() {
-      stopping ??= (async () => {
-        log.info('Stopping: draining in-flight work');
-        const started = Date.now();
-        const left = () => Math.max(0, SHUTDOWN_BUDGET_MS - (Date.now() - started));
-        // Every step is bounded by what is left of the budget; Redis (if ours) stops last, so
-        // everything drained above is on disk.
-        await withTimeout(scheduler.stop(), left() / 3);
-        const unsent = await pipeline.drain(Math.min(2_000, left() / 3));
-        if (unsent) log.error('State changes not queued at shutdown', { count: unsent });
-        await withTimeout(queues.close(), left() / 2);
-        await withTimeout(Promise.allSettled([...probes.values()].map((p) => p.close?.())), Math.min(1_000, left()));
-        await withTimeout(http.close(), Math.min(1_000, left()));
-        redis.disconnect();
-        await managed?.stop(Math.max(1_000, left()));
-        log.info('Stopped', { ms: Date.now() - started });
-      })();
+      stopping ??= stopInOrder(log, [
+        ['scheduler', (left) => withTimeout(scheduler.stop(), left / 3)],
+        ['outbox', async (left) => {
+          const unsent = await pipeline.drain(Math.min(2_000, left / 3));
+          if (unsent) log.error('State changes not queued at shutdown', { count: unsent });
+        }],
+        ['queues', (left) => withTimeout(queues.close(), left / 2)],
+        ['probes', (left) => withTimeout(Promise.allSettled([...probes.values()].map((p) => p.close?.())), Math.min(1_000, left))],
+        ['http', (left) => withTimeout(http.close(), Math.min(1_000, left))],
+        ['redis', async () => redis.disconnect()],
+        // Last, so everything drained above is on disk (SIGTERM makes redis-server fsync its AOF).
+        ['managed redis', async (left) => managed?.stop(Math.max(1_000, left))],
+      ]);
       return stopping;
     },
   };
+}
+
+/** Tracks whether Redis is reachable, for readiness and the `prodrome_redis_up` gauge. */
+function watchRedis(redis: Redis, options: RedisOptions, metrics: Metrics, log: Logger, stopping: () => boolean, onReady: () => void): { readonly ready: boolean } {
+  const state = { ready: false };
+  redis.on('ready', () => {
+    state.ready = true;
+    metrics.redisUp.set(1);
+    log.info('Redis connected', { redis: describeRedis(options) });
+    onReady();
+  });
+  redis.on('close', () => {
+    if (state.ready && !stopping()) log.warn('Redis connection lost; probing goes on, state changes are buffered', { redis: describeRedis(options) });
+    state.ready = false;
+    metrics.redisUp.set(0);
+  });
+  redis.on('error', (err) => log.debug('Redis error', { error: err.message }));
+  return state;
+}
+
+/** Runs shutdown steps in order, each bounded by what is left of the budget it is given. */
+async function stopInOrder(log: Logger, steps: [string, (leftMs: number) => Promise<unknown>][]): Promise<void> {
+  log.info('Stopping: draining in-flight work');
+  const started = Date.now();
+  for (const [, step] of steps) await step(Math.max(0, SHUTDOWN_BUDGET_MS - (Date.now() - started)));
+  log.info('Stopped', { ms: Date.now() - started });
 }
 
 async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {

@@ -86,21 +86,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     const redisText = externalRedis
       ? `REDIS_URL ${describeRedis(redisOptionsFrom(externalRedis))}, keys under ${prefix}:${generatedPrefix ? ' (removed on exit)' : ''}`
       : `a managed redis-server in ${dataDir} (removed on exit)`;
-    narrator.say(
-      [
-        'Prodrome demo: a simulated hospital on 127.0.0.1, watched by the real daemon.',
-        `  EHR FHIR API         ${hospital.ehr.base}  (metadata + Patient/example read)`,
-        `  HL7 interface engine mllp://127.0.0.1:${hospital.interfaceEngine.port}  (ACKs each message)`,
-        `  PACS                 dicom://127.0.0.1:${hospital.pacs.port}  (C-ECHO, AE title ${PACS_AE_TITLE})`,
-        `  Ward 3B              ${WORKSTATIONS.length} workstations posting heartbeats every 2s`,
-        `  Storage appliance    ${hospital.storage.url}  (used % is watched and predicted)`,
-        `Daemon: ${api}/metrics  ${api}/api/checks  ${api}/api/incidents`,
-        `  probes every 1s, an incident after 2 failures, resolved after 2 passes; tickets in the local provider`,
-        `  Redis: ${redisText}`,
-        `Failures are injected on a timer (the script repeats every ${Math.round(CYCLE_SECONDS / speed)}s${speed !== 1 ? `, speed ×${speed}` : ''}). Ctrl-C to stop.`,
-        '',
-      ].join('\n'),
-    );
+    narrator.say(introduction(hospital, api, redisText, speed));
 
     hospital.startWard(api, token);
     const n = narrator;
@@ -122,6 +108,43 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     exitCode = err instanceof DependencyError ? EXIT.dependency : EXIT.failed;
   }
 
+  await tearDown({ player, hospital, narrator, daemon, redis, externalRedis, generatedPrefix, prefix, dataDir });
+  process.removeListener('SIGINT', requestStop);
+  process.removeListener('SIGTERM', requestStop);
+  (out as NodeJS.WritableStream).removeListener('error', onOutError);
+  return exitCode;
+}
+
+function introduction(hospital: Hospital, api: string, redisText: string, speed: number): string {
+  return [
+    'Prodrome demo: a simulated hospital on 127.0.0.1, watched by the real daemon.',
+    `  EHR FHIR API         ${hospital.ehr.base}  (metadata + Patient/example read)`,
+    `  HL7 interface engine mllp://127.0.0.1:${hospital.interfaceEngine.port}  (ACKs each message)`,
+    `  PACS                 dicom://127.0.0.1:${hospital.pacs.port}  (C-ECHO, AE title ${PACS_AE_TITLE})`,
+    `  Ward 3B              ${WORKSTATIONS.length} workstations posting heartbeats every 2s`,
+    `  Storage appliance    ${hospital.storage.url}  (used % is watched and predicted)`,
+    `Daemon: ${api}/metrics  ${api}/api/checks  ${api}/api/incidents`,
+    `  probes every 1s, an incident after 2 failures, resolved after 2 passes; tickets in the local provider`,
+    `  Redis: ${redisText}`,
+    `Failures are injected on a timer (the script repeats every ${Math.round(CYCLE_SECONDS / speed)}s${speed !== 1 ? `, speed ×${speed}` : ''}). Ctrl-C to stop.`,
+    '',
+  ].join('\n');
+}
+
+interface DemoParts {
+  player: ScenarioPlayer | undefined;
+  hospital: Hospital | undefined;
+  narrator: Narrator | undefined;
+  daemon: Daemon | undefined;
+  redis: Redis | undefined;
+  externalRedis: string | undefined;
+  generatedPrefix: boolean;
+  prefix: string;
+  dataDir: string;
+}
+
+/** Stops whatever was started, in order, bounded by a hard stop. */
+async function tearDown({ player, hospital, narrator, daemon, redis, externalRedis, generatedPrefix, prefix, dataDir }: DemoParts): Promise<void> {
   const hardStop = setTimeout(() => process.exit(EXIT.failed), HARD_STOP_MS);
   hardStop.unref();
   player?.stop();
@@ -141,10 +164,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   await hospital?.close();
   rmSync(dataDir, { recursive: true, force: true });
   clearTimeout(hardStop);
-  process.removeListener('SIGINT', requestStop);
-  process.removeListener('SIGTERM', requestStop);
-  (out as NodeJS.WritableStream).removeListener('error', onOutError);
-  return exitCode;
 }
 
 async function removeKeys(redis: Redis, prefix: string): Promise<void> {
