@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
+import { hostPortProblem, parseHostPort } from './lib/host-port.js';
+import { ProbeFailure } from './lib/probe-failure.js';
+import { settleSocketExchange } from './lib/settle-once.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
-import { hostPortProblem, parseHostPort } from './tcp.js';
 import type { FailureKind, ProbeResult } from '../messages/probe-result.js';
 
 /** MLLP framing bytes (HL7 v2 Transport Specification: MLLP, release 2). */
@@ -98,7 +100,7 @@ export class MllpDecoder {
     return this.inFrame;
   }
 
-  /** Returns complete frame bodies; throws MllpError on bytes that break the framing. */
+  /** Returns complete frame bodies; throws a `bad_payload` ProbeFailure on bytes that break the framing. */
   push(chunk: Buffer): Buffer[] {
     const frames: Buffer[] = [];
     let from = 0;
@@ -110,10 +112,10 @@ export class MllpDecoder {
           from = i + 1;
         } else if (byte !== 0x0d && byte !== 0x0a) {
           // Stray line ends between blocks are tolerated (some engines add them); anything else is not MLLP.
-          throw new MllpError(`not MLLP: byte 0x${byte.toString(16).padStart(2, '0')} outside a block (${preview(chunk.subarray(i))})`);
+          throw new ProbeFailure('bad_payload', `not MLLP: byte 0x${byte.toString(16).padStart(2, '0')} outside a block (${preview(chunk.subarray(i))})`);
         }
       } else if (this.sawEnd) {
-        if (byte !== MLLP_TRAILER) throw new MllpError(`not MLLP: end-of-block 0x1c followed by 0x${byte.toString(16).padStart(2, '0')} instead of 0x0d`);
+        if (byte !== MLLP_TRAILER) throw new ProbeFailure('bad_payload', `not MLLP: end-of-block 0x1c followed by 0x${byte.toString(16).padStart(2, '0')} instead of 0x0d`);
         frames.push(Buffer.concat(this.parts, this.size));
         this.parts = [];
         this.size = 0;
@@ -123,7 +125,7 @@ export class MllpDecoder {
         this.append(chunk.subarray(from, i));
         this.sawEnd = true;
       } else if (byte === MLLP_START) {
-        throw new MllpError('not MLLP: a new block started before the previous one ended');
+        throw new ProbeFailure('bad_payload', 'not MLLP: a new block started before the previous one ended');
       }
     }
     if (this.inFrame && !this.sawEnd) this.append(chunk.subarray(from));
@@ -133,13 +135,9 @@ export class MllpDecoder {
   private append(part: Buffer): void {
     if (part.length === 0) return;
     this.size += part.length;
-    if (this.size > MAX_FRAME_BYTES) throw new MllpError(`an MLLP block larger than ${MAX_FRAME_BYTES} bytes`);
+    if (this.size > MAX_FRAME_BYTES) throw new ProbeFailure('bad_payload', `an MLLP block larger than ${MAX_FRAME_BYTES} bytes`);
     this.parts.push(part);
   }
-}
-
-export class MllpError extends Error {
-  override name = 'MllpError';
 }
 
 function preview(bytes: Buffer): string {
@@ -242,21 +240,14 @@ export default defineProbe({
           const decoder = new MllpDecoder();
           let connected = false;
           let ignored = 0;
-          let finished = false;
-          const finish = (result: ProbeResult) => {
-            if (finished) return;
-            finished = true;
-            ctx.signal.removeEventListener('abort', onAbort);
-            socket.destroy();
-            resolve(result);
-          };
-          const fail = (kind: FailureKind, text: string) => finish(failure(kind, text, { durationMs: ms(start), phases, values }));
-          const onAbort = () => {
-            if (!connected) return fail('timeout', `no connection to ${address.host}:${address.port} before the deadline`);
+          const failed = (kind: FailureKind, text: string) => failure(kind, text, { durationMs: ms(start), phases, values });
+          const timedOut = (): ProbeResult => {
+            if (!connected) return failed('timeout', `no connection to ${address.host}:${address.port} before the deadline`);
             const others = ignored ? `; ignored ${ignored} frame(s) acknowledging other control ids` : '';
-            fail('timeout', `no ACK for control id ${controlId} before the deadline${decoder.midFrame ? ' (an MLLP block was still arriving)' : ''}${others}`);
+            return failed('timeout', `no ACK for control id ${controlId} before the deadline${decoder.midFrame ? ' (an MLLP block was still arriving)' : ''}${others}`);
           };
-          ctx.signal.addEventListener('abort', onAbort, { once: true });
+          const finish = settleSocketExchange(socket, ctx.signal, timedOut, resolve);
+          const fail = (kind: FailureKind, text: string) => finish(failed(kind, text));
 
           socket.once('connect', () => {
             connected = true;
@@ -268,7 +259,8 @@ export default defineProbe({
             try {
               frames = decoder.push(chunk);
             } catch (err) {
-              return fail('bad_payload', (err as Error).message);
+              const { kind, message: text } = err as ProbeFailure;
+              return fail(kind, text);
             }
             for (const frame of frames) {
               const ack = parseAck(frame);

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ms } from './failure.js';
+import { settleSocketExchange } from './lib/settle-once.js';
 
 /**
  * A minimal HTTP/1.1 client for probes: one request on a fresh connection (`Connection: close`),
@@ -240,9 +241,95 @@ function parseHead(buf: Buffer, end: number): Head {
   return { status: Number(status[1]), headers, bodyStart: end + 4 };
 }
 
+/** A complete response, before the exchange adds its phases. */
+type ReceivedResponse = Omit<HttpResponse, 'phases'>;
+
+/**
+ * Reads one response from the bytes as they arrive: the head (concatenating only its bytes, which
+ * are capped), then the body however the head frames it. Throws `HPE_*` errors on bytes that are
+ * not HTTP/1.x.
+ */
+class ResponseReader {
+  private headBytes: Buffer = EMPTY;
+  private head: Head | undefined;
+  private body: BodyReader | undefined;
+  private sink: BodySink | undefined;
+
+  constructor(
+    /** A HEAD request's answer has no body, whatever its headers say. */
+    private readonly noBody: boolean,
+    private readonly maxBodyBytes: number,
+  ) {}
+
+  /** Takes what arrived (`ended` when the peer closed); returns the response once it is complete. */
+  push(chunk: Buffer, ended: boolean): ReceivedResponse | undefined {
+    let bytes = chunk;
+    if (!this.body) {
+      const rest = this.readHead(chunk, ended);
+      if (!rest) return undefined;
+      this.body = this.bodyReader(this.head!);
+      if (!this.body) return this.response(EMPTY, false);
+      bytes = rest;
+    }
+    if (!this.body.push(bytes)) {
+      if (!ended) return undefined;
+      this.body.end();
+    }
+    const { body, truncated } = this.sink!.take();
+    return this.response(body, truncated);
+  }
+
+  private response(body: Buffer, truncated: boolean): ReceivedResponse {
+    const head = this.head!;
+    return { status: head.status, contentType: head.headers['content-type'] ?? '', headers: head.headers, body: body.toString('utf8'), truncated };
+  }
+
+  /** Parses the head once `\r\n\r\n` has arrived; returns the body bytes that came with it, undefined while more are needed. */
+  private readHead(chunk: Buffer, ended: boolean): Buffer | undefined {
+    // The terminator may straddle two packets.
+    let from = Math.max(0, this.headBytes.length - 3);
+    this.headBytes = this.headBytes.length ? Buffer.concat([this.headBytes, chunk]) : chunk;
+    for (;;) {
+      const end = this.headBytes.indexOf('\r\n\r\n', from);
+      if (end < 0 || end > MAX_HEADER_BYTES) {
+        if (this.headBytes.length > MAX_HEADER_BYTES) throw protocolError('HPE_HEADER_OVERFLOW', `response headers larger than ${MAX_HEADER_BYTES} bytes`);
+        if (ended) throw this.headBytes.length ? protocolError('HPE_INVALID_EOF_STATE', 'connection closed in the middle of the response headers') : Object.assign(new Error('socket hang up: closed before any response'), { code: 'ECONNRESET' });
+        return undefined;
+      }
+      this.head = parseHead(this.headBytes, end);
+      const rest = this.headBytes.subarray(this.head.bodyStart);
+      // An interim 1xx (100 Continue) is followed by the real response.
+      if (this.head.status >= 100 && this.head.status < 200 && this.head.status !== 101) {
+        this.headBytes = rest;
+        this.head = undefined;
+        from = 0;
+        continue;
+      }
+      this.headBytes = EMPTY;
+      return rest;
+    }
+  }
+
+  /** The reader for the body the head announces; undefined when there is none. */
+  private bodyReader(head: Head): BodyReader | undefined {
+    if (this.noBody || head.status === 204 || head.status === 304) return undefined;
+    const sink = (this.sink = new BodySink(this.maxBodyBytes));
+    if ((head.headers['transfer-encoding'] ?? '').toLowerCase().includes('chunked')) return new ChunkedReader(sink);
+    const lengthText = head.headers['content-length'];
+    if (lengthText === undefined) return new CloseDelimitedReader(sink);
+    const length = Number(lengthText);
+    if (!/^\d+$/.test(lengthText) || !Number.isSafeInteger(length)) throw protocolError('HPE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(lengthText)}`);
+    return new LengthReader(sink, length);
+  }
+}
+
+type Outcome = { response: HttpResponse } | { error: Error };
+
+const abortError = (message: string) => Object.assign(new Error(message), { name: 'AbortError' });
+
 export function httpExchange(url: URL, init: HttpRequestInit, signal: AbortSignal): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    if (signal.aborted) return reject(abortError('aborted'));
     const start = process.hrtime.bigint();
     const phases: Record<string, number> = {};
     const secure = url.protocol === 'https:';
@@ -257,115 +344,38 @@ export function httpExchange(url: URL, init: HttpRequestInit, signal: AbortSigna
     const socket: net.Socket = secure
       ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: init.tlsVerify, ALPNProtocols: ['http/1.1'] })
       : net.connect({ host, port });
-
-    let headBytes: Buffer = EMPTY;
-    let parsed: Head | undefined;
-    let reader: BodyReader | undefined;
-    let sink: BodySink | undefined;
-    let settled = false;
-    const noBody = init.method === 'HEAD';
-
-    const done = (err: Error | undefined, res?: HttpResponse) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(res!);
-    };
-    const onAbort = () => done(Object.assign(new Error('aborted at the deadline'), { name: 'AbortError' }));
-    signal.addEventListener('abort', onAbort, { once: true });
-
-    const respond = (body: Buffer, truncated: boolean) => {
-      phases.transfer = ms(start);
-      done(undefined, {
-        status: parsed!.status,
-        contentType: parsed!.headers['content-type'] ?? '',
-        headers: parsed!.headers,
-        body: body.toString('utf8'),
-        truncated,
-        phases,
-      });
-    };
-
-    /**
-     * Gathers the head (concatenating only its bytes, which are capped) and parses it once
-     * `\r\n\r\n` has arrived; returns the body bytes that came with it, undefined while more are needed.
-     */
-    const readHead = (chunk: Buffer, ended: boolean): Buffer | undefined => {
-      // The terminator may straddle two packets.
-      let from = Math.max(0, headBytes.length - 3);
-      headBytes = headBytes.length ? Buffer.concat([headBytes, chunk]) : chunk;
-      for (;;) {
-        const end = headBytes.indexOf('\r\n\r\n', from);
-        if (end < 0 || end > MAX_HEADER_BYTES) {
-          if (headBytes.length > MAX_HEADER_BYTES) throw protocolError('HPE_HEADER_OVERFLOW', `response headers larger than ${MAX_HEADER_BYTES} bytes`);
-          if (ended) throw headBytes.length ? protocolError('HPE_INVALID_EOF_STATE', 'connection closed in the middle of the response headers') : Object.assign(new Error('socket hang up: closed before any response'), { code: 'ECONNRESET' });
-          return undefined;
-        }
-        parsed = parseHead(headBytes, end);
-        const rest = headBytes.subarray(parsed.bodyStart);
-        // An interim 1xx (100 Continue) is followed by the real response.
-        if (parsed.status >= 100 && parsed.status < 200 && parsed.status !== 101) {
-          headBytes = rest;
-          parsed = undefined;
-          from = 0;
-          continue;
-        }
-        headBytes = EMPTY;
-        return rest;
-      }
-    };
-
-    /** The reader for the body the head announces; undefined when there is none. */
-    const bodyReader = (head: Head): BodyReader | undefined => {
-      if (noBody || head.status === 204 || head.status === 304) return undefined;
-      sink = new BodySink(init.maxBodyBytes);
-      if ((head.headers['transfer-encoding'] ?? '').toLowerCase().includes('chunked')) return new ChunkedReader(sink);
-      const lengthText = head.headers['content-length'];
-      if (lengthText === undefined) return new CloseDelimitedReader(sink);
-      const length = Number(lengthText);
-      if (!/^\d+$/.test(lengthText) || !Number.isSafeInteger(length)) throw protocolError('HPE_INVALID_CONTENT_LENGTH', `invalid Content-Length ${JSON.stringify(lengthText)}`);
-      return new LengthReader(sink, length);
-    };
+    const reader = new ResponseReader(init.method === 'HEAD', init.maxBodyBytes);
+    const done = settleSocketExchange<Outcome>(
+      socket,
+      signal,
+      () => ({ error: abortError('aborted at the deadline') }),
+      (outcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome.response)),
+    );
 
     /** Takes what arrived; `ended` when the peer closed. */
     const progress = (chunk: Buffer, ended: boolean) => {
-      let bytes = chunk;
-      if (!reader) {
-        const rest = readHead(chunk, ended);
-        if (!rest) return;
-        reader = bodyReader(parsed!);
-        if (!reader) return respond(EMPTY, false);
-        bytes = rest;
-      }
-      if (!reader.push(bytes)) {
-        if (!ended) return;
-        reader.end();
-      }
-      const { body, truncated } = sink!.take();
-      respond(body, truncated);
-    };
-
-    const guarded = (chunk: Buffer, ended: boolean) => {
-      if (settled) return;
+      if (done.settled) return;
+      let received: ReceivedResponse | undefined;
       try {
-        progress(chunk, ended);
+        received = reader.push(chunk, ended);
       } catch (err) {
-        done(err as Error);
+        return done({ error: err as Error });
       }
+      if (!received) return;
+      phases.transfer = ms(start);
+      done({ response: { ...received, phases } });
     };
 
     socket.once('connect', () => (phases.connect = ms(start)));
     if (secure) socket.once('secureConnect', () => (phases.tls = ms(start)));
     socket.on('data', (chunk: Buffer) => {
       if (phases.firstByte === undefined) phases.firstByte = ms(start);
-      guarded(chunk, false);
+      progress(chunk, false);
     });
-    socket.once('end', () => guarded(EMPTY, true));
-    socket.once('error', (err) => done(err));
+    socket.once('end', () => progress(EMPTY, true));
+    socket.once('error', (err) => done({ error: err }));
     // Normally already settled by now; an Error (and its stack) is built only when it was not.
-    socket.once('close', () => settled || done(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+    socket.once('close', () => done.settled || done({ error: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) }));
     // Written before the connection is up: the socket queues it, saving a wake-up. Not end():
     // some servers and proxies drop a request whose client half-closes at once.
     socket.write(init.body === undefined ? head : head + init.body);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
+import { settleOnce } from './lib/settle-once.js';
 
 /**
  * What one engine learnt about one target in a cycle, before it is judged against the check's
@@ -153,7 +154,6 @@ export function runFping(binary: string, args: readonly string[], names: readonl
     let spawnError: Error | undefined;
     let overflow = false;
     let aborted = false;
-    let settled = false;
 
     const onAbort = () => {
       aborted = true;
@@ -174,9 +174,7 @@ export function runFping(binary: string, args: readonly string[], names: readonl
     child.stdin.on('error', () => {});
     child.stdin.end(names.length ? `${names.join('\n')}\n` : '');
 
-    const finish = (code: number | null) => {
-      if (settled) return;
-      settled = true;
+    const finish = settleOnce((code: number | null) => {
       signal.removeEventListener('abort', onAbort);
       if (spawnError) {
         const code = (spawnError as NodeJS.ErrnoException).code;
@@ -193,7 +191,7 @@ export function runFping(binary: string, args: readonly string[], names: readonl
         failure = `fping exited with code ${code ?? 'signal'}${tail ? `: ${tail}` : ''}`;
       }
       resolve({ outcomes: overflow ? new Map() : outcomes, failure, aborted, wallMs: wallMs() });
-    };
+    });
     child.once('error', (err) => {
       spawnError = err;
       finish(null);

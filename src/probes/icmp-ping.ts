@@ -4,6 +4,7 @@ import { isIPv6 } from 'node:net';
 import os from 'node:os';
 import type { PingConfig, PingResponse } from 'ping';
 import { PER_HOST_PERIOD_MS, type EchoOutcome } from './icmp-fping.js';
+import { settleOnce } from './lib/settle-once.js';
 
 /** The spawn the ping engine uses; tests pass a wrapper to watch how many run at once. */
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -54,14 +55,11 @@ function pingOne(target: string, plan: PingPlan, signal: AbortSignal, spawn: Spa
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANG: 'C' } });
     const output: string[] = [];
-    let settled = false;
     live.add(child);
-    const settle = (outcome: EchoOutcome) => {
-      if (settled) return;
-      settled = true;
+    const settle = settleOnce((outcome: EchoOutcome) => {
       live.delete(child);
       resolve(outcome);
-    };
+    });
     child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(s));
     child.stderr?.setEncoding('utf8').on('data', (s: string) => output.push(s));
     child.once('error', (err: NodeJS.ErrnoException) => {

@@ -1,23 +1,9 @@
 import net from 'node:net';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
+import { hostPortProblem, parseHostPort } from './lib/host-port.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
 import type { ProbeResult } from '../messages/probe-result.js';
-
-/** `host:port`, `[v6]:port`, with an optional `tcp://` or `mllp://` prefix. */
-export function parseHostPort(target: string): { host: string; port: number } | undefined {
-  const bare = target.replace(/^(tcp|mllp|tls|dicom):\/\//, '');
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(bare);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65_535) return undefined;
-  return { host: m[1] ?? m[2]!, port };
-}
-
-/** For `validateTarget` of every probe whose target is host:port. */
-export function hostPortProblem(target: string, example: string): string | undefined {
-  return parseHostPort(target) ? undefined : `is not host:port (e.g. ${example})`;
-}
 
 const options = {
   /** When set, the service must greet with a banner matching this regex (SMTP, FTP, some interface engines). */

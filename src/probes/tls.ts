@@ -3,8 +3,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
+import { hostPortProblem, parseHostPort } from './lib/host-port.js';
+import { settleSocketExchange } from './lib/settle-once.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
-import { hostPortProblem, parseHostPort } from './tcp.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 const DAY_MS = 86_400_000;
@@ -95,16 +96,8 @@ export default defineProbe({
           // The chain is judged here, after the handshake, so an untrusted or expired certificate is
           // still read and reported with its dates instead of ending as a bare handshake error.
           const socket = tls.connect({ host: address.host, port: address.port, servername, secureContext, rejectUnauthorized: false });
-          let settled = false;
-          const done = (result: ProbeResult) => {
-            if (settled) return;
-            settled = true;
-            ctx.signal.removeEventListener('abort', onAbort);
-            socket.destroy();
-            resolve(result);
-          };
-          const onAbort = () => done(failure('timeout', 'no complete answer before the deadline', { durationMs: ms(start), phases }));
-          ctx.signal.addEventListener('abort', onAbort, { once: true });
+          const timedOut = () => failure('timeout', 'no complete answer before the deadline', { durationMs: ms(start), phases });
+          const done = settleSocketExchange(socket, ctx.signal, timedOut, resolve);
           socket.once('connect', () => (phases.connect = ms(start)));
           socket.once('error', (err: Error & { reason?: string }) => {
             const { kind, message } = classifyError(err, ctx.signal);

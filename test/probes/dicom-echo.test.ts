@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { PduReader, associateRq, echoCommand, parseCommand } from '../../src/probes/dicom-echo.js';
+import { PduReader, associateRq, echoCommand, parseCommand } from '../../src/probes/lib/dicom-pdu.js';
 import { startDicomScp, type DicomScp, type DicomScpOptions } from '../../src/demo/simulators/dicom-scp.js';
 import { freePortClosed } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
