@@ -3,6 +3,9 @@ import type { ProdromeConfig } from './config/types.js';
 import { DependencyError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import type { Evaluator } from './evaluator/evaluator.js';
+import type { Healer } from './healers/healer.js';
+import { healerRegistry } from './healers/index.js';
+import { HealPolicy } from './healers/policy.js';
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { registerApiRoutes } from './http/api.js';
 import { HttpServer } from './http/server.js';
@@ -46,6 +49,12 @@ function buildProviders(config: ProdromeConfig, redis: Redis, logger: Logger): M
   return providers;
 }
 
+function buildHealers(config: ProdromeConfig, logger: Logger): Map<string, Healer> {
+  const healers = new Map<string, Healer>();
+  for (const [id, h] of config.healers) healers.set(id, healerRegistry.get(h.type).create(id, h.options, { logger, selfPid: process.pid }));
+  return healers;
+}
+
 /**
  * Builds the parts — Redis, the incident store, the queues, the pipeline (src/pipeline), probes
  * and scheduler, HTTP — starts them, and takes them apart again in order on stop. What happens to
@@ -72,13 +81,16 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const queues = new PipelineQueues({
     connection: redisOptions, prefix, logger, ticketAttempts: config.ticketing.maxAttempts, backoff: config.ticketing.backoff,
   });
-  const pipeline = new Pipeline({ config, store, queues, providers: buildProviders(config, redis, logger), metrics, logger });
+  const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
+  const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
+  const pipeline = new Pipeline({
+    config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
+  });
   metrics.setSources({ incidentsOpen: () => store.openCount(), queueCounts: () => queues.counts() });
 
   let stopping: Promise<void> | undefined;
   const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
 
-  const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
@@ -90,7 +102,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   } catch (err) {
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
   }
-  queues.startWorkers(pipeline.processors);
+  queues.startWorkers(pipeline.processors, config.agent.id);
 
   const http = new HttpServer({
     listen: config.http.listen,
@@ -99,7 +111,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     logger,
     readiness: () => ({ ready: redisState.ready, reasons: redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`] }),
   });
-  registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats });
+  registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
   let address;
   try {
     address = await http.listen();

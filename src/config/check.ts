@@ -86,6 +86,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     id: c.id, type: c.type, description: c.description, targets, intervalMs, schedule: c.schedule, timeoutMs,
     confirm: c.confirm ?? refs.defaults.confirm, recover: c.recover ?? refs.defaults.recover,
     impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
+    ...(c.agent ? { agent: c.agent } : {}),
     ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
     options,
   };

@@ -94,7 +94,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     checks,
     healers,
     heal: cfg.heal,
-    ticketing: { default: cfg.ticketing.default, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
+    ticketing: { default: cfg.ticketing.default, recordHealed: cfg.ticketing.recordHealed, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }
 

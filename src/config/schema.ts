@@ -25,6 +25,8 @@ export const commonCheckShape = {
   impact: impact.default(2),
   profiles: z.array(z.string()).default([]),
   heal: z.array(z.string()).default([]),
+  /** The agent that owns this check's host: its healers run only there (an agent's `agent.id`). */
+  agent: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (an agent id)').optional(),
   ticket: z.union([z.string(), z.literal(false)]).optional(),
   enabled: z.boolean().default(true),
   /** Early warnings from trends: see src/evaluator/predictor.ts. */
@@ -148,6 +150,8 @@ export const topLevelSchema = z.strictObject({
   ticketing: z
     .strictObject({
       default: z.union([z.string(), z.literal(false)]).default('local'),
+      /** true: an incident a healer fixed before any ticket gets one opened and resolved at once, for the record. */
+      recordHealed: z.boolean().default(false),
       /** Delivery attempts before a ticket job is parked as failed; with backoff capped at 5 min this is weeks. */
       maxAttempts: z.number().int().min(1).default(10_000),
       /** Retry delays double from `initial` up to `max`; a 429's Retry-After wins when given. */
@@ -156,7 +160,7 @@ export const topLevelSchema = z.strictObject({
         .default({ initial: 1_000, max: 300_000 }),
       providers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the provider type)' }) })).default({ local: { type: 'local' } }),
     })
-    .default({ default: 'local', maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } }),
+    .default({ default: 'local', recordHealed: false, maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } }),
 });
 
 export type TopLevelConfig = z.infer<typeof topLevelSchema>;

@@ -17,6 +17,8 @@ export interface CheckConfig {
   impact: 1 | 2 | 3;
   profiles: string[];
   heal: string[];
+  /** The agent whose host this check watches: its healers run only there. */
+  agent?: string;
   /** Ticket provider id, or false for never. */
   ticket: string | false;
   enabled: boolean;
@@ -74,5 +76,5 @@ export interface ProdromeConfig {
   checks: CheckConfig[];
   healers: Map<string, HealerConfig>;
   heal: TopLevelConfig['heal'];
-  ticketing: { default: string | false; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
+  ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

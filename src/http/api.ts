@@ -10,15 +10,21 @@ export interface CheckStates {
   all(): Iterable<TargetState>;
 }
 
+/** The healers' shared breakers, for a person to reset. */
+export interface HealBreakers {
+  reset(healer: string): Promise<boolean>;
+}
+
 export interface ApiDeps {
   config: ProdromeConfig;
   states: CheckStates;
+  breakers?: HealBreakers;
   store: IncidentStore;
   heartbeats: HeartbeatBook;
 }
 
 /** The JSON API: what the daemon sees now (checks) and what it has raised (incidents). */
-export function registerApiRoutes(http: HttpServer, { config, states, store, heartbeats }: ApiDeps): void {
+export function registerApiRoutes(http: HttpServer, { config, states, store, heartbeats, breakers }: ApiDeps): void {
   http.route('GET', '/api/checks', async () => {
     // One pass over the states, grouped by check and target: linear in targets (20,000 targets
     // once took a second of the event loop every probe shares, filtering all states per target).
@@ -59,6 +65,18 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
       return { status: 200, body: incidents };
     } catch (err) {
       return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
+    }
+  });
+
+  // A person has fixed what made a healer fail: it may run again (token required).
+  http.route('POST', '/api/healers/:id/reset', async (_req, params) => {
+    if (!config.healers.has(params.id!)) return { status: 404, body: { error: `no healer "${params.id}" under healers` } };
+    if (!breakers) return { status: 503, body: { error: 'healing is not running here' } };
+    try {
+      const wasOpen = await breakers.reset(params.id!);
+      return { status: 200, body: { healer: params.id, reset: wasOpen } };
+    } catch (err) {
+      return { status: 503, body: { error: `breakers are in Redis, which is unreachable: ${(err as Error).message}` } };
     }
   });
 

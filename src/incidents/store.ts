@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Severity } from '../messages/probe-result.js';
 import type { Evidence } from '../messages/state-change.js';
-import type { HealAttempt, Incident, TicketRef } from '../messages/incident.js';
+import type { HealAttempt, Incident, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'heals' | 'ticket' | 'ticketError'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'ticket' | 'ticketError' | 'ticketQueuedAt'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -57,7 +57,7 @@ end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], openId)
 local h = ARGV[3] .. openId
-redis.call('HSET', h, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'evidence', ARGV[4])
+redis.call('HSET', h, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'evidence', ARGV[4], 'resolution', ARGV[7])
 redis.call('EXPIRE', h, ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[6])
 return {'resolved', openId}
@@ -103,11 +103,11 @@ export class IncidentStore {
     return { outcome: 'stale' };
   }
 
-  async applyRecovery(key: string, evidence: Evidence, at: number): Promise<RecoveryOutcome> {
+  async applyRecovery(key: string, evidence: Evidence, at: number, resolution: Resolution = 'recovered'): Promise<RecoveryOutcome> {
     const retentionMs = INCIDENT_RETENTION_DAYS * 86_400_000;
     const [outcome, id] = await this.redis.prodromeApplyRecovery(
       this.lastChange, this.open, this.lastResolved, this.index,
-      key, String(at), this.incidentPrefix, JSON.stringify(evidence), String(retentionMs / 1000), String(at - retentionMs),
+      key, String(at), this.incidentPrefix, JSON.stringify(evidence), String(retentionMs / 1000), String(at - retentionMs), resolution,
     );
     if (outcome === 'resolved') return { outcome, id };
     return { outcome: outcome === 'none' ? 'none' : 'stale' };
@@ -126,8 +126,24 @@ export class IncidentStore {
     await this.redis.hset(this.incidentPrefix + id, 'ticketError', message);
   }
 
+  /** Written only by the incident's heal job, which runs one at a time per incident. */
   async setHeals(id: string, heals: HealAttempt[]): Promise<void> {
     await this.redis.hset(this.incidentPrefix + id, 'heals', JSON.stringify(heals));
+  }
+
+  async setTicketQueued(id: string, at: number): Promise<void> {
+    await this.redis.hset(this.incidentPrefix + id, 'ticketQueuedAt', String(at));
+  }
+
+  /**
+   * A heal verified after the check's own recovery already resolved the incident: the heal is what
+   * fixed it when the resolve came after the attempt began.
+   */
+  async markHealed(id: string, attemptStartedAt: number): Promise<boolean> {
+    const [resolvedAt] = await this.redis.hmget(this.incidentPrefix + id, 'resolvedAt');
+    if (!resolvedAt || Number(resolvedAt) < attemptStartedAt) return false;
+    await this.redis.hset(this.incidentPrefix + id, 'resolution', 'healed');
+    return true;
   }
 
   /** Open incidents' ids by key. */
@@ -170,6 +186,8 @@ export class IncidentStore {
       lastChangeAt: Number(h.lastChangeAt),
       recurrences: Number(h.recurrences ?? 0),
       ...(h.resolvedAt ? { resolvedAt: Number(h.resolvedAt) } : {}),
+      ...(h.resolution ? { resolution: h.resolution as Resolution } : {}),
+      ...(h.ticketQueuedAt ? { ticketQueuedAt: Number(h.ticketQueuedAt) } : {}),
       heals: JSON.parse(h.heals ?? '[]') as HealAttempt[],
       ...(h.ticket ? { ticket: JSON.parse(h.ticket) as TicketRef } : {}),
       ...(h.ticketError ? { ticketError: h.ticketError } : {}),

@@ -12,15 +12,30 @@ export interface TicketRef {
   openedAt: number;
 }
 
-/** One self-healing try, as recorded on the incident. */
+/**
+ * One self-healing try, or a refusal by policy, as recorded on the incident. It is written as
+ * `running` before the action starts, so a crash cannot hide an attempt.
+ */
 export interface HealAttempt {
   healer: string;
+  /** The healer's attempt number on this incident (1, 2 …); a refusal carries the number it would have had. */
   attempt: number;
   startedAt: number;
-  finishedAt: number;
-  result: 'healed' | 'failed' | 'timeout' | 'skipped';
+  finishedAt?: number;
+  result: HealResult | 'running';
+  /** What ran (`systemctl restart hl7-engine`), or what would have. */
+  action?: string;
+  exitCode?: number;
+  /** The action's stdout and stderr (or an HTTP answer), at most 4 KiB. */
+  output?: string;
   message: string;
 }
+
+/** How an attempt ended: only a fix the re-probing verified is `healed`. */
+export type HealResult = 'healed' | 'failed' | 'timeout' | 'skipped';
+
+/** How an incident ended: its check recovered on its own (or by a person's hand), or a healer fixed it. */
+export type Resolution = 'recovered' | 'healed';
 
 /**
  * One problem on one check and target, from its confirmation to its recovery. Stored in Redis as
@@ -47,6 +62,7 @@ export interface Incident {
   /** When the state change reached a worker and the record was written. */
   openedAt: number;
   resolvedAt?: number;
+  resolution?: Resolution;
   /** Last state change applied to this key; older changes arriving late are ignored. */
   lastChangeAt: number;
   /** Confirmations seen while already open (an agent restart, a second agent). */
@@ -57,6 +73,8 @@ export interface Incident {
   ticketProvider: string | false;
   ticket?: TicketRef;
   ticketError?: string;
+  /** When the ticket's open was queued: not at confirmation while healers still try. */
+  ticketQueuedAt?: number;
   /** The agent that confirmed it. */
   agent: string;
 }

@@ -10,3 +10,12 @@ export interface TicketJob {
   at: number;
   note?: string;
 }
+
+/**
+ * A round of self-healing on one incident: the check's healers in order, as policy allows. Round 1
+ * follows the confirmation; a later round follows a cooldown while attempts are left.
+ */
+export interface HealJob {
+  incidentId: string;
+  round: number;
+}

@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { priorityOf, urgencyOf } from '../ticketing/priority.js';
 import { incidentTitle } from '../ticketing/summary.js';
 import type { IncidentCore, IncidentStore } from '../incidents/store.js';
-import type { TicketJob } from '../messages/jobs.js';
+import type { HealJob, TicketJob } from '../messages/jobs.js';
 import { isProblem, type StateChange } from '../messages/state-change.js';
 
 export interface StateChangeDeps {
@@ -19,6 +19,8 @@ export interface StateChangeDeps {
   defaultTicketProvider: string | false;
   agent: string;
   enqueueTicket(job: TicketJob): Promise<void>;
+  /** Round 1 of self-healing; `agent` is the check's owner, whose queue it goes to. */
+  enqueueHeal(job: HealJob, agent: string | undefined): Promise<void>;
   logger: Logger;
   now?: () => number;
 }
@@ -61,17 +63,17 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
     if (result.outcome === 'opened') {
       log.warn('Incident opened', { incident: result.id, severity: change.to, kind: change.evidence.kind, reason: change.evidence.message, priority: core.priority });
-      if (core.ticketProvider !== false) await deps.enqueueTicket({ incidentId: result.id, action: 'open', at: change.at });
+      await askForTicket(result.id, change.at, check, core.ticketProvider, deps);
     } else if (result.outcome === 'recurrence') {
-      const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
       log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
-      // The incident may have been written by an attempt that failed before queueing its ticket
-      // (a retried job): queue the open again; its job id makes a second one a no-op.
       const incident = await deps.store.get(result.id);
-      if (incident && !incident.ticket && !incident.ticketError && incident.ticketProvider !== false) {
-        await deps.enqueueTicket({ incidentId: result.id, action: 'open', at: incident.confirmedAt });
-      }
-      if (worse) {
+      if (!incident) return;
+      // The incident may have been written by an attempt that failed before queueing its heal or
+      // ticket (a retried job): queue it again; its job id makes a second one a no-op.
+      if (!incident.ticket && !incident.ticketError) await askForTicket(incident.id, incident.confirmedAt, check, incident.ticketProvider, deps, incident.ticketQueuedAt);
+      const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
+      // While healers still try there is no ticket to update: it will open with the state as it is then.
+      if (worse && (incident.ticket || incident.ticketQueuedAt !== undefined)) {
         await deps.enqueueTicket({ incidentId: result.id, action: 'update', at: change.at, note: `Escalated from ${result.previousSeverity} to ${change.to}: ${change.evidence.kind} — ${change.evidence.message}` });
       }
     } else {
@@ -85,7 +87,24 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     if (result.outcome === 'resolved') {
       log.info('Incident resolved', { incident: result.id });
       const incident = await deps.store.get(result.id);
-      if (incident && incident.ticketProvider !== false) await deps.enqueueTicket({ incidentId: result.id, action: 'resolve', at: change.at });
+      // No ticket was asked for when a healer was still trying: nothing to resolve.
+      if (incident && incident.ticketProvider !== false && (incident.ticket || incident.ticketQueuedAt !== undefined)) {
+        await deps.enqueueTicket({ incidentId: result.id, action: 'resolve', at: change.at });
+      }
     }
   }
+}
+
+/**
+ * A confirmed problem goes to the check's healers first when it has any (the heal stage opens the
+ * ticket if they do not fix it); otherwise its ticket opens now.
+ */
+async function askForTicket(incidentId: string, confirmedAt: number, check: CheckConfig | undefined, provider: string | false, deps: StateChangeDeps, ticketQueuedAt?: number): Promise<void> {
+  if (check?.heal.length && ticketQueuedAt === undefined) {
+    await deps.enqueueHeal({ incidentId, round: 1 }, check.agent);
+    return;
+  }
+  if (provider === false) return;
+  await deps.store.setTicketQueued(incidentId, ticketQueuedAt ?? (deps.now ?? Date.now)());
+  await deps.enqueueTicket({ incidentId, action: 'open', at: confirmedAt });
 }

@@ -8,6 +8,10 @@ import type { Metrics } from '../metrics/metrics.js';
 import { Outbox } from '../queue/outbox.js';
 import type { PipelineQueues, Processors } from '../queue/queues.js';
 import type { TicketProvider } from '../ticketing/ticket-provider.js';
+import type { Healer } from '../healers/healer.js';
+import type { HealPolicy } from '../healers/policy.js';
+import type { Probe } from '../probes/probe.js';
+import { runHealRound } from './heal-stage.js';
 import { handleStateChange } from './incident-stage.js';
 import { MonitoringStage, type ChangeFilter } from './monitoring-stage.js';
 import { reconcile } from './reconcile.js';
@@ -18,6 +22,10 @@ export interface PipelineDeps {
   store: IncidentStore;
   queues: PipelineQueues;
   providers: ReadonlyMap<string, TicketProvider>;
+  healers: ReadonlyMap<string, Healer>;
+  healPolicy: HealPolicy;
+  /** The check's probe, for re-probing after a heal. */
+  probes: ReadonlyMap<string, Probe>;
   metrics: Metrics;
   logger: Logger;
 }
@@ -26,7 +34,8 @@ export interface PipelineDeps {
  * The stages and what joins them:
  *
  *   probe result → monitoring stage (evaluate, predict, filters) → outbox → Redis queue
- *     → incident stage (state change → incident → ticket jobs) → Redis queue → ticket stage
+ *     → incident stage (state change → incident) → Redis queue → heal stage (when the check has
+ *       healers: act, re-probe) → Redis queue → ticket stage
  *
  * The scheduler feeds `monitoring.observe`; the queue's workers run `processors`. A new stage is a
  * file here and a line below: app.ts only builds the parts and starts them.
@@ -39,7 +48,7 @@ export class Pipeline {
   private readonly log: Logger;
 
   constructor(private readonly deps: PipelineDeps) {
-    const { config, store, queues, providers, metrics, logger } = deps;
+    const { config, store, queues, providers, healers, healPolicy, probes, metrics, logger } = deps;
     this.log = logger.child({ component: 'pipeline' });
     this.outbox = new Outbox<StateChange>({
       send: (change) => queues.addStateChange(change),
@@ -58,6 +67,14 @@ export class Pipeline {
           store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
           isOutdated: (c) => evaluator.isOutdated(c),
           enqueueTicket: (job: TicketJob) => queues.addTicketJob(job),
+          enqueueHeal: (job, agent) => queues.addHealJob(job, agent),
+        }),
+      heal: (job) =>
+        runHealRound(job, {
+          store, checks, healerConfigs: config.healers, healers, probes, policy: healPolicy, metrics, logger, recordHealed: config.ticketing.recordHealed,
+          enqueueTicket: (t) => queues.addTicketJob(t),
+          enqueueHeal: (next, agent, delayMs) => queues.addHealJob(next, agent, delayMs),
+          observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
         }),
       ticket: (job) => deliverTicket(job, { store, providers, metrics, logger }),
       ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, err.message),

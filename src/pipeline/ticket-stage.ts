@@ -36,6 +36,10 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
     return;
   }
   if (job.action !== 'open' && !incident.ticket) {
+    if (incident.ticketQueuedAt === undefined) {
+      log.info('No ticket to update: none was asked for (a healer fixed it first)', { action: job.action });
+      return;
+    }
     if (incident.ticketError) {
       log.warn('No ticket to update: opening it failed for good', { action: job.action, error: incident.ticketError });
       return;

@@ -6,9 +6,18 @@ import type { Logger } from '../core/logger.js';
 import type { QueueCounts } from '../metrics/metrics.js';
 import { retryStrategy } from './redis.js';
 import type { StateChange } from '../messages/state-change.js';
-import type { TicketJob } from '../messages/jobs.js';
+import type { HealJob, TicketJob } from '../messages/jobs.js';
 
-export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets' } as const;
+export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets', heals: 'heals' } as const;
+
+/** Heal jobs of a check pinned to an agent go to that agent's own queue: its healers act on its host. */
+export function healQueueName(agent: string | undefined): string {
+  return agent ? `${QUEUE_NAMES.heals}-${agent}` : QUEUE_NAMES.heals;
+}
+
+export function healJobId(job: HealJob): string {
+  return `h-${job.incidentId}-${job.round}`;
+}
 
 /** BullMQ job ids may not contain ':' and keys carry URLs: hash the key, keep the rest readable. */
 function keyHash(key: string): string {
@@ -40,6 +49,8 @@ export interface Processors {
   /** The incident stage, for each state change. */
   stateChange(change: StateChange): Promise<void>;
   ticket(job: TicketJob): Promise<void>;
+  /** The heal stage, for each round of self-healing. */
+  heal(job: HealJob): Promise<void>;
   /** A ticket job that will not be tried again (attempts used up, or an error no retry can fix). */
   ticketAbandoned?(job: TicketJob, error: Error): Promise<void>;
 }
@@ -66,21 +77,35 @@ export const STALL_CHECK_MS = 2_000;
 const MAX_STALLS = Number.MAX_SAFE_INTEGER;
 
 /**
- * The only module that knows BullMQ. Two queues: state changes (from the monitoring stage to the
- * incident worker) and ticket jobs (to the ticket worker). Every agent on the same Redis and prefix
- * shares both, which is how several agents split the work.
+ * The only module that knows BullMQ. Queues: state changes (from the monitoring stage to the
+ * incident worker), heal rounds (to the heal worker; one shared queue, and one per agent for
+ * checks pinned to a host) and ticket jobs (to the ticket worker). Every agent on the same Redis and
+ * prefix shares them, which is how several agents split the work.
  */
 export class PipelineQueues {
   readonly stateChanges: Queue;
   readonly tickets: Queue;
+  private readonly heals = new Map<string, Queue>();
   private workers: Worker[] = [];
 
   constructor(private readonly options: QueueOptions) {
+    this.stateChanges = this.producer(QUEUE_NAMES.stateChanges);
+    this.tickets = this.producer(QUEUE_NAMES.tickets);
+  }
+
+  private producer(name: string): Queue {
     // Producers fail fast while Redis is down (the outbox buffers); workers wait for it.
-    const connection = { ...options.connection, enableOfflineQueue: false, retryStrategy };
-    this.stateChanges = new Queue(QUEUE_NAMES.stateChanges, { connection, prefix: options.prefix });
-    this.tickets = new Queue(QUEUE_NAMES.tickets, { connection, prefix: options.prefix });
-    for (const q of [this.stateChanges, this.tickets]) q.on('error', (err) => this.logError(`queue ${q.name}`, err));
+    const connection = { ...this.options.connection, enableOfflineQueue: false, retryStrategy };
+    const queue = new Queue(name, { connection, prefix: this.options.prefix });
+    queue.on('error', (err) => this.logError(`queue ${name}`, err));
+    return queue;
+  }
+
+  private healQueue(agent: string | undefined): Queue {
+    const name = healQueueName(agent);
+    let queue = this.heals.get(name);
+    if (!queue) this.heals.set(name, (queue = this.producer(name)));
+    return queue;
   }
 
   private logError(what: string, err: Error): void {
@@ -113,7 +138,20 @@ export class PipelineQueues {
     });
   }
 
-  startWorkers(processors: Processors): void {
+  /** A heal round, on the owning agent's queue when the check is pinned to one; `delayMs` for a cooldown. */
+  async addHealJob(job: HealJob, agent: string | undefined, delayMs = 0): Promise<void> {
+    await this.healQueue(agent).add('heal', job, {
+      ...this.jobDefaults(),
+      jobId: healJobId(job),
+      delay: delayMs,
+      // Failures here are Redis trouble: the round itself never throws for a healer's fault.
+      attempts: 1_000,
+      backoff: { type: 'capped' },
+    });
+  }
+
+  /** `agent`: this daemon's id; it works the shared heal queue and its own. */
+  startWorkers(processors: Processors, agent: string): void {
     const connection = { ...this.options.connection, maxRetriesPerRequest: null, retryStrategy };
     const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, this.options.backoff) };
     const common = {
@@ -145,8 +183,13 @@ export class PipelineQueues {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
       this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
     });
-    for (const w of [incidentWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
-    this.workers = [incidentWorker, ticketWorker];
+    const healWorkers = [healQueueName(undefined), healQueueName(agent)].map((name) => {
+      const worker = new Worker<HealJob>(name, (job) => processors.heal(job.data), common);
+      worker.on('failed', (job: Job<HealJob> | undefined, err: Error) => this.options.logger.warn('Heal round failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
+      return worker;
+    });
+    this.workers = [incidentWorker, ticketWorker, ...healWorkers];
+    for (const w of this.workers) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
   }
 
   /**
@@ -160,13 +203,13 @@ export class PipelineQueues {
 
   async counts(): Promise<QueueCounts> {
     const out: QueueCounts = {};
-    for (const q of [this.stateChanges, this.tickets]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    for (const q of [this.stateChanges, this.tickets, this.healQueue(undefined)]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
     return out;
   }
 
   /** Workers finish the job in hand, then everything disconnects. */
   async close(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
-    await Promise.allSettled([this.stateChanges.close(), this.tickets.close()]);
+    await Promise.allSettled([this.stateChanges, this.tickets, ...this.heals.values()].map((q) => q.close()));
   }
 }

@@ -93,7 +93,7 @@ checks:
     ['an unknown ticket provider type', 'ticketing:\n  providers:\n    sn: { type: remedy }\n', 'ticketing.providers.sn.type: unknown ticket provider type "remedy"; known: local, webhook'],
     ['a webhook without a URL', 'ticketing:\n  providers:\n    hook: { type: webhook }\n', 'ticketing.providers.hook.url: must be an http(s) URL'],
     ['a default provider that does not exist', 'ticketing:\n  default: jira\n', 'ticketing.default: no provider "jira" in ticketing.providers (have: local)'],
-    ['an unknown healer type', 'healers:\n  fix: { type: command }\n', 'healers.fix.type: unknown healer type "command"; known: (none yet)'],
+    ['an unknown healer type', 'healers:\n  fix: { type: reboot-server }\n', 'healers.fix.type: unknown healer type "reboot-server"; known: command'],
     ['a bad listen address', 'http: { listen: "9464" }\n', 'http.listen: must be host:port, e.g. 127.0.0.1:9464'],
     ['duplicate YAML keys', 'http: { listen: "127.0.0.1:1" }\nhttp: {}\n', 'test.yaml:2: Map keys must be unique'],
     ['a tcp target without a port', 'checks:\n  - { id: a, type: tcp, target: ehr-gateway }\n', 'checks[0].target: "ehr-gateway" is not host:port'],

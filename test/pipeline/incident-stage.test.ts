@@ -6,7 +6,7 @@ import { handleStateChange } from '../../src/pipeline/incident-stage.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
 import type { StateChange } from '../../src/messages/state-change.js';
-import type { TicketJob } from '../../src/messages/jobs.js';
+import type { HealJob, TicketJob } from '../../src/messages/jobs.js';
 
 const check: CheckConfig = {
   id: 'lis', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,
@@ -21,20 +21,49 @@ describe('applying state changes', () => {
   let redis: Redis;
   let store: IncidentStore;
   let queued: TicketJob[];
+  let heals: { job: HealJob; agent: string | undefined }[];
   let failEnqueue: boolean;
   before(async () => (redis = await redisClient()));
   after(() => redis.quit());
   beforeEach(() => {
     store = new IncidentStore(redis, uniquePrefix('hsc'));
     queued = [];
+    heals = [];
     failEnqueue = false;
   });
-  const deps = () => ({
-    store, checks: new Map([['lis', check]]), profiles: new Map(), defaultTicketProvider: 'local' as const, agent: 'a', logger: silentLogger(),
+  const deps = (checkConfig: CheckConfig = check) => ({
+    store, checks: new Map([['lis', checkConfig]]), profiles: new Map(), defaultTicketProvider: 'local' as const, agent: 'a', logger: silentLogger(),
     enqueueTicket: async (job: TicketJob) => {
       if (failEnqueue) throw new Error('redis blip');
       queued.push(job);
     },
+    enqueueHeal: async (job: HealJob, agent: string | undefined) => {
+      if (failEnqueue) throw new Error('redis blip');
+      heals.push({ job, agent });
+    },
+  });
+  const healing: CheckConfig = { ...check, heal: ['restart-lis'], agent: 'lab-server-1' };
+
+  it('sends a confirmed problem of a check with healers to its agent\'s heal queue, and no ticket yet', async () => {
+    await handleStateChange(change('critical', 200), deps(healing));
+    expect(heals.map((h) => [h.job.round, h.agent])).to.deep.equal([[1, 'lab-server-1']]);
+    expect(queued).to.deep.equal([]);
+  });
+
+  it('queues no resolve for an incident that recovered before any ticket was asked for', async () => {
+    await handleStateChange(change('critical', 200), deps(healing));
+    await handleStateChange(change('ok', 300), deps(healing));
+    expect(queued).to.deep.equal([]);
+    expect(await store.openCount()).to.equal(0);
+  });
+
+  it('queues the heal round again, not a ticket, when a retried job finds the incident it opened', async () => {
+    failEnqueue = true;
+    await handleStateChange(change('critical', 200), deps(healing)).catch(() => {});
+    failEnqueue = false;
+    await handleStateChange(change('critical', 200), deps(healing));
+    expect(heals.map((h) => h.job.round)).to.deep.equal([1]);
+    expect(queued).to.deep.equal([]);
   });
 
   it('queues the ticket open when a retried job finds the incident it opened before failing', async () => {
