@@ -28,13 +28,18 @@ function parsePluginEntry(
     problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => registry.get(String(raw.type))) });
     return undefined;
   }
-  const schema = z.strictObject({ ...common, ...registry.get(String(raw.type)).options });
-  const parsed = schema.safeParse(raw);
+  const plugin = registry.get(String(raw.type));
+  const parsed = z.strictObject({ ...common, ...plugin.options }).safeParse(raw);
   if (!parsed.success) {
     problems.push(...issuesToProblems(parsed.error, path));
     return undefined;
   }
   const { type: _type, ...options } = parsed.data as Record<string, unknown>;
+  const problem = plugin.validateOptions?.(options);
+  if (problem) {
+    problems.push({ path: formatPath(path), message: problem });
+    return undefined;
+  }
   return options;
 }
 

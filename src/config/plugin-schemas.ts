@@ -5,6 +5,8 @@ import type { Registry } from '../core/registry.js';
 export interface PluginSchema {
   type: string;
   options: z.ZodRawShape;
+  /** What is wrong with the entry as a whole (fields that depend on each other), or undefined. */
+  validateOptions?(options: Record<string, unknown>): string | undefined;
 }
 
 /** What config needs of a probe plugin: its fields, and a look at each target at load time. */

@@ -59,6 +59,8 @@ export interface HealerPlugin<S extends z.ZodRawShape = z.ZodRawShape> {
   type: string;
   options: S;
   create(id: string, options: z.infer<z.ZodObject<S>>, services: HealerServices): Healer;
+  /** Checked at load (so `validate` says it): what the fields cannot say alone, or undefined. */
+  validateOptions?(options: z.infer<z.ZodObject<S>>): string | undefined;
 }
 
 /** Keeps a plugin's option types inside its own file while the registry holds them all alike. */

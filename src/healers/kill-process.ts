@@ -93,8 +93,9 @@ async function parentOf(pid: number): Promise<number | undefined> {
 export default defineHealer({
   type: 'kill-process',
   options,
+  // Both or neither cannot be expressed in the fields' own schemas: the loader asks here.
+  validateOptions: (opts) => ((opts.pidFile === undefined) === (opts.name === undefined) ? 'needs exactly one of "pidFile" or "name"' : undefined),
   create(id, opts, services) {
-    // Both or neither cannot be expressed in the fields' own schemas: refuse at creation.
     if ((opts.pidFile === undefined) === (opts.name === undefined)) {
       throw new Error(`healer ${id} (kill-process): needs exactly one of "pidFile" or "name"`);
     }
