@@ -109,7 +109,14 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
 }
 
 function printIncident(i: Incident): string {
-  const ticket = i.ticket ? `${i.ticket.provider}:${i.ticket.number ?? i.ticket.id}` : i.ticketError ? `ticket failed: ${i.ticketError}` : i.ticketProvider === false ? 'no ticket' : 'ticket pending';
+  const ticket = !i.ticketProviders.length
+    ? 'no ticket'
+    : i.ticketProviders
+        .map((p) => {
+          const t = i.tickets.find((r) => r.provider === p);
+          return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} not needed yet` : `${p} pending`;
+        })
+        .join(', ');
   const lasted = formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt);
   const heals = i.heals.length ? `  heals: ${i.heals.map((h) => `${h.healer}=${h.result}`).join(',')}` : '';
   return `${i.status.padEnd(8)} P${i.priority} ${i.severity.padEnd(8)} ${i.checkId}  ${i.target}  ${i.evidence.kind}: ${i.evidence.message}  (${lasted}, since ${new Date(i.firstFailureAt).toISOString()})  [${ticket}]${heals}`;

@@ -61,9 +61,12 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
   c.heal.forEach((id, j) => {
     if (refs.healers && !refs.healers.has(id)) problems.push({ path: at('heal', j), message: `no healer "${id}" under healers` });
   });
-  const ticket = c.ticket ?? refs.defaultTicket;
-  if (refs.providers && ticket !== false && !refs.providers.includes(ticket)) {
-    problems.push({ path: at('ticket'), message: `no provider "${ticket}" in ticketing.providers (have: ${refs.providers.join(', ') || 'none'})` });
+  const chosen = c.ticket ?? refs.defaultTicket;
+  const ticket = chosen === false ? [] : typeof chosen === 'string' ? [chosen] : [...new Set(chosen)];
+  for (const [j, provider] of ticket.entries()) {
+    if (refs.providers && !refs.providers.includes(provider)) {
+      problems.push({ path: Array.isArray(c.ticket) ? at('ticket', j) : at('ticket'), message: `no provider "${provider}" in ticketing.providers (have: ${refs.providers.join(', ') || 'none'})` });
+    }
   }
   let targets: string[] = [];
   try {

@@ -27,7 +27,8 @@ export const commonCheckShape = {
   heal: z.array(z.string()).default([]),
   /** The agent that owns this check's host: its healers run only there (an agent's `agent.id`). */
   agent: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (an agent id)').optional(),
-  ticket: z.union([z.string(), z.literal(false)]).optional(),
+  /** A provider id, a list of them (`[servicenow, oncall]`: each gets its own ticket), or false for never. */
+  ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
   enabled: z.boolean().default(true),
   /** Early warnings from trends: see src/evaluator/predictor.ts. */
   predict: z

@@ -19,8 +19,8 @@ export interface CheckConfig {
   heal: string[];
   /** The agent whose host this check watches: its healers run only there. */
   agent?: string;
-  /** Ticket provider id, or false for never. */
-  ticket: string | false;
+  /** Ticket provider ids, each delivered on its own; empty for never. */
+  ticket: string[];
   enabled: boolean;
   /** Trend and drift warnings; absent = off. */
   predict?: PredictConfig;

@@ -49,6 +49,7 @@ checks:
     receivingFacility: LAB
     impact: 2
     profiles: [emergency-dept]
+    heal: [restart-hl7-engine]
   - id: pacs-echo
     description: PACS DICOM verification (C-ECHO)
     type: dicom-echo
@@ -56,6 +57,7 @@ checks:
     calledAeTitle: ${PACS_AE_TITLE}
     impact: 2
     profiles: [cardiology-clinic]
+    heal: [restart-dicom-router]
   - id: ward-3b-workstations
     description: Ward 3B workstations (agents push heartbeats)
     type: heartbeat
@@ -71,6 +73,16 @@ checks:
     predict: { horizon: ${ms(30_000 / o.speed)}, window: ${ms(20_000 / o.speed)}, minSamples: 5 }
     impact: 2
     profiles: [emergency-dept, cardiology-clinic]
+healers:
+  # Works: the engine's own admin API restarts it, which drains the stuck LAB queue.
+  restart-hl7-engine: { type: http, url: ${h.engineAdmin.url}, method: POST, timeout: 5s, verify: 5s }
+  # Does not: the router restarts fine, but the PACS answers to another AE title now. Not verified,
+  # so the ticket opens at once with this attempt on it.
+  restart-dicom-router:
+    type: command
+    argv: [${JSON.stringify(process.execPath)}, -e, "console.log('dicom-router: stopped; started, listening on 11112')"]
+    timeout: 5s
+    verify: 4s
 ticketing:
   default: local
   providers:

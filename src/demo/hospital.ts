@@ -1,6 +1,8 @@
+import http from 'node:http';
 import { startDicomScp, type DicomScp } from './simulators/dicom-scp.js';
 import { FakeFhirServer, operationOutcome } from './simulators/fhir-server.js';
 import { startMllpServer, type MllpFake } from './simulators/mllp-server.js';
+import { close, listen } from './simulators/servers.js';
 import { StorageAppliance } from './simulators/storage-appliance.js';
 import { Ward } from './simulators/workstations.js';
 
@@ -19,6 +21,8 @@ export class Hospital {
     readonly interfaceEngine: MllpFake,
     readonly pacs: DicomScp,
     readonly storage: StorageAppliance,
+    /** The interface engine's admin API: `POST /admin/restart` restarts it (and drains a stuck queue). */
+    readonly engineAdmin: { url: string; server: http.Server },
   ) {}
 
   ward?: Ward;
@@ -34,7 +38,14 @@ export class Hospital {
       const pacs = await startDicomScp({ aeTitle: PACS_AE_TITLE });
       started.push({ stop: () => pacs.close() });
       const storage = await new StorageAppliance(storageUsedPercent).start();
-      return new Hospital(ehr, engine, pacs, storage);
+      started.push(storage);
+      const admin = http.createServer((req, res) => {
+        if (req.method !== 'POST' || req.url !== '/admin/restart') return void res.writeHead(404).end();
+        engine.behaviour = { kind: 'ack' };
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"restarted":true,"queues":"drained"}');
+      });
+      const adminPort = await listen(admin);
+      return new Hospital(ehr, engine, pacs, storage, { url: `http://127.0.0.1:${adminPort}/admin/restart`, server: admin });
     } catch (err) {
       await Promise.allSettled(started.map((s) => s.stop()));
       throw err;
@@ -74,6 +85,6 @@ export class Hospital {
 
   async close(): Promise<void> {
     this.ward?.stop();
-    await Promise.allSettled([this.ehr.stop(), this.interfaceEngine.close(), this.pacs.close(), this.storage.stop()]);
+    await Promise.allSettled([this.ehr.stop(), this.interfaceEngine.close(), this.pacs.close(), this.storage.stop(), close(this.engineAdmin.server)]);
   }
 }

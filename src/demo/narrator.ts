@@ -7,9 +7,9 @@ import { listLocalTickets, type LocalTicket } from '../ticketing/local.js';
 import type { Incident } from '../messages/incident.js';
 import { aspectOf, incidentKey } from '../messages/keys.js';
 
-type Tone = 'inject' | 'recover' | 'open' | 'resolve' | 'ticket' | 'note' | 'dim';
+type Tone = 'inject' | 'recover' | 'open' | 'resolve' | 'ticket' | 'heal' | 'note' | 'dim';
 
-const ANSI: Record<Tone, string> = { inject: '33', recover: '32', open: '31;1', resolve: '32;1', ticket: '36', note: '2', dim: '2' };
+const ANSI: Record<Tone, string> = { inject: '33', recover: '32', open: '31;1', resolve: '32;1', ticket: '36', heal: '35', note: '2', dim: '2' };
 
 export interface NarratorOptions {
   store: IncidentStore;
@@ -38,7 +38,7 @@ function clip(text: string, max = MESSAGE_MAX): string {
  * it needs no hook in the daemon).
  */
 export class Narrator {
-  private readonly incidents = new Map<string, { status: Incident['status']; severity: Incident['severity'] }>();
+  private readonly incidents = new Map<string, { status: Incident['status']; severity: Incident['severity']; heals: number }>();
   private readonly tickets = new Map<string, { status: LocalTicket['status']; notes: number }>();
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
@@ -103,13 +103,19 @@ export class Narrator {
       } else if (seen.status === 'open' && i.severity !== seen.severity && i.status === 'open') {
         this.line('open', 'incident escalated', `${seen.severity} → ${i.severity}  ${this.label(i)} — ${i.evidence.kind}: ${clip(i.evidence.message)}`);
       }
+      // Finished heal attempts not told yet (a running one is told when it ends).
+      const finished = i.heals.filter((h) => h.result !== 'running');
+      for (const h of finished.slice(seen?.heals ?? 0)) {
+        this.line('heal', `heal ${h.result}`, `${this.label(i)} — ${h.healer} #${h.attempt}: ${clip(h.message)}`);
+      }
       if (i.status === 'resolved' && seen?.status !== 'resolved') {
         const lasted = formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt);
         // A prediction also clears once its value is past the limit: then it came true, and the check's own incident carries on.
         const cameTrue = aspectOf(i.key, i.checkId, i.target)?.startsWith('predict:') && openKeys.has(incidentKey(i.checkId, i.target));
-        this.line('resolve', 'incident resolved', `${this.label(i)} — ${cameTrue ? `the prediction came true after ${lasted}; the ${i.checkId} incident carries on` : `recovered after ${lasted}`}`);
+        const how = cameTrue ? `the prediction came true after ${lasted}; the ${i.checkId} incident carries on` : i.resolution === 'healed' ? `healed after ${lasted}, no ticket needed` : `recovered after ${lasted}`;
+        this.line('resolve', 'incident resolved', `${this.label(i)} — ${how}`);
       }
-      this.incidents.set(i.id, { status: i.status, severity: i.severity });
+      this.incidents.set(i.id, { status: i.status, severity: i.severity, heals: finished.length });
     }
     for (const t of [...tickets].sort((a, b) => Number(a.id) - Number(b.id))) {
       const seen = this.tickets.get(t.id);

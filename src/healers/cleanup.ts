@@ -52,6 +52,8 @@ export default defineHealer({
         try {
           realRoot = await realpath(opts.root);
           if (!(await stat(realRoot)).isDirectory()) return { result: 'failed', message: `cleanup ${opts.root}: not a directory` };
+          // A root that is (or became) a symlink to / would make the whole machine "inside" it.
+          if (realRoot === '/') return { result: 'failed', message: `cleanup ${opts.root}: refused, it resolves to / (a symlink?)` };
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           return { result: 'failed', message: `cleanup ${opts.root}: ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`}` };

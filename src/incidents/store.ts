@@ -4,7 +4,7 @@ import type { Evidence } from '../messages/state-change.js';
 import type { HealAttempt, Incident, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'ticket' | 'ticketError' | 'ticketQueuedAt'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -66,7 +66,17 @@ return {'resolved', openId}
 /** Resolved incidents are kept this long (the help-desk report looks back at most this far). */
 export const INCIDENT_RETENTION_DAYS = 90;
 
+/** KEYS: incident hash. ARGV: priority. The priority field overrides the one fixed at opening. */
+const RAISE_PRIORITY = `
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'status') ~= 'open' then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], 'priority') or cjson.decode(redis.call('HGET', KEYS[1], 'core')).priority)
+if tonumber(ARGV[1]) >= current then return 0 end
+redis.call('HSET', KEYS[1], 'priority', ARGV[1])
+return 1
+`;
+
 type ScriptedRedis = Redis & {
+  prodromeRaisePriority(key: string, priority: string): Promise<number>;
   prodromeApplyProblem(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
   prodromeApplyRecovery(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string]>;
 };
@@ -90,6 +100,7 @@ export class IncidentStore {
     if (!('prodromeApplyProblem' in redis)) {
       redis.defineCommand('prodromeApplyProblem', { numberOfKeys: 3, lua: APPLY_PROBLEM });
       redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 4, lua: APPLY_RECOVERY });
+      redis.defineCommand('prodromeRaisePriority', { numberOfKeys: 1, lua: RAISE_PRIORITY });
     }
   }
 
@@ -118,12 +129,22 @@ export class IncidentStore {
     return h.core ? IncidentStore.decode(h) : undefined;
   }
 
+  /** One field per provider, so two providers' workers never overwrite each other. */
   async setTicket(id: string, ref: TicketRef): Promise<void> {
-    await this.redis.multi().hset(this.incidentPrefix + id, 'ticket', JSON.stringify(ref)).hdel(this.incidentPrefix + id, 'ticketError').exec();
+    const h = this.incidentPrefix + id;
+    await this.redis.multi().hset(h, `ticket:${ref.provider}`, JSON.stringify(ref)).hdel(h, `ticketError:${ref.provider}`).exec();
   }
 
-  async setTicketError(id: string, message: string): Promise<void> {
-    await this.redis.hset(this.incidentPrefix + id, 'ticketError', message);
+  async setTicketError(id: string, provider: string, message: string): Promise<void> {
+    await this.redis.hset(this.incidentPrefix + id, `ticketError:${provider}`, message);
+  }
+
+  /**
+   * Raises the incident's priority (a lower number) when `priority` is more urgent than the one it
+   * has; true when this call raised it, so of several agents only one announces it.
+   */
+  async raisePriority(id: string, priority: number): Promise<boolean> {
+    return (await this.redis.prodromeRaisePriority(this.incidentPrefix + id, String(priority))) === 1;
   }
 
   /** Written only by the incident's heal job, which runs one at a time per incident. */
@@ -177,9 +198,18 @@ export class IncidentStore {
   }
 
   private static decode(h: Record<string, string>): Incident {
-    const core = JSON.parse(h.core!) as IncidentCore;
+    const { ticketProvider, ...core } = JSON.parse(h.core!) as IncidentCore & { ticketProvider?: string | false };
+    const tickets: TicketRef[] = [];
+    const ticketErrors: Record<string, string> = {};
+    for (const [field, value] of Object.entries(h)) {
+      if (field.startsWith('ticket:') || field === 'ticket') tickets.push(JSON.parse(value) as TicketRef);
+      else if (field.startsWith('ticketError:')) ticketErrors[field.slice('ticketError:'.length)] = value;
+    }
     return {
       ...core,
+      // Incidents written before tickets went per provider name one provider, or false.
+      ticketProviders: core.ticketProviders ?? (typeof ticketProvider === 'string' ? [ticketProvider] : []),
+      ...(h.priority ? { priority: Number(h.priority) } : {}),
       status: h.status === 'resolved' ? 'resolved' : 'open',
       severity: (h.severity || 'critical') as Severity,
       evidence: JSON.parse(h.evidence ?? '{}') as Evidence,
@@ -189,8 +219,8 @@ export class IncidentStore {
       ...(h.resolution ? { resolution: h.resolution as Resolution } : {}),
       ...(h.ticketQueuedAt ? { ticketQueuedAt: Number(h.ticketQueuedAt) } : {}),
       heals: JSON.parse(h.heals ?? '[]') as HealAttempt[],
-      ...(h.ticket ? { ticket: JSON.parse(h.ticket) as TicketRef } : {}),
-      ...(h.ticketError ? { ticketError: h.ticketError } : {}),
+      tickets,
+      ticketErrors,
     };
   }
 }

@@ -69,11 +69,13 @@ export interface Incident {
   recurrences: number;
   evidence: Evidence;
   heals: HealAttempt[];
-  /** Which provider tickets it (false = never), fixed at opening so a config change cannot orphan it. */
-  ticketProvider: string | false;
-  ticket?: TicketRef;
-  ticketError?: string;
-  /** When the ticket's open was queued: not at confirmation while healers still try. */
+  /** Which providers ticket it (none = never), fixed at opening so a config change cannot orphan it. */
+  ticketProviders: string[];
+  /** One per provider that has opened its ticket. */
+  tickets: TicketRef[];
+  /** By provider: why its ticket could not be delivered for good (the vendor's words). */
+  ticketErrors: Record<string, string>;
+  /** When the tickets' opens were queued: not at confirmation while healers still try. */
   ticketQueuedAt?: number;
   /** The agent that confirmed it. */
   agent: string;

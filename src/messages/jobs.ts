@@ -5,6 +5,8 @@ export type TicketAction = 'open' | 'update' | 'resolve';
 /** A ticket operation to deliver; queued so a down ticket system delays it and never loses it. */
 export interface TicketJob {
   incidentId: string;
+  /** Each provider's delivery is its own job: one that fails never holds up another. */
+  provider: string;
   action: TicketAction;
   /** When the change that caused it happened; makes update ids unique. */
   at: number;

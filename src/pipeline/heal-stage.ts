@@ -4,7 +4,8 @@ import type { ActionOutcome, Healer, HealRequest } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { HealAttempt, HealResult, Incident } from '../messages/incident.js';
-import type { HealJob, TicketJob } from '../messages/jobs.js';
+import type { HealJob, TicketAction } from '../messages/jobs.js';
+import type { TicketedIncident } from './ticket-stage.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 import { evidenceOf } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -22,7 +23,8 @@ export interface HealStageDeps {
   metrics: Metrics;
   logger: Logger;
   recordHealed: boolean;
-  enqueueTicket(job: TicketJob): Promise<void>;
+  /** One ticket job for each of the incident's providers. */
+  enqueueTickets(incident: TicketedIncident, action: TicketAction, at: number, note?: string): Promise<void>;
   /** Another round after a cooldown, on the check's own agent when it is pinned to one. */
   enqueueHeal(job: HealJob, agent: string | undefined, delayMs: number): Promise<void>;
   /** Verification probe results, for the monitoring stage: they are real results of the check. */
@@ -181,27 +183,27 @@ async function healed(incident: Incident, attempt: HealAttempt, deps: HealStageD
     return;
   }
   const latest = await deps.store.get(incident.id);
-  if (!latest || latest.ticketProvider === false) return;
+  if (!latest || !latest.ticketProviders.length) return;
   if (latest.ticketQueuedAt !== undefined) {
-    await deps.enqueueTicket({ incidentId: incident.id, action: 'resolve', at: now });
+    await deps.enqueueTickets(latest, 'resolve', now);
   } else if (deps.recordHealed) {
     await deps.store.setTicketQueued(incident.id, now);
-    await deps.enqueueTicket({ incidentId: incident.id, action: 'open', at: incident.confirmedAt });
-    await deps.enqueueTicket({ incidentId: incident.id, action: 'resolve', at: now });
+    await deps.enqueueTickets(latest, 'open', incident.confirmedAt);
+    await deps.enqueueTickets(latest, 'resolve', now);
   }
 }
 
 /** Not healed: the ticket opens now with every attempt on it; an open ticket hears of later rounds. */
 async function notHealed(incident: Incident, heals: HealAttempt[], job: HealJob, deps: HealStageDeps, log: Logger): Promise<void> {
   const latest = await deps.store.get(incident.id);
-  if (!latest || latest.status !== 'open' || latest.ticketProvider === false) return; // recovered on its own meanwhile
+  if (!latest || latest.status !== 'open' || !latest.ticketProviders.length) return; // recovered on its own meanwhile
   const now = (deps.now ?? Date.now)();
   if (latest.ticketQueuedAt === undefined) {
     log.warn('Not healed: opening the ticket', { attempts: heals.filter((h) => h.result !== 'skipped').length });
     await deps.store.setTicketQueued(incident.id, now);
-    await deps.enqueueTicket({ incidentId: incident.id, action: 'open', at: incident.confirmedAt });
+    await deps.enqueueTickets(latest, 'open', incident.confirmedAt);
   } else if (job.round > 1) {
     const tried = heals.filter((h) => h.result !== 'skipped' && h.startedAt >= (latest.ticketQueuedAt ?? 0));
-    if (tried.length) await deps.enqueueTicket({ incidentId: incident.id, action: 'update', at: now, note: `Self-healing round ${job.round}: ${tried.map((h) => `${h.healer} ${h.result}`).join(', ')}` });
+    if (tried.length) await deps.enqueueTickets(latest, 'update', now, `Self-healing round ${job.round}: ${tried.map((h) => `${h.healer} ${h.result}`).join(', ')}`);
   }
 }

@@ -4,7 +4,8 @@ import type { Logger } from '../core/logger.js';
 import { priorityOf, urgencyOf } from '../ticketing/priority.js';
 import { incidentTitle } from '../ticketing/summary.js';
 import type { IncidentCore, IncidentStore } from '../incidents/store.js';
-import type { HealJob, TicketJob } from '../messages/jobs.js';
+import type { HealJob, TicketAction } from '../messages/jobs.js';
+import type { TicketedIncident } from './ticket-stage.js';
 import { isProblem, type StateChange } from '../messages/state-change.js';
 
 export interface StateChangeDeps {
@@ -18,7 +19,8 @@ export interface StateChangeDeps {
   profiles: ReadonlyMap<string, ProfileConfig>;
   defaultTicketProvider: string | false;
   agent: string;
-  enqueueTicket(job: TicketJob): Promise<void>;
+  /** One ticket job for each of the incident's providers. */
+  enqueueTickets(incident: TicketedIncident, action: TicketAction, at: number, note?: string): Promise<void>;
   /** Round 1 of self-healing; `agent` is the check's owner, whose queue it goes to. */
   enqueueHeal(job: HealJob, agent: string | undefined): Promise<void>;
   logger: Logger;
@@ -57,24 +59,25 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       firstFailureAt: change.firstFailureAt,
       confirmedAt: change.at,
       openedAt: now(),
-      ticketProvider: check ? check.ticket : deps.defaultTicketProvider,
+      ticketProviders: check ? check.ticket : deps.defaultTicketProvider === false ? [] : [deps.defaultTicketProvider],
       agent: deps.agent,
     };
     const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
     if (result.outcome === 'opened') {
       log.warn('Incident opened', { incident: result.id, severity: change.to, kind: change.evidence.kind, reason: change.evidence.message, priority: core.priority });
-      await askForTicket(result.id, change.at, check, core.ticketProvider, deps);
+      await askForTicket({ id: result.id, ticketProviders: core.ticketProviders }, change.at, check, deps);
     } else if (result.outcome === 'recurrence') {
       log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
       const incident = await deps.store.get(result.id);
       if (!incident) return;
       // The incident may have been written by an attempt that failed before queueing its heal or
       // ticket (a retried job): queue it again; its job id makes a second one a no-op.
-      if (!incident.ticket && !incident.ticketError) await askForTicket(incident.id, incident.confirmedAt, check, incident.ticketProvider, deps, incident.ticketQueuedAt);
+      if (incident.ticketQueuedAt === undefined) await askForTicket(incident, incident.confirmedAt, check, deps);
+      else await deps.enqueueTickets(incident, 'open', incident.confirmedAt);
       const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
       // While healers still try there is no ticket to update: it will open with the state as it is then.
-      if (worse && (incident.ticket || incident.ticketQueuedAt !== undefined)) {
-        await deps.enqueueTicket({ incidentId: result.id, action: 'update', at: change.at, note: `Escalated from ${result.previousSeverity} to ${change.to}: ${change.evidence.kind} — ${change.evidence.message}` });
+      if (worse && incident.ticketQueuedAt !== undefined) {
+        await deps.enqueueTickets(incident, 'update', change.at, `Escalated from ${result.previousSeverity} to ${change.to}: ${change.evidence.kind} — ${change.evidence.message}`);
       }
     } else {
       log.debug('Stale state change ignored', { at: change.at });
@@ -88,9 +91,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       log.info('Incident resolved', { incident: result.id });
       const incident = await deps.store.get(result.id);
       // No ticket was asked for when a healer was still trying: nothing to resolve.
-      if (incident && incident.ticketProvider !== false && (incident.ticket || incident.ticketQueuedAt !== undefined)) {
-        await deps.enqueueTicket({ incidentId: result.id, action: 'resolve', at: change.at });
-      }
+      if (incident && incident.ticketQueuedAt !== undefined) await deps.enqueueTickets(incident, 'resolve', change.at);
     }
   }
 }
@@ -99,12 +100,12 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
  * A confirmed problem goes to the check's healers first when it has any (the heal stage opens the
  * ticket if they do not fix it); otherwise its ticket opens now.
  */
-async function askForTicket(incidentId: string, confirmedAt: number, check: CheckConfig | undefined, provider: string | false, deps: StateChangeDeps, ticketQueuedAt?: number): Promise<void> {
-  if (check?.heal.length && ticketQueuedAt === undefined) {
-    await deps.enqueueHeal({ incidentId, round: 1 }, check.agent);
+async function askForTicket(incident: TicketedIncident, confirmedAt: number, check: CheckConfig | undefined, deps: StateChangeDeps): Promise<void> {
+  if (check?.heal.length) {
+    await deps.enqueueHeal({ incidentId: incident.id, round: 1 }, check.agent);
     return;
   }
-  if (provider === false) return;
-  await deps.store.setTicketQueued(incidentId, ticketQueuedAt ?? (deps.now ?? Date.now)());
-  await deps.enqueueTicket({ incidentId, action: 'open', at: confirmedAt });
+  if (!incident.ticketProviders.length) return;
+  await deps.store.setTicketQueued(incident.id, (deps.now ?? Date.now)());
+  await deps.enqueueTickets(incident, 'open', confirmedAt);
 }

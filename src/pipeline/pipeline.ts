@@ -1,4 +1,4 @@
-import type { ProdromeConfig } from '../config/types.js';
+import type { CheckConfig, ProdromeConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -11,11 +11,12 @@ import type { TicketProvider } from '../ticketing/ticket-provider.js';
 import type { Healer } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { Probe } from '../probes/probe.js';
-import { runHealRound } from './heal-stage.js';
-import { handleStateChange } from './incident-stage.js';
+import { runHealRound, type HealStageDeps } from './heal-stage.js';
+import { handleStateChange, type StateChangeDeps } from './incident-stage.js';
 import { MonitoringStage, type ChangeFilter } from './monitoring-stage.js';
 import { reconcile } from './reconcile.js';
-import { deliverTicket } from './ticket-stage.js';
+import { describeTicket } from './ticket-context.js';
+import { deliverTicket, queueTickets, type DeliverDeps } from './ticket-stage.js';
 
 export interface PipelineDeps {
   config: ProdromeConfig;
@@ -44,12 +45,14 @@ export class Pipeline {
   readonly monitoring: MonitoringStage;
   readonly outbox: Outbox<StateChange>;
   readonly processors: Processors;
+  private readonly checks: ReadonlyMap<string, CheckConfig>;
   private reconciled: Promise<void> | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: PipelineDeps) {
     const { config, store, queues, providers, healers, healPolicy, probes, metrics, logger } = deps;
     this.log = logger.child({ component: 'pipeline' });
+    this.checks = new Map(config.checks.map((c) => [c.id, c]));
     this.outbox = new Outbox<StateChange>({
       send: (change) => queues.addStateChange(change),
       capacity: config.redis.bufferSize,
@@ -59,25 +62,27 @@ export class Pipeline {
     });
     const filters: ChangeFilter[] = [];
     this.monitoring = new MonitoringStage({ metrics, logger, filters, send: (change) => this.outbox.push(change) });
-    const checks = new Map(config.checks.map((c) => [c.id, c]));
+    const checks = this.checks;
     const evaluator = this.monitoring.evaluator;
+    const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
+    const incidentStage: StateChangeDeps = {
+      store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
+      isOutdated: (c) => evaluator.isOutdated(c),
+      enqueueTickets,
+      enqueueHeal: (job, agent) => queues.addHealJob(job, agent),
+    };
+    const healStage: HealStageDeps = {
+      store, checks, healerConfigs: config.healers, healers, probes, policy: healPolicy, metrics, logger, recordHealed: config.ticketing.recordHealed,
+      enqueueTickets,
+      enqueueHeal: (job, agent, delayMs) => queues.addHealJob(job, agent, delayMs),
+      observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
+    };
+    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles }) };
     this.processors = {
-      stateChange: (change) =>
-        handleStateChange(change, {
-          store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
-          isOutdated: (c) => evaluator.isOutdated(c),
-          enqueueTicket: (job: TicketJob) => queues.addTicketJob(job),
-          enqueueHeal: (job, agent) => queues.addHealJob(job, agent),
-        }),
-      heal: (job) =>
-        runHealRound(job, {
-          store, checks, healerConfigs: config.healers, healers, probes, policy: healPolicy, metrics, logger, recordHealed: config.ticketing.recordHealed,
-          enqueueTicket: (t) => queues.addTicketJob(t),
-          enqueueHeal: (next, agent, delayMs) => queues.addHealJob(next, agent, delayMs),
-          observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
-        }),
-      ticket: (job) => deliverTicket(job, { store, providers, metrics, logger }),
-      ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, err.message),
+      stateChange: (change) => handleStateChange(change, incidentStage),
+      heal: (job) => runHealRound(job, healStage),
+      ticket: (job) => deliverTicket(job, ticketStage),
+      ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, job.provider, err.message),
     };
   }
 
@@ -90,7 +95,7 @@ export class Pipeline {
       store: this.deps.store,
       pendingChanges: () => this.deps.queues.pendingStateChanges(),
       evaluator: this.monitoring.evaluator,
-      checks: new Map(this.deps.config.checks.map((c) => [c.id, c])),
+      checks: this.checks,
       metrics: this.deps.metrics,
       send: (change) => this.outbox.push(change),
       logger: this.deps.logger,

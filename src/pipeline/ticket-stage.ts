@@ -2,14 +2,28 @@ import { DeliveryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { TicketProvider } from '../ticketing/ticket-provider.js';
-import type { TicketJob } from '../messages/jobs.js';
+import type { TicketPriority, TicketProvider } from '../ticketing/ticket-provider.js';
+import type { TicketText } from '../ticketing/ticket-text.js';
+import type { Incident } from '../messages/incident.js';
+import type { TicketAction, TicketJob } from '../messages/jobs.js';
 
 export interface DeliverDeps {
   store: IncidentStore;
+  /** The words and the priority of the ticket now (pipeline/ticket-context.ts). */
+  describe(incident: Incident, now: number): { text: TicketText; priority: TicketPriority };
   providers: ReadonlyMap<string, TicketProvider>;
   metrics: Metrics;
   logger: Logger;
+}
+
+/** What the stages before need to ask for tickets: the incident and its providers. */
+export type TicketedIncident = Pick<Incident, 'id' | 'ticketProviders'>;
+
+/** One ticket job for each of the incident's providers. */
+export async function queueTickets(
+  incident: TicketedIncident, action: TicketAction, at: number, note: string | undefined, enqueue: (job: TicketJob) => Promise<void>,
+): Promise<void> {
+  for (const provider of incident.ticketProviders) await enqueue({ incidentId: incident.id, provider, action, at, ...(note !== undefined ? { note } : {}) });
 }
 
 /** The idempotency key of one action on one incident: equal across retries, new for a new incident. */
@@ -24,43 +38,44 @@ export function idempotencyKey(job: TicketJob): string {
 export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<void> {
   const incident = await deps.store.get(job.incidentId);
   if (!incident) throw new DeliveryError(`incident ${job.incidentId} no longer exists`, { retryable: false });
-  if (incident.ticketProvider === false) return;
-  const provider = deps.providers.get(incident.ticketProvider);
-  if (!provider) throw new DeliveryError(`ticket provider "${incident.ticketProvider}" is not configured`, { retryable: false });
+  const provider = deps.providers.get(job.provider);
+  if (!provider) throw new DeliveryError(`ticket provider "${job.provider}" is not configured`, { retryable: false });
   const log = deps.logger.child({ component: 'ticketing', provider: provider.id, incident: incident.id, check: incident.checkId });
-  const ctx = { idempotencyKey: idempotencyKey(job), logger: log };
+  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...deps.describe(incident, Date.now()) };
+  const ticket = incident.tickets.find((t) => t.provider === provider.id);
 
   // An escalation retried until after the recovery would reopen the ticket in many systems.
   if (job.action === 'update' && incident.status === 'resolved') {
     log.info('Update dropped: the incident is already resolved', { note: job.note });
     return;
   }
-  if (job.action !== 'open' && !incident.ticket) {
+  if (job.action !== 'open' && !ticket) {
     if (incident.ticketQueuedAt === undefined) {
       log.info('No ticket to update: none was asked for (a healer fixed it first)', { action: job.action });
       return;
     }
-    if (incident.ticketError) {
-      log.warn('No ticket to update: opening it failed for good', { action: job.action, error: incident.ticketError });
+    if (incident.ticketErrors[provider.id]) {
+      log.warn('No ticket to update: opening it failed for good', { action: job.action, error: incident.ticketErrors[provider.id] });
       return;
     }
-    // The open is still being retried (the ticket system is down); come back after it.
-    throw new DeliveryError(`ticket for incident ${incident.id} not opened yet`, { retryable: true });
+    // The open is still being retried (the ticket system is down): come back after it, so an
+    // update never overtakes its open.
+    throw new DeliveryError(`ticket for incident ${incident.id} not opened yet in ${provider.id}`, { retryable: true });
   }
 
   try {
     if (job.action === 'open') {
-      if (incident.ticket) return;
+      if (ticket) return;
       const ref = await provider.open(incident, ctx);
       await deps.store.setTicket(incident.id, ref);
       deps.metrics.timeToTicket.observe({ provider: provider.id }, Math.max(0, (ref.openedAt - incident.firstFailureAt) / 1000));
       log.info('Ticket opened', { ticket: ref.number ?? ref.id, secondsSinceFirstFailure: (ref.openedAt - incident.firstFailureAt) / 1000 });
     } else if (job.action === 'update') {
-      await provider.update(incident.ticket!, incident, job.note ?? '', ctx);
-      log.info('Ticket updated', { ticket: incident.ticket!.number ?? incident.ticket!.id });
+      await provider.update(ticket!, incident, job.note ?? '', ctx);
+      log.info('Ticket updated', { ticket: ticket!.number ?? ticket!.id });
     } else {
-      await provider.resolve(incident.ticket!, incident, ctx);
-      log.info('Ticket resolved', { ticket: incident.ticket!.number ?? incident.ticket!.id });
+      await provider.resolve(ticket!, incident, ctx);
+      log.info('Ticket resolved', { ticket: ticket!.number ?? ticket!.id });
     }
     deps.metrics.tickets.inc({ provider: provider.id, action: job.action, result: 'ok' });
   } catch (err) {

@@ -33,7 +33,7 @@ export function stateChangeJobId(change: StateChange): string {
 }
 
 export function ticketJobId(job: TicketJob): string {
-  return job.action === 'update' ? `t-${job.incidentId}-update-${job.at}` : `t-${job.incidentId}-${job.action}`;
+  return job.action === 'update' ? `t-${job.incidentId}-${job.provider}-update-${job.at}` : `t-${job.incidentId}-${job.provider}-${job.action}`;
 }
 
 export interface QueueOptions {

@@ -2,11 +2,23 @@ import type { z } from 'zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
+import type { TicketText } from './ticket-text.js';
 
 export interface TicketCallContext {
   /** Stable for one action on one incident: the same across retries, different for a new incident. */
   idempotencyKey: string;
   logger: Logger;
+  /** The ticket's words, written once for every provider (ticket-text.ts); each shapes them its own way. */
+  text: TicketText;
+  /** Priority now: impact from the check × urgency from the affected profiles at this moment. */
+  priority: TicketPriority;
+}
+
+/** ITIL: impact 1 high … 3 low, urgency 1 … 3, priority 1 critical … 5 planning. */
+export interface TicketPriority {
+  impact: 1 | 2 | 3;
+  urgency: 1 | 2 | 3;
+  priority: 1 | 2 | 3 | 4 | 5;
 }
 
 /**
@@ -33,6 +45,8 @@ export interface TicketPlugin<S extends z.ZodRawShape = z.ZodRawShape> {
   type: string;
   options: S;
   create(id: string, options: z.infer<z.ZodObject<S>>, services: TicketServices): TicketProvider;
+  /** Checked at load (so `validate` says it): what the fields cannot say alone, or undefined. */
+  validateOptions?(options: z.infer<z.ZodObject<S>>): string | undefined;
 }
 
 export function defineTicketProvider<S extends z.ZodRawShape>(plugin: TicketPlugin<S>): TicketPlugin {

@@ -1,6 +1,6 @@
-import axios, { type AxiosError } from 'axios';
+import axios from 'axios';
 import { z } from 'zod';
-import { DeliveryError } from '../core/errors.js';
+import { deliveryErrorFrom } from './http-delivery.js';
 import { incidentSummary } from './summary.js';
 import { defineTicketProvider } from './ticket-provider.js';
 import { duration, maybeSecret, secret } from '../core/schema.js';
@@ -25,7 +25,7 @@ const options = {
 export type WebhookAction = 'open' | 'update' | 'resolve';
 
 /** The contract's payload: the same shape for every action. */
-export function webhookPayload(action: WebhookAction, incident: Incident, note?: string) {
+export function webhookPayload(action: WebhookAction, incident: Incident, note?: string, providerId?: string) {
   return {
     action,
     key: incident.key,
@@ -40,32 +40,8 @@ export function webhookPayload(action: WebhookAction, incident: Incident, note?:
     heals: incident.heals,
     openedAt: new Date(incident.openedAt).toISOString(),
     resolvedAt: incident.resolvedAt ? new Date(incident.resolvedAt).toISOString() : null,
-    ticket: incident.ticket ?? null,
+    ticket: incident.tickets.find((t) => t.provider === providerId) ?? null,
   };
-}
-
-/** Retry-After is seconds or an HTTP date. */
-export function retryAfterMs(header: unknown, now = Date.now()): number | undefined {
-  if (typeof header !== 'string' || !header.trim()) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** Turns an HTTP failure into a DeliveryError: 408, 429 and 5xx may pass on retry; other 4xx will not. */
-export function deliveryErrorFrom(err: unknown, what: string): DeliveryError {
-  const e = err as AxiosError;
-  const status = e.response?.status;
-  if (status === undefined) return new DeliveryError(`${what}: ${e.code ?? ''} ${e.message}`.trim(), { retryable: true, cause: err });
-  const retryable = status === 408 || status === 429 || status >= 500;
-  const body = typeof e.response?.data === 'string' ? e.response.data : JSON.stringify(e.response?.data ?? '');
-  return new DeliveryError(`${what}: HTTP ${status} ${body.slice(0, 200)}`, {
-    retryable,
-    status,
-    retryAfterMs: retryAfterMs(e.response?.headers?.['retry-after']),
-    cause: err,
-  });
 }
 
 export default defineTicketProvider({
@@ -80,7 +56,7 @@ export default defineTicketProvider({
     });
     const post = async (action: WebhookAction, incident: Incident, idempotencyKey: string, note?: string) => {
       try {
-        return await client.post(opts.url, webhookPayload(action, incident, note), { headers: { 'idempotency-key': idempotencyKey } });
+        return await client.post(opts.url, webhookPayload(action, incident, note, id), { headers: { 'idempotency-key': idempotencyKey } });
       } catch (err) {
         throw deliveryErrorFrom(err, `webhook ${id} ${action}`);
       }

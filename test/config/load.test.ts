@@ -35,7 +35,7 @@ describe('config loading', () => {
   it('applies defaults to a check that leaves them out', () => {
     const config = parseConfig(`defaults: { interval: 20s, timeout: 3s, confirm: 4, recover: 5 }\n${check('')}`, 't');
     const c = config.checks[0]!;
-    expect([c.intervalMs, c.timeoutMs, c.confirm, c.recover, c.impact, c.ticket]).to.deep.equal([20_000, 3_000, 4, 5, 2, 'local']);
+    expect([c.intervalMs, c.timeoutMs, c.confirm, c.recover, c.impact, c.ticket]).to.deep.equal([20_000, 3_000, 4, 5, 2, ['local']]);
   });
 
   it('expands CIDR ranges and file: lists into targets', () => {

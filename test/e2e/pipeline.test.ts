@@ -109,9 +109,9 @@ ticketing:
     // Let the restarted agent see the failure several times over.
     await waitUntil(async () => (await checkState()).consecutiveFailures >= 6 && (await checkState()).status === 'critical', 'repeated failures after restart');
     expect(receiver.received.filter((r) => r.action === 'open')).to.have.length(1);
-    const incidents = (await getJson(`${api}/api/incidents`)) as { ticket?: { id: string } }[];
+    const incidents = (await getJson(`${api}/api/incidents`)) as { tickets: { id: string }[] }[];
     expect(incidents).to.have.length(1);
-    expect(incidents[0]!.ticket?.id).to.equal('HOOK-1');
+    expect(incidents[0]!.tickets.map((t) => t.id)).to.deep.equal(['HOOK-1']);
   });
 
   it('resolves the ticket once when the target recovers', async () => {

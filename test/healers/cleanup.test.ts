@@ -72,6 +72,15 @@ describe('cleanup healer', () => {
     expect(existsSync(join(root, 'old.dcm'))).to.equal(false);
   });
 
+  it('refuses a root that is a symlink to /, deleting nothing', async () => {
+    const linkedRoot = join(outside, 'root-link');
+    symlinkSync('/', linkedRoot);
+    // A pattern nothing matches: should the guard ever break, this test still deletes nothing.
+    const outcome = await runHealer(makeHealer('cleanup', { root: linkedRoot, olderThan: '1s', pattern: 'prodrome-no-such-file-*', maxFiles: 1 }));
+    expect(outcome.result).to.equal('failed');
+    expect(outcome.message).to.include('resolves to /');
+  });
+
   it('stops at maxFiles and says so', async () => {
     for (let i = 0; i < 5; i++) file(join(root, `old-${i}.tmp`));
     const outcome = await runHealer(makeHealer('cleanup', { root, olderThan: '1d', maxFiles: 2 }));

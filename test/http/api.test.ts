@@ -132,7 +132,7 @@ checks:
         return list.length ? list : undefined;
       }, 'the incident in Redis');
       expect(open[0]!.checkId).to.equal('lab-lis');
-      await waitUntil(async () => (await daemon.store.get(open[0]!.id))?.ticket, 'the local ticket');
+      await waitUntil(async () => (await daemon.store.get(open[0]!.id))?.tickets[0], 'the local ticket');
     } finally {
       targetUp = true;
       await daemon.stop();
@@ -151,7 +151,7 @@ checks:
     const client = new Redis(persistent.url);
     const key = `lab-lis|http://127.0.0.1:${targetPort}/`;
     await new IncidentStore(client, prefix).applyProblem(
-      { id: 'left-open', key, checkId: 'lab-lis', target: `http://127.0.0.1:${targetPort}/`, type: 'http', title: 't', impact: 2, profiles: [], priority: 3, firstFailureAt: 1, confirmedAt: 2, openedAt: 3, ticketProvider: false, agent: 'old' },
+      { id: 'left-open', key, checkId: 'lab-lis', target: `http://127.0.0.1:${targetPort}/`, type: 'http', title: 't', impact: 2, profiles: [], priority: 3, firstFailureAt: 1, confirmedAt: 2, openedAt: 3, ticketProviders: [], agent: 'old' },
       'critical', { kind: 'timeout', message: 'x', durationMs: 1, values: {}, at: 2 }, 2,
     );
     client.disconnect();

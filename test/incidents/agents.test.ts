@@ -69,10 +69,10 @@ ${extra}`, id);
     const d = await agent('agent-c', uniquePrefix('refused'), port);
     const incident = await waitUntil(async () => {
       const [open] = await d.store.listOpen();
-      return open?.ticketError ? open : undefined;
+      return open?.ticketErrors.hook ? open : undefined;
     }, 'the ticket error on the incident');
-    expect(incident.ticketError).to.include('unknown assignment group');
-    expect(incident.ticket).to.equal(undefined);
+    expect(incident.ticketErrors.hook).to.include('unknown assignment group');
+    expect(incident.tickets).to.deep.equal([]);
     expect(receiver.refusedCount - refusedBefore).to.equal(1);
     await close(broken);
   });

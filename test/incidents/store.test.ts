@@ -8,7 +8,7 @@ const evidence: Evidence = { kind: 'timeout', message: 'no answer', durationMs: 
 let n = 0;
 const core = (key = 'ehr|t'): IncidentCore => ({
   id: `inc-${n++}`, key, checkId: 'ehr', target: 't', type: 'http', title: 't', impact: 1, profiles: [], priority: 2,
-  firstFailureAt: 100, confirmedAt: 200, openedAt: 210, ticketProvider: 'local', agent: 'a',
+  firstFailureAt: 100, confirmedAt: 200, openedAt: 210, ticketProviders: ['local'], agent: 'a',
 });
 
 describe('incident store', () => {
@@ -64,7 +64,7 @@ describe('incident store', () => {
     const { id } = (await store.applyProblem(core(), 'critical', evidence, 200)) as { id: string };
     await store.setTicket(id, { provider: 'local', id: '7', number: 'LOCAL-000007', openedAt: 1 });
     await store.applyProblem(core(), 'critical', evidence, 300);
-    expect((await store.get(id))!.ticket).to.deep.equal({ provider: 'local', id: '7', number: 'LOCAL-000007', openedAt: 1 });
+    expect((await store.get(id))!.tickets).to.deep.equal([{ provider: 'local', id: '7', number: 'LOCAL-000007', openedAt: 1 }]);
   });
 
   it('lists open incidents and recent ones', async () => {

@@ -82,7 +82,7 @@ checks:
     const deps: HealStageDeps = {
       store, checks: new Map(config.checks.map((c) => [c.id, c])), healerConfigs: config.healers, healers: healerMap, probes,
       policy: new HealPolicy(redis, prefix, config.heal), metrics: new Metrics({ defaultMetrics: false }), logger: silentLogger(), recordHealed: false,
-      enqueueTicket: async (job) => void tickets.push(job),
+      enqueueTickets: async (incident, action, at, note) => void tickets.push({ incidentId: incident.id, provider: 'local', action, at, ...(note ? { note } : {}) }),
       enqueueHeal: async (job, _agent, delayMs) => void rounds.push({ job, delayMs }),
       observe: () => {},
     };
@@ -91,7 +91,7 @@ checks:
       const at = Date.now();
       await store.applyProblem({
         id, key: `lis|${target}`, checkId: 'lis', target, type: 'http', title: 't', impact: 2, profiles: [], priority: 3,
-        firstFailureAt: at - 200, confirmedAt: at, openedAt: at, ticketProvider: 'local', agent: 'a',
+        firstFailureAt: at - 200, confirmedAt: at, openedAt: at, ticketProviders: ['local'], agent: 'a',
       }, 'critical', { kind: 'http_status', message: 'HTTP 503', durationMs: 1, values: {}, at }, at);
       return id;
     };
@@ -116,6 +116,14 @@ checks:
     expect(incident.heals[0]).to.include({ healer: 'restart-lis', attempt: 1, result: 'healed', exitCode: 0 });
     expect(incident.heals[0]!.action).to.include('restart.mjs fix');
     expect(tickets).to.deep.equal([]);
+  });
+
+  it('opens and resolves a ticket for the record when recordHealed is on', async () => {
+    const { deps, store, tickets, open } = await setup(restart('fix'));
+    const id = await open();
+    await runHealRound({ incidentId: id, round: 1 }, { ...deps, recordHealed: true });
+    expect((await store.get(id))!.resolution).to.equal('healed');
+    expect(tickets.map((t) => t.action)).to.deep.equal(['open', 'resolve']);
   });
 
   it('opens the ticket at once, carrying the attempt, when the action runs but the check still fails', async () => {

@@ -6,11 +6,11 @@ import { handleStateChange } from '../../src/pipeline/incident-stage.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
 import type { StateChange } from '../../src/messages/state-change.js';
-import type { HealJob, TicketJob } from '../../src/messages/jobs.js';
+import type { HealJob, TicketAction, TicketJob } from '../../src/messages/jobs.js';
 
 const check: CheckConfig = {
   id: 'lis', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,
-  impact: 1, profiles: [], heal: [], ticket: 'local', enabled: true, options: {},
+  impact: 1, profiles: [], heal: [], ticket: ['local'], enabled: true, options: {},
 };
 const change = (to: 'critical' | 'ok', at: number): StateChange => ({
   key: 'lis|t', checkId: 'lis', target: 't', type: 'http', from: to === 'ok' ? 'critical' : 'ok', to, at, firstFailureAt: 100,
@@ -33,9 +33,9 @@ describe('applying state changes', () => {
   });
   const deps = (checkConfig: CheckConfig = check) => ({
     store, checks: new Map([['lis', checkConfig]]), profiles: new Map(), defaultTicketProvider: 'local' as const, agent: 'a', logger: silentLogger(),
-    enqueueTicket: async (job: TicketJob) => {
+    enqueueTickets: async (incident: { id: string; ticketProviders: string[] }, action: TicketAction, at: number, note?: string) => {
       if (failEnqueue) throw new Error('redis blip');
-      queued.push(job);
+      for (const provider of incident.ticketProviders) queued.push({ incidentId: incident.id, provider, action, at, ...(note ? { note } : {}) });
     },
     enqueueHeal: async (job: HealJob, agent: string | undefined) => {
       if (failEnqueue) throw new Error('redis blip');

@@ -7,12 +7,12 @@ import { listLocalTickets, LOCAL_TICKET_RETENTION_MS } from '../../src/ticketing
 import { incidentSummary } from '../../src/ticketing/summary.js';
 import type { TicketProvider } from '../../src/ticketing/ticket-provider.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
-import { sampleIncident as baseIncident } from '../helpers/sample-incident.js';
+import { callContext, sampleIncident as baseIncident } from '../helpers/sample-incident.js';
 
-const sampleIncident = (over: Parameters<typeof baseIncident>[0] = {}) => baseIncident({ id: 'b7c1e6a0-0000-4000-8000-000000000002', ticketProvider: 'local', ...over });
+const sampleIncident = (over: Parameters<typeof baseIncident>[0] = {}) => baseIncident({ id: 'b7c1e6a0-0000-4000-8000-000000000002', ticketProviders: ['local'], ...over });
 
 
-const ctx = (key: string) => ({ idempotencyKey: key, logger: silentLogger() });
+const ctx = (key: string) => callContext(key);
 const resolvedIncident = sampleIncident({ status: 'resolved', resolvedAt: 1_700_000_090_000 });
 
 describe('local ticket provider', () => {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { DeliveryError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { sampleIncident } from '../helpers/sample-incident.js';
+import { callContext, sampleIncident } from '../helpers/sample-incident.js';
 import { ticketRegistry } from '../../src/ticketing/index.js';
 import type { TicketProvider } from '../../src/ticketing/ticket-provider.js';
-import { retryAfterMs } from '../../src/ticketing/webhook.js';
+import { retryAfterMs } from '../../src/ticketing/http-delivery.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { redisClient } from '../helpers/redis.js';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ async function webhook(url: string, extra: Record<string, unknown> = {}): Promis
   const options = z.strictObject(plugin.options).parse({ url, ...extra });
   return plugin.create('hook', options, { redis: await redisClient(), prefix: 'unused', logger: silentLogger() });
 }
-const ctx = (key: string) => ({ idempotencyKey: key, logger: silentLogger() });
+const ctx = (key: string) => callContext(key);
 
 describe('webhook ticket provider', () => {
   let receiver: WebhookReceiver;

@@ -1,0 +1,33 @@
+import type { CheckConfig, ProfileConfig } from '../config/types.js';
+import { isWithinHours } from '../core/working-hours.js';
+import type { Incident } from '../messages/incident.js';
+import { priorityOf, urgencyOf } from '../ticketing/priority.js';
+import type { TicketPriority } from '../ticketing/ticket-provider.js';
+import { ticketText, type TicketText } from '../ticketing/ticket-text.js';
+
+export interface TicketContextSources {
+  checks: ReadonlyMap<string, CheckConfig>;
+  profiles: ReadonlyMap<string, ProfileConfig>;
+  /** Where people reach this daemon (`http.publicUrl`), for the link in the ticket. */
+  publicUrl?: string;
+}
+
+/**
+ * The words and the priority of an incident's ticket at `now`: urgency from the affected profiles
+ * as they are now (in or out of their hours), so a clinic that opens during an incident raises it.
+ */
+export function describeTicket(incident: Incident, now: number, sources: TicketContextSources): { text: TicketText; priority: TicketPriority } {
+  const check = sources.checks.get(incident.checkId);
+  const profiles = incident.profiles.map((p) => sources.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
+  const at = new Date(now);
+  const urgency = urgencyOf(profiles, at);
+  const priority: TicketPriority = { impact: incident.impact, urgency, priority: priorityOf(incident.impact, urgency) };
+  const text = ticketText({
+    incident,
+    ...(check?.description ? { description: check.description } : {}),
+    ...(sources.publicUrl ? { incidentUrl: `${sources.publicUrl.replace(/\/$/, '')}/api/incidents/${incident.id}` } : {}),
+    affected: profiles.map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}), workingNow: isWithinHours(p.hours, at, p.timezone), hours: p.hoursText })),
+    now,
+  });
+  return { text, priority };
+}
