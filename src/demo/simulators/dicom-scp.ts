@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { item, pdu } from '../../probes/lib/dicom-pdu.js';
 import { close, listen, trackSockets } from './servers.js';
 
 /**
@@ -47,20 +48,6 @@ export interface DicomScp {
 
 const VERIFICATION = '1.2.840.10008.1.1';
 const IMPLICIT_LE = '1.2.840.10008.1.2';
-
-function pdu(type: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(6);
-  h[0] = type;
-  h.writeUInt32BE(body.length, 2);
-  return Buffer.concat([h, body]);
-}
-
-function item(type: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h[0] = type;
-  h.writeUInt16BE(body.length, 2);
-  return Buffer.concat([h, body]);
-}
 
 function rj(result: number, source: number, reason: number): Buffer {
   return pdu(0x03, Buffer.from([0, result, source, reason]));

@@ -43,14 +43,16 @@ function padAe(title: string): Buffer {
   return Buffer.from(title.trim().padEnd(16, ' '), 'ascii');
 }
 
-function item(type: number, body: Buffer): Buffer {
+/** A variable item: type, reserved, 16-bit length (PS3.8 §9.3.2). */
+export function item(type: number, body: Buffer): Buffer {
   const header = Buffer.alloc(4);
   header[0] = type;
   header.writeUInt16BE(body.length, 2);
   return Buffer.concat([header, body]);
 }
 
-function pdu(type: number, body: Buffer): Buffer {
+/** A PDU: type, reserved, 32-bit length (PS3.8 §9.3). */
+export function pdu(type: number, body: Buffer): Buffer {
   const header = Buffer.alloc(6);
   header[0] = type;
   header.writeUInt32BE(body.length, 2);
