@@ -66,7 +66,6 @@ export function runProcess(spec: ProcessSpec, signal: AbortSignal): Promise<Acti
   if (signal.aborted) return Promise.resolve({ result: 'timeout', message: `${spec.label}: not started, its time was already up` });
   const [file, ...args] = spec.argv;
   if (file === undefined) return Promise.resolve({ result: 'failed', message: `${spec.label}: nothing to run` });
-
   return new Promise<ActionOutcome>((resolve) => {
     let child: ChildProcess;
     try {
@@ -76,86 +75,103 @@ export function runProcess(spec: ProcessSpec, signal: AbortSignal): Promise<Acti
       resolve(spawnFailure(spec, err as NodeJS.ErrnoException));
       return;
     }
-    const pid = child.pid;
-    const output = new CappedOutput();
-    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk));
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk));
+    new ProcessRun(spec, child, signal, resolve).watch();
+  });
+}
 
-    let settled = false;
-    let exited = false;
-    let closed = false;
-    let timedOut = false;
-    let killed = false;
-    let exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
-    let killTimer: NodeJS.Timeout | undefined;
+/** One spawned process from start to reaping: its output, its timeout, how it ended. */
+class ProcessRun {
+  private readonly pid: number | undefined;
+  private readonly output = new CappedOutput();
+  private settled = false;
+  private exited = false;
+  private closed = false;
+  private timedOut = false;
+  private killed = false;
+  private exit: { code: number | null; signal: NodeJS.Signals | null } = { code: null, signal: null };
+  private killTimer: NodeJS.Timeout | undefined;
+  private readonly onAbort = () => this.abort();
 
-    const stopReading = () => {
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-    };
-    const finish = (outcome: ActionOutcome) => {
-      if (settled) return;
-      settled = true;
-      if (killTimer) clearTimeout(killTimer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(outcome);
-    };
-    const withOutput = (outcome: ActionOutcome): ActionOutcome => {
-      const text = output.text();
-      return text ? { ...outcome, output: text } : outcome;
-    };
-    const fromExit = (): ActionOutcome => {
-      if (timedOut) {
-        const how = killed ? 'SIGTERM, then SIGKILL,' : 'SIGTERM';
-        return withOutput({ result: 'timeout', message: `${spec.label}: did not finish within its timeout; sent ${how} to its process group` });
-      }
-      if (exit.code === 0) return withOutput({ result: 'done', exitCode: 0, message: `${spec.label}: exited with 0` });
-      const said = firstLine(output.text());
-      if (exit.code !== null) {
-        return withOutput({ result: 'failed', exitCode: exit.code, message: `${spec.label}: exited with ${exit.code}${said ? `: ${said}` : ''}` });
-      }
-      return withOutput({ result: 'failed', message: `${spec.label}: killed by ${exit.signal ?? 'a signal'}${said ? `: ${said}` : ''}` });
-    };
-    const kill = () => {
-      if (pid === undefined) return;
-      killed = true;
-      signalGroup(pid, 'SIGKILL');
-      // A descendant that left the group could still hold the output open: once the process
-      // itself is gone, stop waiting for the pipes.
-      if (exited) stopReading();
-      if (closed) finish(fromExit());
-    };
-    function onAbort() {
-      if (pid === undefined || settled) return;
-      if (exited) {
-        // The command is over; only something it left behind holds the output open.
-        stopReading();
-        return;
-      }
-      timedOut = true;
-      signalGroup(pid, 'SIGTERM');
-      killTimer = setTimeout(kill, spec.killAfterMs);
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
+  constructor(
+    private readonly spec: ProcessSpec,
+    private readonly child: ChildProcess,
+    private readonly signal: AbortSignal,
+    private readonly resolve: (outcome: ActionOutcome) => void,
+  ) {
+    this.pid = child.pid;
+  }
 
+  watch(): void {
+    const { child } = this;
+    child.stdout!.on('data', (chunk: Buffer) => this.output.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => this.output.push(chunk));
+    this.signal.addEventListener('abort', this.onAbort, { once: true });
     child.on('error', (err: NodeJS.ErrnoException) => {
       // Without a pid the process never started (ENOENT, EACCES); later errors are about
       // signalling a process that has gone, and 'close' still follows.
-      if (pid === undefined) finish(spawnFailure(spec, err));
+      if (this.pid === undefined) this.finish(spawnFailure(this.spec, err));
     });
     child.on('exit', (code, sig) => {
-      exited = true;
-      exit = { code, signal: sig };
-      if (killed) stopReading();
+      this.exited = true;
+      this.exit = { code, signal: sig };
+      if (this.killed) this.stopReading();
     });
     child.on('close', (code, sig) => {
-      closed = true;
-      if (!exited) exit = { code, signal: sig };
-      exited = true;
-      if (pid === undefined) return;
+      this.closed = true;
+      if (!this.exited) this.exit = { code, signal: sig };
+      this.exited = true;
+      if (this.pid === undefined) return;
       // After a timeout, SIGKILL is still due if anything of the group survived the SIGTERM.
-      if (timedOut && !killed && groupAlive(pid)) return;
-      finish(fromExit());
+      if (this.timedOut && !this.killed && groupAlive(this.pid)) return;
+      this.finish(this.outcome());
     });
-  });
+  }
+
+  private stopReading(): void {
+    this.child.stdout!.destroy();
+    this.child.stderr!.destroy();
+  }
+
+  private finish(outcome: ActionOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.killTimer) clearTimeout(this.killTimer);
+    this.signal.removeEventListener('abort', this.onAbort);
+    const text = this.output.text();
+    this.resolve(text ? { ...outcome, output: text } : outcome);
+  }
+
+  private outcome(): ActionOutcome {
+    const { spec, exit } = this;
+    if (this.timedOut) {
+      const how = this.killed ? 'SIGTERM, then SIGKILL,' : 'SIGTERM';
+      return { result: 'timeout', message: `${spec.label}: did not finish within its timeout; sent ${how} to its process group` };
+    }
+    if (exit.code === 0) return { result: 'done', exitCode: 0, message: `${spec.label}: exited with 0` };
+    const said = firstLine(this.output.text());
+    if (exit.code !== null) return { result: 'failed', exitCode: exit.code, message: `${spec.label}: exited with ${exit.code}${said ? `: ${said}` : ''}` };
+    return { result: 'failed', message: `${spec.label}: killed by ${exit.signal ?? 'a signal'}${said ? `: ${said}` : ''}` };
+  }
+
+  private abort(): void {
+    if (this.pid === undefined || this.settled) return;
+    if (this.exited) {
+      // The command is over; only something it left behind holds the output open.
+      this.stopReading();
+      return;
+    }
+    this.timedOut = true;
+    signalGroup(this.pid, 'SIGTERM');
+    this.killTimer = setTimeout(() => this.kill(), this.spec.killAfterMs);
+  }
+
+  private kill(): void {
+    if (this.pid === undefined) return;
+    this.killed = true;
+    signalGroup(this.pid, 'SIGKILL');
+    // A descendant that left the group could still hold the output open: once the process
+    // itself is gone, stop waiting for the pipes.
+    if (this.exited) this.stopReading();
+    if (this.closed) this.finish(this.outcome());
+  }
 }
