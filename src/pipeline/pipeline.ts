@@ -2,7 +2,7 @@ import type { CheckConfig, ProdromeConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IncidentStore } from '../incidents/store.js';
-import type { TicketJob } from '../messages/jobs.js';
+import type { HealJob } from '../messages/jobs.js';
 import type { StateChange } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { Outbox } from '../queue/outbox.js';
@@ -80,7 +80,7 @@ export class Pipeline {
     const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles }) };
     this.processors = {
       stateChange: (change) => handleStateChange(change, incidentStage),
-      heal: (job) => runHealRound(job, healStage),
+      ...(config.healers.size ? { heal: (job: HealJob) => runHealRound(job, healStage) } : {}),
       ticket: (job) => deliverTicket(job, ticketStage),
       ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, job.provider, err.message),
     };

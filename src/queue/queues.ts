@@ -49,8 +49,8 @@ export interface Processors {
   /** The incident stage, for each state change. */
   stateChange(change: StateChange): Promise<void>;
   ticket(job: TicketJob): Promise<void>;
-  /** The heal stage, for each round of self-healing. */
-  heal(job: HealJob): Promise<void>;
+  /** The heal stage, for each round of self-healing; absent where no healer is configured (no heal workers then). */
+  heal?(job: HealJob): Promise<void>;
   /** A ticket job that will not be tried again (attempts used up, or an error no retry can fix). */
   ticketAbandoned?(job: TicketJob, error: Error): Promise<void>;
 }
@@ -183,8 +183,9 @@ export class PipelineQueues {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
       this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
     });
-    const healWorkers = [healQueueName(undefined), healQueueName(agent)].map((name) => {
-      const worker = new Worker<HealJob>(name, (job) => processors.heal(job.data), common);
+    const heal = processors.heal;
+    const healWorkers = (heal ? [healQueueName(undefined), healQueueName(agent)] : []).map((name) => {
+      const worker = new Worker<HealJob>(name, (job) => heal!(job.data), common);
       worker.on('failed', (job: Job<HealJob> | undefined, err: Error) => this.options.logger.warn('Heal round failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
       return worker;
     });
