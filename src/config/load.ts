@@ -60,7 +60,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
 
   const profiles = new Map<string, ProfileConfig>();
   for (const [name, p] of Object.entries(cfg.profiles)) {
-    profiles.set(name, { name, description: p.description, hours: parseWorkingHours(p.hours), hoursText: p.hours, timezone: p.timezone, urgency: p.urgency });
+    profiles.set(name, { name, description: p.description, hours: parseWorkingHours(p.hours), hoursText: p.hours, timezone: p.timezone, urgency: p.urgency, closed: new Set(p.closed) });
   }
 
   const healers = new Map<string, HealerConfig>();

@@ -12,6 +12,10 @@ export const commonCheckShape = {
   id: checkId,
   type: z.string(),
   description: z.string().optional(),
+  /** What users of the system see when this check fails, in their words; goes into the ticket. */
+  userImpact: z.string().max(500).optional(),
+  /** The runbook's URL; goes into the ticket. */
+  runbook: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   target: z.string().min(1).optional(),
   targets: z.array(z.string().min(1)).min(1).optional(),
   interval: scheduleDuration.optional(),
@@ -87,6 +91,10 @@ export const profileSchema = z.strictObject({
     .default(Intl.DateTimeFormat().resolvedOptions().timeZone),
   /** Urgency while the profile is working: 1 high … 3 low. Outside its hours urgency drops by one. */
   urgency: impact.default(2),
+  /** Dates (YYYY-MM-DD, in the profile's time zone) on which it is closed all day: public holidays. */
+  closed: z
+    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' }))
+    .default([]),
 });
 
 const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464');
@@ -115,6 +123,8 @@ export const topLevelSchema = z.strictObject({
   http: z
     .strictObject({
       listen: listenAddress.default('127.0.0.1:9464'),
+      /** How people reach this daemon (a reverse proxy's URL), for links in tickets. Absent: no link. */
+      publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
       token: secret.optional(),
     })
     .default({ listen: '127.0.0.1:9464' }),

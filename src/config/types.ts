@@ -6,6 +6,8 @@ export interface CheckConfig {
   id: string;
   type: string;
   description?: string;
+  userImpact?: string;
+  runbook?: string;
   /** Expanded: CIDR ranges and `file:` lists already read. */
   targets: string[];
   /** Either an interval or a cron schedule. */
@@ -47,6 +49,8 @@ export interface ProfileConfig {
   hoursText: string;
   timezone: string;
   urgency: 1 | 2 | 3;
+  /** Local dates (`YYYY-MM-DD`) on which the profile is out of hours all day: public holidays. */
+  closed?: ReadonlySet<string>;
 }
 
 export interface PluginConfig {

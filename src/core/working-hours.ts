@@ -65,6 +65,12 @@ export function isWithinHours(hours: WorkingHours, at: Date, timeZone: string): 
   });
 }
 
+/** The calendar date (`YYYY-MM-DD`) of `at` in `timeZone`. */
+export function localDate(at: Date, timeZone: string): string {
+  // en-CA formats as YYYY-MM-DD.
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+}
+
 export function isValidTimeZone(timeZone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });

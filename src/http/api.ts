@@ -68,6 +68,15 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
     }
   });
 
+  http.route('GET', '/api/incidents/:id', async (_req, params) => {
+    try {
+      const incident = await store.get(params.id!);
+      return incident ? { status: 200, body: incident } : { status: 404, body: { error: `no incident ${params.id}` } };
+    } catch (err) {
+      return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
+    }
+  });
+
   // A person has fixed what made a healer fail: it may run again (token required).
   http.route('POST', '/api/healers/:id/reset', async (_req, params) => {
     if (!config.healers.has(params.id!)) return { status: 404, body: { error: `no healer "${params.id}" under healers` } };

@@ -15,6 +15,7 @@ import { runHealRound, type HealStageDeps } from './heal-stage.js';
 import { handleStateChange, type StateChangeDeps } from './incident-stage.js';
 import { MonitoringStage, type ChangeFilter } from './monitoring-stage.js';
 import { reconcile } from './reconcile.js';
+import { REPRIORITIZE_EVERY_MS, reprioritize } from './reprioritize.js';
 import { describeTicket } from './ticket-context.js';
 import { deliverTicket, queueTickets, type DeliverDeps } from './ticket-stage.js';
 
@@ -47,6 +48,8 @@ export class Pipeline {
   readonly processors: Processors;
   private readonly checks: ReadonlyMap<string, CheckConfig>;
   private reconciled: Promise<void> | undefined;
+  private reprioritizeTimer: NodeJS.Timeout | undefined;
+  private readonly enqueueTickets: StateChangeDeps['enqueueTickets'];
   private readonly log: Logger;
 
   constructor(private readonly deps: PipelineDeps) {
@@ -65,6 +68,7 @@ export class Pipeline {
     const checks = this.checks;
     const evaluator = this.monitoring.evaluator;
     const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
+    this.enqueueTickets = enqueueTickets;
     const incidentStage: StateChangeDeps = {
       store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
       isOutdated: (c) => evaluator.isOutdated(c),
@@ -77,7 +81,7 @@ export class Pipeline {
       enqueueHeal: (job, agent, delayMs) => queues.addHealJob(job, agent, delayMs),
       observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
     };
-    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles }) };
+    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }) };
     this.processors = {
       stateChange: (change) => handleStateChange(change, incidentStage),
       ...(config.healers.size ? { heal: (job: HealJob) => runHealRound(job, healStage) } : {}),
@@ -105,10 +109,21 @@ export class Pipeline {
     });
     await this.reconciled;
     this.outbox.kick();
+    this.reprioritizeTimer ??= setInterval(() => void this.reprioritize(), REPRIORITIZE_EVERY_MS);
+  }
+
+  /** Open incidents weighed again against the clock (an affected clinic opening raises them). */
+  async reprioritize(now = Date.now()): Promise<number> {
+    const { store, config, logger } = this.deps;
+    return reprioritize({ store, profiles: config.profiles, enqueueTickets: this.enqueueTickets, logger }, now).catch((err) => {
+      this.log.warn('Cannot weigh open incidents again now', { error: errorMessage(err) });
+      return 0;
+    });
   }
 
   /** At shutdown: one last bounded flush of the outbox; returns how many changes stayed unsent. */
   drain(timeoutMs: number): Promise<number> {
+    clearInterval(this.reprioritizeTimer);
     return this.outbox.drain(timeoutMs);
   }
 }

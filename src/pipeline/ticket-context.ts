@@ -1,7 +1,6 @@
 import type { CheckConfig, ProfileConfig } from '../config/types.js';
-import { isWithinHours } from '../core/working-hours.js';
 import type { Incident } from '../messages/incident.js';
-import { priorityOf, urgencyOf } from '../ticketing/priority.js';
+import { isWorking, priorityOf, urgencyOf } from '../ticketing/priority.js';
 import type { TicketPriority } from '../ticketing/ticket-provider.js';
 import { ticketText, type TicketText } from '../ticketing/ticket-text.js';
 
@@ -25,8 +24,10 @@ export function describeTicket(incident: Incident, now: number, sources: TicketC
   const text = ticketText({
     incident,
     ...(check?.description ? { description: check.description } : {}),
+    ...(check?.userImpact ? { userImpact: check.userImpact } : {}),
+    ...(check?.runbook ? { runbook: check.runbook } : {}),
     ...(sources.publicUrl ? { incidentUrl: `${sources.publicUrl.replace(/\/$/, '')}/api/incidents/${incident.id}` } : {}),
-    affected: profiles.map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}), workingNow: isWithinHours(p.hours, at, p.timezone), hours: p.hoursText })),
+    affected: profiles.map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}), workingNow: isWorking(p, at), hours: p.hoursText })),
     now,
   });
   return { text, priority };

@@ -1,5 +1,5 @@
 import type { ProfileConfig } from '../config/types.js';
-import { isWithinHours } from '../core/working-hours.js';
+import { isWithinHours, localDate } from '../core/working-hours.js';
 
 /** Urgency when no profile says who is affected: medium. */
 export const DEFAULT_URGENCY = 2;
@@ -9,11 +9,17 @@ export const DEFAULT_URGENCY = 2;
  * outside its hours (a closed clinic can wait for the morning; an emergency department never closes).
  * The most urgent profile wins.
  */
+/** Whether a profile's people are working at `at`: within its hours, and not on one of its closed days. */
+export function isWorking(profile: ProfileConfig, at: Date): boolean {
+  if (profile.closed?.size && profile.closed.has(localDate(at, profile.timezone))) return false;
+  return isWithinHours(profile.hours, at, profile.timezone);
+}
+
 export function urgencyOf(profiles: readonly ProfileConfig[], at: Date): 1 | 2 | 3 {
   if (!profiles.length) return DEFAULT_URGENCY;
   let best = 3;
   for (const p of profiles) {
-    const urgency = isWithinHours(p.hours, at, p.timezone) ? p.urgency : Math.min(3, p.urgency + 1);
+    const urgency = isWorking(p, at) ? p.urgency : Math.min(3, p.urgency + 1);
     best = Math.min(best, urgency);
   }
   return best as 1 | 2 | 3;
