@@ -20,6 +20,19 @@ const options = {
   /** Extra request headers (default none); a value may be `env:NAME` or `file:/path`. */
   headers: z.record(z.string(), maybeSecret).default({}),
   timeout: duration.default(10_000),
+  /**
+   * Optional: the body to send instead of the contract payload, for a receiver that wants its own
+   * shape. Any JSON value (a YAML mapping); its string values may hold `{{path}}` placeholders
+   * filled from the payload (`{{title}}`, `{{priority}}`, `{{evidence.kind}}` …). A string that is
+   * exactly one placeholder takes the value's own JSON type (a number stays a number). Every
+   * placeholder is checked at load. Without it, the contract payload is sent as is.
+   */
+  body: z
+    .json()
+    .superRefine((template, ctx) => {
+      for (const problem of templateProblems(template)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    })
+    .optional(),
 };
 
 export type WebhookAction = 'open' | 'update' | 'resolve';
@@ -44,6 +57,61 @@ export function webhookPayload(action: WebhookAction, incident: Incident, note?:
   };
 }
 
+/** Where a body template's `{{path}}` may point: the payload's fields above (keep the two in step). */
+const TEMPLATE_PATHS = [
+  'action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket',
+  'evidence.kind', 'evidence.message', 'evidence.durationMs', 'evidence.values', 'evidence.at',
+  'ticket.provider', 'ticket.id', 'ticket.number', 'ticket.url', 'ticket.openedAt',
+];
+const KNOWN_PATHS = new Set(TEMPLATE_PATHS);
+/** A probe's own values, by name (`{{evidence.values.status}}`): names vary by probe, so any is accepted. */
+const VALUES_PREFIX = 'evidence.values.';
+const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const WHOLE_PLACEHOLDER = /^\{\{\s*([^{}]*?)\s*\}\}$/;
+
+const knownPath = (path: string) => KNOWN_PATHS.has(path) || (path.startsWith(VALUES_PREFIX) && path.length > VALUES_PREFIX.length);
+
+/** Every unknown or unclosed placeholder in a body template, with where it is. */
+export function templateProblems(template: unknown, path: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
+  if (typeof template === 'string') {
+    const problems = [...template.matchAll(PLACEHOLDER)]
+      .filter((m) => !knownPath(m[1]!))
+      .map((m) => ({ path, message: `unknown placeholder ${m[0]}; known: ${TEMPLATE_PATHS.join(', ')}, ${VALUES_PREFIX}NAME` }));
+    if (template.replace(PLACEHOLDER, '').includes('{{')) problems.push({ path, message: 'a "{{" without its "}}"' });
+    return problems;
+  }
+  if (Array.isArray(template)) return template.flatMap((v, i) => templateProblems(v, [...path, i]));
+  if (template && typeof template === 'object') return Object.entries(template).flatMap(([k, v]) => templateProblems(v, [...path, k]));
+  return [];
+}
+
+function lookup(payload: Record<string, unknown>, path: string): unknown {
+  if (path.startsWith(VALUES_PREFIX)) {
+    const values = (payload.evidence as { values?: Record<string, unknown> } | undefined)?.values ?? {};
+    return Object.hasOwn(values, path.slice(VALUES_PREFIX.length)) ? values[path.slice(VALUES_PREFIX.length)] : null;
+  }
+  let value: unknown = payload;
+  for (const part of path.split('.')) value = value !== null && typeof value === 'object' && Object.hasOwn(value, part) ? (value as Record<string, unknown>)[part] : undefined;
+  return value ?? null;
+}
+
+const asText = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value));
+
+/**
+ * The template with its placeholders filled, as data: the serializer encodes every value, so a
+ * quote or a brace in a title can never change the JSON around it.
+ */
+export function fillTemplate(template: unknown, payload: Record<string, unknown>): unknown {
+  if (typeof template === 'string') {
+    const whole = WHOLE_PLACEHOLDER.exec(template);
+    if (whole) return lookup(payload, whole[1]!);
+    return template.replace(PLACEHOLDER, (_match, path: string) => asText(lookup(payload, path)));
+  }
+  if (Array.isArray(template)) return template.map((v) => fillTemplate(v, payload));
+  if (template && typeof template === 'object') return Object.fromEntries(Object.entries(template).map(([k, v]) => [k, fillTemplate(v, payload)]));
+  return template;
+}
+
 export default defineTicketProvider({
   type: 'webhook',
   options,
@@ -54,9 +122,10 @@ export default defineTicketProvider({
       // Redirects on a POST are a misconfiguration, not something to follow silently.
       maxRedirects: 0,
     });
+    const bodyOf = (payload: ReturnType<typeof webhookPayload>) => (opts.body === undefined ? payload : fillTemplate(opts.body, payload));
     const post = async (action: WebhookAction, incident: Incident, idempotencyKey: string, note?: string) => {
       try {
-        return await client.post(opts.url, webhookPayload(action, incident, note, id), { headers: { 'idempotency-key': idempotencyKey } });
+        return await client.post(opts.url, bodyOf(webhookPayload(action, incident, note, id)), { headers: { 'idempotency-key': idempotencyKey } });
       } catch (err) {
         throw deliveryErrorFrom(err, `webhook ${id} ${action}`);
       }

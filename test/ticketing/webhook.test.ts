@@ -112,4 +112,49 @@ describe('webhook ticket provider', () => {
     expect(retryAfterMs(new Date(10_000 + 30_000).toUTCString(), 10_000)).to.equal(30_000);
     expect(retryAfterMs('soon')).to.equal(undefined);
   });
+
+  it('sends a body template filled from the payload: numbers stay numbers, values go in as data', async () => {
+    const title = 'EHR "down" }, {"injected": true} {{priority}}';
+    const incident = sampleIncident({ title });
+    const body = {
+      text: '{{ title }} (P{{priority}}) on {{target}}',
+      priority: '{{priority}}',
+      fields: { check: '{{check}}', kind: '{{evidence.kind}}', took: '{{evidence.durationMs}}', profiles: '{{profiles}}', resolved: '{{resolvedAt}}', status: '{{evidence.values.status}}' },
+      tags: ['prodrome', '{{action}}', '{{key}}'],
+      fixed: 42,
+    };
+    const provider = await webhook(receiver.url, { body });
+    await provider.open(incident, callContext('k-template', incident));
+    const [hook] = receiver.received;
+    expect(hook!.idempotencyKey).to.equal('k-template');
+    expect(hook!.body).to.deep.equal({
+      text: `${title} (P1) on ${incident.target}`,
+      priority: 1,
+      fields: { check: 'ehr-fhir', kind: 'timeout', took: 2000, profiles: ['emergency-dept'], resolved: null, status: null },
+      tags: ['prodrome', 'open', incident.key],
+      fixed: 42,
+    });
+    await provider.update({ provider: 'hook', id: 'HOOK-1', openedAt: 0 }, incident, 'worse', callContext('k-template-2', incident));
+    expect(receiver.received[1]!.body.tags).to.deep.equal(['prodrome', 'update', incident.key]);
+  });
+
+  it('sends the contract payload unchanged when no body template is given', async () => {
+    const incident = sampleIncident();
+    await (await webhook(receiver.url)).open(incident, callContext('k-default', incident));
+    const { summary, ...rest } = receiver.received[0]!.body;
+    expect(rest).to.deep.equal({
+      action: 'open', key: incident.key, title: incident.title, priority: 1, severity: 'critical', check: 'ehr-fhir', target: incident.target,
+      profiles: ['emergency-dept'], evidence: incident.evidence, heals: [], openedAt: new Date(incident.openedAt).toISOString(), resolvedAt: null, ticket: null,
+    });
+    expect(summary).to.be.a('string').and.match(/^ehr-fhir \(http\) on /);
+  });
+
+  it('refuses at load a body template with an unknown or unclosed placeholder, naming it', async () => {
+    const refused = async (body: unknown) => String(await webhook(receiver.url, { body }).then(() => 'accepted', (e: unknown) => e));
+    expect(await refused({ text: '{{title}} is {{tittle}}' })).to.include('unknown placeholder {{tittle}}');
+    expect(await refused({ a: [{ b: '{{evidence.kind}}' }, '{{evidence.nope}}'] })).to.include('{{evidence.nope}}');
+    expect(await refused(['{{title'])).to.include('without its');
+    expect(await refused({ text: '{{}}' })).to.include('unknown placeholder');
+    expect(await refused({ text: '{{evidence.values.status}} {{ticket.id}}', n: 3, ok: true, none: null })).to.equal('accepted');
+  });
 });

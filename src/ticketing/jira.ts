@@ -1,0 +1,364 @@
+import { createHash } from 'node:crypto';
+import axios, { type AxiosError } from 'axios';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { ticketDocument, textDocument } from './adf.js';
+import { deliveryErrorFrom } from './http-delivery.js';
+import { defineTicketProvider, type TicketCallContext, type TicketProvider } from './ticket-provider.js';
+import { plainText } from './ticket-text.js';
+import { formatDuration } from '../core/duration.js';
+import { DeliveryError } from '../core/errors.js';
+import { duration, secret } from '../core/schema.js';
+import { rememberSecret } from '../core/secrets.js';
+import type { Incident, TicketRef } from '../messages/incident.js';
+
+/*
+ * Jira Cloud (REST API v3, rich text in Atlassian Document Format) and Jira Data Center (REST API
+ * v2, plain text, personal access token). The incident key goes into a label; Jira's search is
+ * only eventually consistent, so our own key → issue map in Redis is what `open` trusts, and the
+ * search is the way back only after a crash between Jira's 201 and our record of it.
+ */
+
+/** Our priority 1 (critical) … 5 (planning) → the names in Jira's default priority scheme. */
+export const DEFAULT_JIRA_PRIORITIES: Readonly<Record<'1' | '2' | '3' | '4' | '5', string>> = { 1: 'Highest', 2: 'High', 3: 'Medium', 4: 'Low', 5: 'Lowest' };
+
+/** How long after an unanswered create the search gets to show the issue before we create again. */
+export const SEARCH_GRACE_MS = 60_000;
+/** The "creating" marker outlives any retry loop that could still be waiting on it. */
+const MARKER_TTL_MS = 86_400_000;
+/** Our records of issues, priorities and sent comments: as long as the local provider keeps tickets. */
+const RETENTION_MS = 90 * 86_400_000;
+
+const LOOPBACK_HOST = /^(127(\.\d{1,3}){3}|localhost|\[::1\])$/i;
+
+function httpsOrLoopback(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || LOOPBACK_HOST.test(url.hostname);
+  } catch {
+    return true; // not a URL at all: the url check above says so
+  }
+}
+
+const options = {
+  /** Required. The site, e.g. https://hospital.atlassian.net (Data Center: with its context path). http:// only on loopback. */
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine(httpsOrLoopback, { message: 'must be https:// (plain http:// only on loopback: 127.0.0.0/8, localhost, [::1])' })
+    .transform((url) => url.replace(/\/+$/, '')),
+  /** Jira Cloud: the account's e-mail, with `apiToken` (HTTP Basic). */
+  email: secret.optional(),
+  /** Jira Cloud: an API token of the account in `email`; use env: or file:. */
+  apiToken: secret.optional(),
+  /** Jira Data Center: a personal access token (HTTP Bearer), instead of email + apiToken. */
+  personalAccessToken: secret.optional(),
+  /** Required. The project key (OPS). */
+  project: z.string().regex(/^[A-Z][A-Z0-9_]+$/, 'must be a Jira project key in capitals, e.g. OPS'),
+  /** Default `Incident`. */
+  issueType: z.string().min(1).default('Incident'),
+  /** 3: descriptions and comments in Atlassian Document Format (Jira Cloud). 2: plain text. Default 3, or 2 with personalAccessToken. */
+  apiVersion: z.union([z.literal(3), z.literal(2)], { error: 'must be 3 (Jira Cloud) or 2 (plain text; Jira Data Center)' }).optional(),
+  /** Our priority 1 … 5 → a Jira priority name; the ones left out keep the default Highest, High, Medium, Low, Lowest. */
+  priorities: z
+    .partialRecord(z.enum(['1', '2', '3', '4', '5']), z.string().min(1))
+    .default({})
+    .transform((p) => ({ ...DEFAULT_JIRA_PRIORITIES, ...p })),
+  /** Labels added to every issue beside `prodrome` and the incident's own. Default none. */
+  labels: z.array(z.string().min(1).max(255).regex(/^\S+$/, 'a Jira label cannot contain spaces')).default([]),
+  /** The workflow transition that closes an issue, matched without regard to case. Default `Done`. */
+  doneTransition: z.string().min(1).default('Done'),
+  /** A resolution to set with that transition (`Done`, `Fixed` …); only if the transition's screen has the field. Default none. */
+  resolution: z.string().min(1).optional(),
+  timeout: duration.default(10_000),
+};
+
+type JiraOptions = z.infer<z.ZodObject<typeof options>>;
+
+/** The label carrying an incident key: a key holds `|` and URLs, a label may hold neither spaces nor more than 255 characters. */
+export function incidentLabel(key: string): string {
+  return `prodrome-${createHash('sha1').update(key).digest('hex').slice(0, 16)}`;
+}
+
+/** The readable part of Jira's error body: `{"errorMessages":[…],"errors":{field:msg}}`, `{message}`, or text/HTML. */
+export function jiraMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') {
+    const text = body
+      .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+    return text || undefined;
+  }
+  if (!body || typeof body !== 'object') return undefined;
+  const b = body as { errorMessages?: unknown; errors?: unknown; message?: unknown };
+  const parts: string[] = [];
+  if (Array.isArray(b.errorMessages)) parts.push(...b.errorMessages.filter((m): m is string => typeof m === 'string' && m.length > 0));
+  if (b.errors && typeof b.errors === 'object') for (const [field, message] of Object.entries(b.errors)) parts.push(`${field}: ${String(message)}`);
+  if (!parts.length && typeof b.message === 'string') parts.push(b.message);
+  return parts.length ? parts.join('; ') : undefined;
+}
+
+/**
+ * An axios error carries its request config, Authorization header included; the DeliveryError
+ * keeps only what deliveryErrorFrom reads, so no log of the cause can show the credentials.
+ */
+function withoutRequest(err: unknown): unknown {
+  const e = err as AxiosError;
+  if (!axios.isAxiosError(err)) return err;
+  const clean = new Error(e.message) as Error & { code?: string; response?: { status: number; data: unknown; headers: Record<string, unknown> } };
+  clean.name = 'JiraHttpError';
+  if (e.code) clean.code = e.code;
+  if (e.response) clean.response = { status: e.response.status, data: e.response.data, headers: { 'retry-after': e.response.headers?.['retry-after'] } };
+  return clean;
+}
+
+/** Jira writes `2024-05-01T10:00:00.000+0200`; Date.parse wants `+02:00`. */
+function jiraTime(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+interface Recorded {
+  key: string;
+  incidentId: string;
+  openedAt: number;
+}
+
+interface FoundIssue {
+  key: string;
+  openedAt: number;
+}
+
+interface IssueBean {
+  id?: unknown;
+  key?: unknown;
+  fields?: { status?: { name?: unknown; statusCategory?: { key?: unknown } }; created?: unknown };
+}
+
+interface Transition {
+  id?: unknown;
+  name?: unknown;
+  to?: { name?: unknown };
+}
+
+/** How the incident ended, for the closing comment. */
+export function endingNote(incident: Incident): string {
+  const lasted = incident.resolvedAt !== undefined ? ` after ${formatDuration(incident.resolvedAt - incident.firstFailureAt)}` : '';
+  if (incident.resolution === 'healed') {
+    const heal = [...incident.heals].reverse().find((h) => h.result === 'healed');
+    const how = heal ? ` (${heal.healer} #${heal.attempt}${heal.action ? `: ${heal.action}` : ''})` : '';
+    return `Resolved by Prodrome: self-healing fixed it${how}${lasted}; the check passes again.`;
+  }
+  if (incident.resolution === 'recovered') return `Resolved by Prodrome: the check recovered${lasted} (on its own or by someone's hand; no healer fixed it).`;
+  return `Closed by Prodrome: the incident ended${lasted}.`;
+}
+
+function validate(o: JiraOptions): string | undefined {
+  const basic = o.email !== undefined || o.apiToken !== undefined;
+  const pat = o.personalAccessToken !== undefined;
+  if (basic && pat) return 'set either email + apiToken (Jira Cloud) or personalAccessToken (Jira Data Center), not both';
+  if (!basic && !pat) return 'needs credentials: email + apiToken (Jira Cloud) or personalAccessToken (Jira Data Center)';
+  if (basic && o.email === undefined) return 'apiToken needs email (Jira Cloud signs in with both)';
+  if (basic && o.apiToken === undefined) return 'email needs apiToken (Jira Cloud signs in with both)';
+  if (pat && o.apiVersion === 3) return 'personalAccessToken is for Jira Data Center, which has REST API v2 only: set apiVersion: 2';
+  return undefined;
+}
+
+export default defineTicketProvider({
+  type: 'jira',
+  options,
+  validateOptions: validate,
+  create(id, opts, services) {
+    return jiraProvider(id, opts, services.redis, services.prefix);
+  },
+});
+
+function jiraProvider(id: string, opts: JiraOptions, redis: Redis, prefix: string): TicketProvider {
+  const cloud = opts.personalAccessToken === undefined;
+  const version = opts.apiVersion ?? (cloud ? 3 : 2);
+  const authorization = cloud ? `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`).toString('base64')}` : `Bearer ${opts.personalAccessToken}`;
+  // The encoded form is as secret as the token: the logger redacts what it has been told about.
+  rememberSecret(authorization.slice(authorization.indexOf(' ') + 1));
+  const http = axios.create({
+    baseURL: `${opts.url}/rest/api/${version}`,
+    timeout: opts.timeout,
+    headers: { accept: 'application/json', 'content-type': 'application/json', authorization },
+    // A redirect means a wrong URL or a login page, not something to follow with credentials.
+    maxRedirects: 0,
+  });
+
+  const base = `${prefix}:jira:${id}`;
+  const mapKey = (label: string) => `${base}:${label}`;
+  const markerKey = (label: string) => `${base}:${label}:creating`;
+  const sentKey = (idempotencyKey: string) => `${base}:sent:${idempotencyKey}`;
+  const priorityKey = (issue: string) => `${base}:priority:${issue}`;
+  const issuePath = (issue: string) => `/issue/${encodeURIComponent(issue)}`;
+  const priorityName = (p: number) => opts.priorities[String(p) as keyof typeof opts.priorities];
+
+  const call = async <T>(what: string, run: () => Promise<{ data: T }>): Promise<T> => {
+    try {
+      return (await run()).data;
+    } catch (err) {
+      throw deliveryErrorFrom(withoutRequest(err), `jira ${id} ${what}`, jiraMessage);
+    }
+  };
+
+  const refOf = (key: string, openedAt: number): TicketRef => ({ provider: id, id: key, number: key, url: `${opts.url}/browse/${encodeURIComponent(key)}`, openedAt });
+
+  const readMap = async (label: string): Promise<Recorded | undefined> => {
+    const raw = await redis.get(mapKey(label));
+    if (!raw) return undefined;
+    try {
+      const value = JSON.parse(raw) as Recorded;
+      return typeof value.key === 'string' ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** Open issues carrying the label, oldest first (a duplicate from an old race loses to the first). */
+  const search = async (what: string, label: string): Promise<FoundIssue | undefined> => {
+    const jql = `project = "${opts.project}" AND labels = "${label}" AND statusCategory != Done ORDER BY created ASC`;
+    const body = { jql, fields: ['key', 'status', 'created'], maxResults: 5 };
+    // Jira Cloud's search is /search/jql (the old /search is gone there); Data Center has only /search.
+    const data = await call<{ issues?: IssueBean[] }>(`${what} (search)`, () => http.post(cloud ? '/search/jql' : '/search', body));
+    const hit = (data?.issues ?? []).find((i) => typeof i.key === 'string');
+    return hit ? { key: hit.key as string, openedAt: jiraTime(hit.fields?.created) ?? Date.now() } : undefined;
+  };
+
+  const getIssue = (what: string, issue: string) => call<IssueBean>(what, () => http.get(issuePath(issue), { params: { fields: 'status' } }));
+
+  const isDone = (issue: IssueBean | undefined) => issue?.fields?.status?.statusCategory?.key === 'done';
+
+  const comment = async (what: string, issue: string, text: string) => {
+    const body = version === 3 ? textDocument(text) : text;
+    await call(what, () => http.post(`${issuePath(issue)}/comment`, { body }));
+  };
+
+  /** Posts a comment once per idempotency key (Jira has no key of its own for comments). */
+  const commentOnce = async (what: string, issue: string, idempotencyKey: string, text: string) => {
+    if (await redis.exists(sentKey(idempotencyKey))) return;
+    await comment(what, issue, text);
+    await redis.set(sentKey(idempotencyKey), issue, 'PX', RETENTION_MS);
+  };
+
+  const createFields = (incident: Incident, ctx: TicketCallContext, label: string) => {
+    const footer = [`Opened by Prodrome for incident ${incident.id} (${incident.key}); label ${label}.`];
+    const summary = ctx.text.title.replace(/\s+/g, ' ').trim().slice(0, 255) || incident.checkId;
+    return {
+      project: { key: opts.project },
+      issuetype: { name: opts.issueType },
+      summary,
+      description: version === 3 ? ticketDocument(ctx.text, footer) : `${plainText(ctx.text)}\n\n${footer.join('\n')}`.slice(0, 32_000),
+      priority: { name: priorityName(ctx.priority.priority) },
+      labels: [...new Set(['prodrome', label, ...opts.labels])],
+    };
+  };
+
+  return {
+    id,
+
+    async open(incident: Incident, ctx: TicketCallContext): Promise<TicketRef> {
+      const label = incidentLabel(incident.key);
+      const known = await readMap(label);
+      // A record from an earlier incident on the same key is not this one's ticket.
+      if (known && known.incidentId === incident.id) return refOf(known.key, known.openedAt);
+
+      const now = Date.now();
+      const claimed = await redis.set(markerKey(label), String(now), 'PX', MARKER_TTL_MS, 'NX');
+      if (claimed !== 'OK') {
+        // An earlier attempt got as far as asking Jira: its issue may exist without our record.
+        const since = Number(await redis.get(markerKey(label))) || 0;
+        const found = await search('open', label);
+        if (found) {
+          await redis.multi().set(mapKey(label), JSON.stringify({ key: found.key, incidentId: incident.id, openedAt: found.openedAt } satisfies Recorded), 'PX', RETENTION_MS).del(markerKey(label)).exec();
+          ctx.logger.info('Found the issue an earlier attempt created', { issue: found.key });
+          return refOf(found.key, found.openedAt);
+        }
+        const wait = SEARCH_GRACE_MS - (now - since);
+        if (wait > 0) {
+          throw new DeliveryError(`jira ${id} open: an earlier attempt may have created the issue; waiting for Jira's search to catch up (${Math.ceil(wait / 1000)} s more)`, {
+            retryable: true,
+            retryAfterMs: Math.min(wait, 5_000),
+          });
+        }
+        await redis.set(markerKey(label), String(now), 'PX', MARKER_TTL_MS);
+      }
+
+      let created: IssueBean;
+      try {
+        created = await call<IssueBean>('open', () => http.post('/issue', { fields: createFields(incident, ctx, label) }));
+      } catch (err) {
+        // A 4xx (429 included) means Jira created nothing: the next attempt need not wait for search.
+        if (err instanceof DeliveryError && err.status !== undefined && err.status < 500) await redis.del(markerKey(label));
+        throw err;
+      }
+      if (typeof created?.key !== 'string') throw new DeliveryError(`jira ${id} open: Jira answered without an issue key`, { retryable: true });
+      const openedAt = Date.now();
+      await redis
+        .multi()
+        .set(mapKey(label), JSON.stringify({ key: created.key, incidentId: incident.id, openedAt } satisfies Recorded), 'PX', RETENTION_MS)
+        .set(priorityKey(created.key), String(ctx.priority.priority), 'PX', RETENTION_MS)
+        .del(markerKey(label))
+        .exec();
+      return refOf(created.key, openedAt);
+    },
+
+    async update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void> {
+      const issue = ref.id;
+      const was = Number(await redis.get(priorityKey(issue))) || incident.priority;
+      const now = ctx.priority.priority;
+      // Raised only: lowering a ticket someone is already working on is a person's call, not a clock's.
+      const raise = now < was;
+      const lines = [note.trim() || 'Prodrome: the incident is still open.'];
+      if (raise) lines.push(`Priority raised from P${was} to P${now} (${priorityName(now)}): urgency is ${ctx.priority.urgency} now.`);
+      await commentOnce('update', issue, ctx.idempotencyKey, lines.join('\n'));
+      if (raise) {
+        await call('update (priority)', () => http.put(issuePath(issue), { fields: { priority: { name: priorityName(now) } } }));
+        await redis.set(priorityKey(issue), String(now), 'PX', RETENTION_MS);
+      }
+    },
+
+    async resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void> {
+      const issue = ref.id;
+      // Already closed (by a person, or by our own attempt whose 204 was lost): nothing to move.
+      const current = await getIssue('resolve', issue);
+      if (!isDone(current)) {
+        const data = await call<{ transitions?: Transition[] }>('resolve (transitions)', () => http.get(`${issuePath(issue)}/transitions`));
+        const transitions = (data?.transitions ?? []).filter((t) => typeof t.id === 'string' && typeof t.name === 'string');
+        const wanted = opts.doneTransition.toLowerCase();
+        const byName = transitions.find((t) => String(t.name).toLowerCase() === wanted);
+        // A transition is often named for the action ("Resolve") and the status for the result ("Done").
+        const byTarget = transitions.filter((t) => typeof t.to?.name === 'string' && t.to.name.toLowerCase() === wanted);
+        const transition = byName ?? (byTarget.length === 1 ? byTarget[0] : undefined);
+        if (!transition) {
+          const status = typeof current?.fields?.status?.name === 'string' ? ` from status "${current.fields.status.name}"` : '';
+          const available = transitions.map((t) => `"${String(t.name)}"`).join(', ') || 'none';
+          throw new DeliveryError(`jira ${id} resolve: ${issue} has no transition "${opts.doneTransition}"${status}; available: ${available} (set doneTransition)`, { retryable: false });
+        }
+        await call('resolve (transition)', () =>
+          http.post(`${issuePath(issue)}/transitions`, { transition: { id: transition.id }, ...(opts.resolution ? { fields: { resolution: { name: opts.resolution } } } : {}) }),
+        );
+      }
+      await commentOnce('resolve (comment)', issue, ctx.idempotencyKey, endingNote(incident));
+      const label = incidentLabel(incident.key);
+      const known = await readMap(label);
+      if (known?.key === issue) await redis.del(mapKey(label));
+    },
+
+    async find(key: string): Promise<TicketRef | null> {
+      const label = incidentLabel(key);
+      const known = await readMap(label);
+      if (known) {
+        const issue = await getIssue('find', known.key).catch((err: unknown) => {
+          if (err instanceof DeliveryError && err.status === 404) return undefined;
+          throw err;
+        });
+        if (issue && !isDone(issue)) return refOf(known.key, known.openedAt);
+      }
+      const found = await search('find', label);
+      return found ? refOf(found.key, found.openedAt) : null;
+    },
+  };
+}

@@ -1,0 +1,379 @@
+import { createHash, randomUUID } from 'node:crypto';
+import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import { z } from 'zod';
+import { formatDuration } from '../core/duration.js';
+import { DeliveryError } from '../core/errors.js';
+import { duration, secret } from '../core/schema.js';
+import { rememberSecret } from '../core/secrets.js';
+import type { Incident, TicketRef } from '../messages/incident.js';
+import { deliveryErrorFrom } from './http-delivery.js';
+import { defineTicketProvider, type TicketCallContext } from './ticket-provider.js';
+import { plainText } from './ticket-text.js';
+
+/*
+ * ServiceNow incidents through the Table API (`/api/now/table/incident`).
+ *
+ * - The incident key is the record's `correlation_id`. ServiceNow keeps no uniqueness on it, so
+ *   an open first looks for an open record with it: a crash or a timeout between ServiceNow's 201
+ *   and our own record never yields a second incident. Opens of one key are also serialised
+ *   through a short Redis lock, for two workers racing.
+ * - Every value is sent as a string, as ServiceNow stores it; `priority` is left to the instance,
+ *   which derives it from impact × urgency.
+ * - A reference option (assignment group, CI, caller) may be a sys_id or a name; a name is looked
+ *   up once (without `sysparm_input_display_value`, ServiceNow would store the name itself as a
+ *   broken reference and the incident would reach no group).
+ * - Errors never carry the credentials: the HTTP error is rebuilt from status, body and
+ *   Retry-After before it becomes a DeliveryError's cause.
+ */
+
+const TABLE = '/api/now/table/incident';
+/** `correlation_id` is a String(100) field; longer values are silently truncated by the instance. */
+export const CORRELATION_ID_MAX = 100;
+const SHORT_DESCRIPTION_MAX = 160;
+const SYS_ID = /^[0-9a-f]{32}$/;
+/** Incident states after which Prodrome has nothing more to say: Resolved, Closed, Canceled. */
+const FINISHED_STATES = ['6', '7', '8'];
+
+/** The resolve PATCH's fields unless configured otherwise (`resolveFields` is merged over these). */
+export const DEFAULT_RESOLVE_FIELDS: Readonly<Record<string, string>> = { state: '6', close_code: 'Solution provided' };
+
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** Plain http is acceptable only to a loopback address (tests, a local staging proxy). */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOST.test(hostname);
+}
+
+function parsedUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A name or sys_id sent in an encoded query: `^` would split the query, a line break end it. */
+const referenceValue = z.string().min(1).regex(/^[^\^\r\n]+$/, { message: 'must not contain "^" or a line break' });
+
+const options = {
+  /** Required. `https://hospital.service-now.com`; plain http only on loopback (tests, a local proxy). */
+  instance: z
+    .string({ error: 'must be the instance URL, e.g. https://hospital.service-now.com' })
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://hospital.service-now.com' }))
+    .refine((u) => {
+      const url = parsedUrl(u);
+      return !url || url.protocol === 'https:' || isLoopbackHost(url.hostname);
+    }, { message: 'must be https: plain http is allowed only on loopback (127.0.0.0/8, localhost, [::1])' })
+    .refine((u) => {
+      const url = parsedUrl(u);
+      return !url || (!url.username && !url.password);
+    }, { message: 'must not carry credentials: use "user" and "password", or "oauthToken"' })
+    .refine((u) => {
+      const url = parsedUrl(u);
+      return !url || (!url.search && !url.hash);
+    }, { message: 'must be the instance address only, without a query or fragment' })
+    .transform((u) => u.replace(/\/+$/, '')),
+  /** Basic auth user (an integration user with the itil role); use env: or file:. With `password`. */
+  user: secret.optional(),
+  /** Basic auth password; use env: or file:. */
+  password: secret.optional(),
+  /** An OAuth access token, sent as `Authorization: Bearer …`, instead of user and password. */
+  oauthToken: secret.optional(),
+  /** `assignment_group`: the group's sys_id or its name (looked up in sys_user_group). Default none. */
+  assignmentGroup: referenceValue.optional(),
+  /** `category` value (e.g. `software`). Default none: the instance's default. */
+  category: z.string().min(1).optional(),
+  /** `subcategory` value. Default none. */
+  subcategory: z.string().min(1).optional(),
+  /** `cmdb_ci`: the configuration item's sys_id or its name (looked up in cmdb_ci). Default none. */
+  cmdbCi: referenceValue.optional(),
+  /** `caller_id`: the caller's sys_id or user name (looked up in sys_user). Default none. */
+  caller: referenceValue.optional(),
+  /** `contact_type` value, if your instance has one for monitoring (not in the base choices). Default none. */
+  contactType: z.string().min(1).optional(),
+  /** Per request. Default 10s. */
+  timeout: duration.default(10_000),
+  /**
+   * Fields of the resolve PATCH, merged over `{ state: "6", close_code: "Solution provided" }`
+   * (older instances use close codes such as "Solved (Permanently)"). `close_notes` is always
+   * written by Prodrome: how the incident ended.
+   */
+  resolveFields: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a ServiceNow field name (close_code, u_…)' }), z.string()).default({}),
+};
+
+type Options = z.infer<z.ZodObject<typeof options>>;
+
+/** What cannot be said field by field: exactly one auth mode, and fields Prodrome writes itself. */
+export function servicenowOptionsProblem(o: Pick<Options, 'user' | 'password' | 'oauthToken' | 'resolveFields'>): string | undefined {
+  const basic = o.user !== undefined || o.password !== undefined;
+  if (basic && o.oauthToken !== undefined) return 'needs exactly one auth mode: "user" with "password", or "oauthToken" — not both';
+  if (!basic && o.oauthToken === undefined) return 'needs an auth mode: "user" with "password" (basic auth), or "oauthToken"';
+  if (basic && o.user === undefined) return 'basic auth needs "user" as well as "password"';
+  if (basic && o.password === undefined) return 'basic auth needs "password" as well as "user"';
+  for (const own of ['close_notes', 'work_notes']) {
+    if (own in (o.resolveFields ?? {})) return `resolveFields.${own} is written by Prodrome (how the incident ended); leave it out`;
+  }
+  return undefined;
+}
+
+/**
+ * The incident key as `correlation_id`: itself when it fits and is safe in an encoded query,
+ * otherwise a stable digest (`prodrome:` + 32 hex of its SHA-1); the full key is in the description.
+ */
+export function correlationIdFor(key: string): string {
+  const safe = key.length <= CORRELATION_ID_MAX && key === key.trim() && !/[\^\x00-\x1f\x7f]/.test(key);
+  return safe ? key : `prodrome:${createHash('sha1').update(key).digest('hex').slice(0, 32)}`;
+}
+
+/** ServiceNow's error envelope `{"error":{"message","detail"},"status":"failure"}` as one line. */
+export function serviceNowMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') return /<title>([^<]*)<\/title>/i.exec(body)?.[1]?.trim() || undefined;
+  if (!body || typeof body !== 'object') return undefined;
+  const error = (body as { error?: unknown }).error;
+  if (!error || typeof error !== 'object') return undefined;
+  const { message, detail } = error as { message?: unknown; detail?: unknown };
+  const parts = [message, detail]
+    .filter((s): s is string => typeof s === 'string' && s.trim() !== '')
+    .map((s) => s.replace(/\s+/g, ' ').trim());
+  if (!parts.length) return undefined;
+  if (parts.length === 2 && parts[1]!.startsWith(parts[0]!)) return parts[1];
+  return parts.join(parts[0]!.endsWith(':') ? ' ' : ': ');
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The resolution notes: how the incident ended, in a sentence an analyst can keep. */
+export function closeNotesFor(incident: Incident, now = Date.now()): string {
+  const lasted = formatDuration(Math.max(0, (incident.resolvedAt ?? now) - incident.firstFailureAt));
+  const at = incident.resolvedAt !== undefined ? ` at ${iso(incident.resolvedAt)}` : '';
+  const what = `${incident.checkId} on ${incident.target}`;
+  if (incident.resolution === 'healed') {
+    const heal = [...incident.heals].reverse().find((h) => h.result === 'healed');
+    const by = heal ? `${heal.healer} (attempt ${heal.attempt}${heal.action ? `: ${heal.action}` : ''})` : 'a Prodrome healer';
+    return `Healed by ${by}: ${what} verified healthy again by re-probing${at}, after ${lasted} of failure.`;
+  }
+  const tried = incident.heals.filter((h) => h.result !== 'running' && h.result !== 'skipped').length;
+  const heals = tried ? ` Self-healing was tried ${tried} time(s) without a verified fix.` : '';
+  return `Recovered: ${what} healthy again${at}, after ${lasted} of failure (${incident.evidence.message}).${heals}`;
+}
+
+/** An Error carrying only what deliveryErrorFrom reads: no request config, so no credentials. */
+function withoutCredentials(err: unknown): unknown {
+  if (!axios.isAxiosError(err)) return err;
+  const clean = new Error(err.message) as Error & { code?: string; response?: { status: number; data: unknown; headers: Record<string, unknown> } };
+  clean.name = 'ServiceNowHttpError';
+  if (err.code !== undefined) clean.code = err.code;
+  if (err.response) clean.response = { status: err.response.status, data: err.response.data, headers: { 'retry-after': err.response.headers['retry-after'] } };
+  return clean;
+}
+
+type Row = Record<string, unknown>;
+const isRow = (v: unknown): v is Row => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A field as text: a plain string, or a reference's `{ value }`. */
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : isRow(v) && typeof v.value === 'string' ? v.value : undefined);
+
+const REFERENCES = [
+  { option: 'assignmentGroup', field: 'assignment_group', table: 'sys_user_group', by: 'name', what: 'assignment group' },
+  { option: 'cmdbCi', field: 'cmdb_ci', table: 'cmdb_ci', by: 'name', what: 'configuration item' },
+  { option: 'caller', field: 'caller_id', table: 'sys_user', by: 'user_name', what: 'caller' },
+] as const;
+
+export default defineTicketProvider({
+  type: 'servicenow',
+  options,
+  validateOptions: servicenowOptionsProblem,
+  create(id, opts, { redis, prefix }) {
+    const problem = servicenowOptionsProblem(opts);
+    if (problem) throw new Error(`servicenow ${id}: ${problem}`);
+    let authorization: string;
+    if (opts.oauthToken !== undefined) {
+      authorization = `Bearer ${opts.oauthToken}`;
+    } else {
+      const basic = Buffer.from(`${opts.user}:${opts.password}`).toString('base64');
+      rememberSecret(basic);
+      authorization = `Basic ${basic}`;
+    }
+    const client = axios.create({
+      baseURL: opts.instance,
+      timeout: opts.timeout,
+      headers: { accept: 'application/json', 'content-type': 'application/json', authorization },
+      // A redirect is a login page or a wrong address, never something to follow with credentials.
+      maxRedirects: 0,
+    });
+    const resolveFields = { ...DEFAULT_RESOLVE_FIELDS, ...opts.resolveFields };
+    const resolvedState = resolveFields.state ?? '6';
+    const finished = new Set([...FINISHED_STATES, resolvedState]);
+    /** Name → sys_id, per table; only successes are kept (a group created later is found then). */
+    const referenceCache = new Map<string, string>();
+
+    const failed = (err: unknown, what: string) => deliveryErrorFrom(withoutCredentials(err), `servicenow ${id} ${what}`, serviceNowMessage);
+    const unexpected = (what: string, res: AxiosResponse, retryable: boolean, why: string) =>
+      new DeliveryError(`servicenow ${id} ${what}: HTTP ${res.status} ${why}: ${JSON.stringify(res.data ?? '').slice(0, 200)}`, { retryable, status: res.status });
+    const call = async (what: string, config: AxiosRequestConfig): Promise<AxiosResponse> => {
+      try {
+        return await client.request(config);
+      } catch (err) {
+        throw failed(err, what);
+      }
+    };
+    const query = (params: Record<string, string>) => new URLSearchParams({ ...params, sysparm_exclude_reference_link: 'true' }).toString();
+    const refOf = (sysId: string, number: string | undefined): TicketRef => ({
+      provider: id,
+      id: sysId,
+      ...(number ? { number } : {}),
+      url: `${opts.instance}/nav_to.do?uri=${encodeURIComponent(`incident.do?sys_id=${sysId}`)}`,
+      openedAt: Date.now(),
+    });
+
+    /** Rows of a GET on a table; an empty list also for the v1 API's 404 "No Record found". */
+    const list = async (what: string, path: string, params: Record<string, string>): Promise<Row[]> => {
+      let res: AxiosResponse;
+      try {
+        res = await client.get(`${path}?${query(params)}`);
+      } catch (err) {
+        const body = axios.isAxiosError(err) ? err.response?.data : undefined;
+        if (axios.isAxiosError(err) && err.response?.status === 404 && /no record found/i.test(serviceNowMessage(body) ?? '')) return [];
+        throw failed(err, what);
+      }
+      const result = isRow(res.data) ? res.data.result : undefined;
+      if (!Array.isArray(result)) throw unexpected(what, res, true, 'is not a Table API list');
+      return result.filter(isRow);
+    };
+
+    /** The open incident carrying this correlation id, oldest first: never a resolved one. */
+    const findOpen = async (correlationId: string, what: string): Promise<TicketRef | null> => {
+      const notResolved = [...new Set(['6', resolvedState])].filter((s) => s !== '7' && s !== '8').map((s) => `^state!=${s}`).join('');
+      const rows = await list(what, TABLE, {
+        sysparm_query: `correlation_id=${correlationId}^active=true${notResolved}^ORDERBYsys_created_on`,
+        sysparm_fields: 'sys_id,number',
+        sysparm_limit: '1',
+      });
+      const sysId = text(rows[0]?.sys_id);
+      return sysId && SYS_ID.test(sysId) ? refOf(sysId, text(rows[0]?.number)) : null;
+    };
+
+    /** A reference option as a sys_id: as given when it is one, else looked up by name. */
+    const reference = async (r: (typeof REFERENCES)[number], value: string, ctx: TicketCallContext): Promise<{ sysId?: string; problem?: string }> => {
+      if (SYS_ID.test(value)) return { sysId: value };
+      const cacheKey = `${r.table}:${value}`;
+      const cached = referenceCache.get(cacheKey);
+      if (cached) return { sysId: cached };
+      const rows = await list(`lookup of ${r.what} "${value}"`, `/api/now/table/${r.table}`, {
+        sysparm_query: `${r.by}=${value}`,
+        sysparm_fields: 'sys_id',
+        sysparm_limit: '2',
+      });
+      const ids = rows.map((row) => text(row.sys_id)).filter((s): s is string => s !== undefined && SYS_ID.test(s));
+      if (ids.length === 1) {
+        referenceCache.set(cacheKey, ids[0]!);
+        return { sysId: ids[0]! };
+      }
+      const problem = ids.length
+        ? `${r.what} "${value}" matches several ${r.table} records; configure its sys_id instead`
+        : `${r.what} "${value}" matches no ${r.table} record (${r.by}); configure its sys_id or the exact ${r.by}`;
+      ctx.logger.warn('ServiceNow reference not set', { field: r.field, problem });
+      return { problem };
+    };
+
+    /** Serialises opens of one correlation id across workers and agents (no uniqueness in ServiceNow). */
+    const withOpenLock = async <T>(correlationId: string, fn: () => Promise<T>): Promise<T> => {
+      const lock = `${prefix}:servicenow:${id}:opening:${createHash('sha1').update(correlationId).digest('hex')}`;
+      const token = randomUUID();
+      const ttlMs = opts.timeout * 6 + 5_000;
+      if ((await redis.set(lock, token, 'PX', ttlMs, 'NX')) !== 'OK') {
+        throw new DeliveryError(`servicenow ${id} open: another open of this incident is under way`, { retryable: true, retryAfterMs: 2_000 });
+      }
+      try {
+        return await fn();
+      } finally {
+        await redis
+          .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, token)
+          .catch(() => undefined);
+      }
+    };
+
+    const patch = async (what: string, sysId: string, fields: Record<string, string>): Promise<void> => {
+      await call(what, { method: 'PATCH', url: `${TABLE}/${encodeURIComponent(sysId)}?${query({ sysparm_fields: 'sys_id' })}`, data: fields });
+    };
+
+    const statusLine = (incident: Incident, ctx: TicketCallContext) =>
+      `Prodrome: ${incident.status}, priority P${ctx.priority.priority} (impact ${ctx.priority.impact}, urgency ${ctx.priority.urgency}) — ${ctx.text.summary}`;
+
+    return {
+      id,
+      async open(incident, ctx): Promise<TicketRef> {
+        const correlationId = correlationIdFor(incident.key);
+        return withOpenLock(correlationId, async () => {
+          const existing = await findOpen(correlationId, 'open (lookup)');
+          if (existing) {
+            ctx.logger.info('ServiceNow incident already open for this key: taken over', { ticket: existing.number ?? existing.id });
+            return existing;
+          }
+          const fields: Record<string, string> = {
+            short_description: ctx.text.title.slice(0, SHORT_DESCRIPTION_MAX),
+            impact: String(ctx.priority.impact),
+            urgency: String(ctx.priority.urgency),
+            correlation_id: correlationId,
+            correlation_display: 'Prodrome',
+          };
+          if (opts.category) fields.category = opts.category;
+          if (opts.subcategory) fields.subcategory = opts.subcategory;
+          if (opts.contactType) fields.contact_type = opts.contactType;
+          const problems: string[] = [];
+          for (const r of REFERENCES) {
+            const value = opts[r.option];
+            if (value === undefined) continue;
+            const { sysId, problem } = await reference(r, value, ctx);
+            if (sysId) fields[r.field] = sysId;
+            if (problem) problems.push(problem);
+          }
+          const trailer = [
+            `Prodrome incident key: ${incident.key}`,
+            ...(correlationId !== incident.key ? [`(correlation_id ${correlationId} is its digest)`] : []),
+            ...problems.map((p) => `Not set by Prodrome: ${p}.`),
+          ];
+          fields.description = `${plainText(ctx.text)}\n\n${trailer.join('\n')}`;
+
+          const res = await call('open', { method: 'POST', url: `${TABLE}?${query({ sysparm_fields: 'sys_id,number,correlation_id' })}`, data: fields });
+          const result = isRow(res.data) ? res.data.result : undefined;
+          if (!isRow(result)) throw unexpected('open', res, true, 'is not a Table API record');
+          const sysId = text(result.sys_id);
+          // Created, but without a sys_id we cannot point at it: a retry would look it up by key, or
+          // open a second one if the key did not stick. A person decides.
+          if (!sysId || !SYS_ID.test(sysId)) throw unexpected('open', res, false, 'created a record without a readable sys_id');
+          const stored = text(result.correlation_id);
+          if (stored !== undefined && stored !== correlationId) {
+            ctx.logger.warn('ServiceNow did not keep correlation_id: a lost answer could open a second incident', { sent: correlationId, stored });
+          }
+          return refOf(sysId, text(result.number));
+        });
+      },
+
+      async update(ref, incident, note, ctx) {
+        await patch('update', ref.id, {
+          work_notes: note ? `${note}\n\n${statusLine(incident, ctx)}` : statusLine(incident, ctx),
+          impact: String(ctx.priority.impact),
+          urgency: String(ctx.priority.urgency),
+        });
+      },
+
+      async resolve(ref, incident, ctx) {
+        // A retry after a lost answer, or a person who resolved or closed it first: nothing to
+        // overwrite (a Closed incident set back to Resolved would reopen it for the desk).
+        const res = await call('resolve (read)', { method: 'GET', url: `${TABLE}/${encodeURIComponent(ref.id)}?${query({ sysparm_fields: 'state,active' })}` });
+        const current = isRow(res.data) && isRow(res.data.result) ? res.data.result : {};
+        const state = text(current.state);
+        if (state !== undefined && finished.has(state)) {
+          ctx.logger.info('ServiceNow incident already resolved or closed: left as it is', { ticket: ref.number ?? ref.id, state });
+          return;
+        }
+        const notes = closeNotesFor(incident);
+        await patch('resolve', ref.id, { ...resolveFields, close_notes: notes, work_notes: `Prodrome: ${notes}` });
+      },
+
+      async find(key, _ctx) {
+        return findOpen(correlationIdFor(key), 'find');
+      },
+    };
+  },
+});
