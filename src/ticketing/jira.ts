@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import axios, { type AxiosError } from 'axios';
+import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ticketDocument, textDocument } from './adf.js';
-import { deliveryErrorFrom } from './http-delivery.js';
+import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
 import { defineTicketProvider, type TicketCallContext, type TicketProvider } from './ticket-provider.js';
 import { plainText } from './ticket-text.js';
 import { formatDuration } from '../core/duration.js';
@@ -22,30 +22,20 @@ import type { Incident, TicketRef } from '../messages/incident.js';
 /** Our priority 1 (critical) … 5 (planning) → the names in Jira's default priority scheme. */
 export const DEFAULT_JIRA_PRIORITIES: Readonly<Record<'1' | '2' | '3' | '4' | '5', string>> = { 1: 'Highest', 2: 'High', 3: 'Medium', 4: 'Low', 5: 'Lowest' };
 
-/** How long after an unanswered create the search gets to show the issue before we create again. */
-export const SEARCH_GRACE_MS = 60_000;
+/**
+ * How long after an unanswered create (a timeout, a 5xx: it may have been created) the search gets
+ * to show the issue before we create again. Jira Cloud's index usually shows a new issue within
+ * seconds; the wait delays that one ticket, a shorter one risks a duplicate.
+ */
+export const SEARCH_GRACE_MS = 15_000;
 /** The "creating" marker outlives any retry loop that could still be waiting on it. */
 const MARKER_TTL_MS = 86_400_000;
 /** Our records of issues, priorities and sent comments: as long as the local provider keeps tickets. */
 const RETENTION_MS = 90 * 86_400_000;
 
-const LOOPBACK_HOST = /^(127(\.\d{1,3}){3}|localhost|\[::1\])$/i;
-
-function httpsOrLoopback(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || LOOPBACK_HOST.test(url.hostname);
-  } catch {
-    return true; // not a URL at all: the url check above says so
-  }
-}
-
 const options = {
   /** Required. The site, e.g. https://hospital.atlassian.net (Data Center: with its context path). http:// only on loopback. */
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .refine(httpsOrLoopback, { message: 'must be https:// (plain http:// only on loopback: 127.0.0.0/8, localhost, [::1])' })
-    .transform((url) => url.replace(/\/+$/, '')),
+  url: vendorUrl('https://hospital.atlassian.net'),
   /** Jira Cloud: the account's e-mail, with `apiToken` (HTTP Basic). */
   email: secret.optional(),
   /** Jira Cloud: an API token of the account in `email`; use env: or file:. */
@@ -170,44 +160,130 @@ export default defineTicketProvider({
   options,
   validateOptions: validate,
   create(id, opts, services) {
-    return jiraProvider(id, opts, services.redis, services.prefix);
+    return new JiraProvider(id, opts, services.redis, services.prefix);
   },
 });
 
-function jiraProvider(id: string, opts: JiraOptions, redis: Redis, prefix: string): TicketProvider {
-  const cloud = opts.personalAccessToken === undefined;
-  const version = opts.apiVersion ?? (cloud ? 3 : 2);
-  const authorization = cloud ? `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`).toString('base64')}` : `Bearer ${opts.personalAccessToken}`;
-  // The encoded form is as secret as the token: the logger redacts what it has been told about.
-  rememberSecret(authorization.slice(authorization.indexOf(' ') + 1));
-  const http = axios.create({
-    baseURL: `${opts.url}/rest/api/${version}`,
-    timeout: opts.timeout,
-    headers: { accept: 'application/json', 'content-type': 'application/json', authorization },
-    // A redirect means a wrong URL or a login page, not something to follow with credentials.
-    maxRedirects: 0,
-  });
+const issuePath = (issue: string) => `/issue/${encodeURIComponent(issue)}`;
 
-  const base = `${prefix}:jira:${id}`;
-  const mapKey = (label: string) => `${base}:${label}`;
-  const markerKey = (label: string) => `${base}:${label}:creating`;
-  const sentKey = (idempotencyKey: string) => `${base}:sent:${idempotencyKey}`;
-  const priorityKey = (issue: string) => `${base}:priority:${issue}`;
-  const issuePath = (issue: string) => `/issue/${encodeURIComponent(issue)}`;
-  const priorityName = (p: number) => opts.priorities[String(p) as keyof typeof opts.priorities];
+const isDone = (issue: IssueBean | undefined) => issue?.fields?.status?.statusCategory?.key === 'done';
 
-  const call = async <T>(what: string, run: () => Promise<{ data: T }>): Promise<T> => {
-    try {
-      return (await run()).data;
-    } catch (err) {
-      throw deliveryErrorFrom(withoutRequest(err), `jira ${id} ${what}`, jiraMessage);
+/** The transition to take to `wanted`: by its own name, else the only one leading to a status of that name. */
+function doneTransitionOf(transitions: Transition[], wanted: string): Transition | undefined {
+  const name = wanted.toLowerCase();
+  const byName = transitions.find((t) => String(t.name).toLowerCase() === name);
+  // A transition is often named for the action ("Resolve") and the status for the result ("Done").
+  const byTarget = transitions.filter((t) => typeof t.to?.name === 'string' && t.to.name.toLowerCase() === name);
+  return byName ?? (byTarget.length === 1 ? byTarget[0] : undefined);
+}
+
+/** One configured Jira site and project, with its records in Redis under `<prefix>:jira:<id>`. */
+class JiraProvider implements TicketProvider {
+  private readonly cloud: boolean;
+  private readonly version: 2 | 3;
+  private readonly http: AxiosInstance;
+  private readonly base: string;
+
+  constructor(
+    readonly id: string,
+    private readonly opts: JiraOptions,
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.cloud = opts.personalAccessToken === undefined;
+    this.version = opts.apiVersion ?? (this.cloud ? 3 : 2);
+    const authorization = this.cloud ? `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`).toString('base64')}` : `Bearer ${opts.personalAccessToken}`;
+    // The encoded form is as secret as the token: the logger redacts what it has been told about.
+    rememberSecret(authorization.slice(authorization.indexOf(' ') + 1));
+    this.http = axios.create({
+      baseURL: `${opts.url}/rest/api/${this.version}`,
+      timeout: opts.timeout,
+      headers: { accept: 'application/json', 'content-type': 'application/json', authorization },
+      // A redirect means a wrong URL or a login page, not something to follow with credentials.
+      maxRedirects: 0,
+    });
+    this.base = `${prefix}:jira:${id}`;
+  }
+
+  async open(incident: Incident, ctx: TicketCallContext): Promise<TicketRef> {
+    const label = incidentLabel(incident.key);
+    const known = await this.readRecord(label);
+    // A record from an earlier incident on the same key is not this one's ticket.
+    if (known && known.incidentId === incident.id) return this.refOf(known.key, known.openedAt);
+    const earlier = await this.claimCreate(label, incident, ctx);
+    if (earlier) return this.refOf(earlier.key, earlier.openedAt);
+
+    const key = await this.createIssue(incident, ctx, label);
+    const openedAt = Date.now();
+    await this.redis
+      .multi()
+      .set(this.recordKey(label), JSON.stringify({ key, incidentId: incident.id, openedAt } satisfies Recorded), 'PX', RETENTION_MS)
+      .set(this.priorityKey(key), String(ctx.priority.priority), 'PX', RETENTION_MS)
+      .del(this.markerKey(label))
+      .exec();
+    return this.refOf(key, openedAt);
+  }
+
+  async update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void> {
+    const issue = ref.id;
+    const was = Number(await this.redis.get(this.priorityKey(issue))) || incident.priority;
+    const now = ctx.priority.priority;
+    // Raised only: lowering a ticket someone is already working on is a person's call, not a clock's.
+    const raise = now < was;
+    const lines = [note.trim() || 'Prodrome: the incident is still open.'];
+    if (raise) lines.push(`Priority raised from P${was} to P${now} (${this.priorityName(now)}): urgency is ${ctx.priority.urgency} now.`);
+    await this.commentOnce('update', issue, ctx.idempotencyKey, lines.join('\n'));
+    if (raise) {
+      await this.call('update (priority)', () => this.http.put(issuePath(issue), { fields: { priority: { name: this.priorityName(now) } } }));
+      await this.redis.set(this.priorityKey(issue), String(now), 'PX', RETENTION_MS);
     }
-  };
+  }
 
-  const refOf = (key: string, openedAt: number): TicketRef => ({ provider: id, id: key, number: key, url: `${opts.url}/browse/${encodeURIComponent(key)}`, openedAt });
+  async resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void> {
+    const issue = ref.id;
+    // Already closed (by a person, or by our own attempt whose 204 was lost): nothing to move.
+    const current = await this.getIssue('resolve', issue);
+    if (!isDone(current)) await this.moveToDone(issue, current);
+    await this.commentOnce('resolve (comment)', issue, ctx.idempotencyKey, endingNote(incident));
+    const label = incidentLabel(incident.key);
+    const known = await this.readRecord(label);
+    if (known?.key === issue) await this.redis.del(this.recordKey(label));
+  }
 
-  const readMap = async (label: string): Promise<Recorded | undefined> => {
-    const raw = await redis.get(mapKey(label));
+  async find(key: string): Promise<TicketRef | null> {
+    const label = incidentLabel(key);
+    const known = await this.readRecord(label);
+    if (known) {
+      const issue = await this.getIssue('find', known.key).catch((err: unknown) => {
+        if (err instanceof DeliveryError && err.status === 404) return undefined;
+        throw err;
+      });
+      if (issue && !isDone(issue)) return this.refOf(known.key, known.openedAt);
+    }
+    const found = await this.search('find', label);
+    return found ? this.refOf(found.key, found.openedAt) : null;
+  }
+
+  // Our records in Redis: the key → issue map, the "creating" marker, comments sent, priority set.
+
+  private recordKey(label: string): string {
+    return `${this.base}:${label}`;
+  }
+
+  private markerKey(label: string): string {
+    return `${this.base}:${label}:creating`;
+  }
+
+  private sentKey(idempotencyKey: string): string {
+    return `${this.base}:sent:${idempotencyKey}`;
+  }
+
+  private priorityKey(issue: string): string {
+    return `${this.base}:priority:${issue}`;
+  }
+
+  private async readRecord(label: string): Promise<Recorded | undefined> {
+    const raw = await this.redis.get(this.recordKey(label));
     if (!raw) return undefined;
     try {
       const value = JSON.parse(raw) as Recorded;
@@ -215,150 +291,113 @@ function jiraProvider(id: string, opts: JiraOptions, redis: Redis, prefix: strin
     } catch {
       return undefined;
     }
-  };
+  }
 
-  /** Open issues carrying the label, oldest first (a duplicate from an old race loses to the first). */
-  const search = async (what: string, label: string): Promise<FoundIssue | undefined> => {
-    const jql = `project = "${opts.project}" AND labels = "${label}" AND statusCategory != Done ORDER BY created ASC`;
-    const body = { jql, fields: ['key', 'status', 'created'], maxResults: 5 };
-    // Jira Cloud's search is /search/jql (the old /search is gone there); Data Center has only /search.
-    const data = await call<{ issues?: IssueBean[] }>(`${what} (search)`, () => http.post(cloud ? '/search/jql' : '/search', body));
-    const hit = (data?.issues ?? []).find((i) => typeof i.key === 'string');
-    return hit ? { key: hit.key as string, openedAt: jiraTime(hit.fields?.created) ?? Date.now() } : undefined;
-  };
+  /**
+   * Claims the "creating" marker before asking Jira; undefined once this attempt may create. An
+   * earlier attempt's marker means its issue may exist without our record: that issue when search
+   * shows it, else a retryable wait until search has had SEARCH_GRACE_MS to catch up.
+   */
+  private async claimCreate(label: string, incident: Incident, ctx: TicketCallContext): Promise<FoundIssue | undefined> {
+    const now = Date.now();
+    const claimed = await this.redis.set(this.markerKey(label), String(now), 'PX', MARKER_TTL_MS, 'NX');
+    if (claimed === 'OK') return undefined;
+    const since = Number(await this.redis.get(this.markerKey(label))) || 0;
+    const found = await this.search('open', label);
+    if (found) {
+      const record = JSON.stringify({ key: found.key, incidentId: incident.id, openedAt: found.openedAt } satisfies Recorded);
+      await this.redis.multi().set(this.recordKey(label), record, 'PX', RETENTION_MS).del(this.markerKey(label)).exec();
+      ctx.logger.info('Found the issue an earlier attempt created', { issue: found.key });
+      return found;
+    }
+    const wait = SEARCH_GRACE_MS - (now - since);
+    if (wait > 0) {
+      throw new DeliveryError(`jira ${this.id} open: an earlier attempt may have created the issue; waiting for Jira's search to catch up (${Math.ceil(wait / 1000)} s more)`, {
+        retryable: true,
+        retryAfterMs: Math.min(wait, 5_000),
+      });
+    }
+    await this.redis.set(this.markerKey(label), String(now), 'PX', MARKER_TTL_MS);
+    return undefined;
+  }
 
-  const getIssue = (what: string, issue: string) => call<IssueBean>(what, () => http.get(issuePath(issue), { params: { fields: 'status' } }));
+  /** Creates the issue and answers its key; the caller holds the "creating" marker. */
+  private async createIssue(incident: Incident, ctx: TicketCallContext, label: string): Promise<string> {
+    let created: IssueBean;
+    try {
+      created = await this.call<IssueBean>('open', () => this.http.post('/issue', { fields: this.createFields(incident, ctx, label) }));
+    } catch (err) {
+      // A 4xx (429 included) means Jira created nothing: the next attempt need not wait for search.
+      if (err instanceof DeliveryError && err.status !== undefined && err.status < 500) await this.redis.del(this.markerKey(label));
+      throw err;
+    }
+    if (typeof created?.key !== 'string') throw new DeliveryError(`jira ${this.id} open: Jira answered without an issue key`, { retryable: true });
+    return created.key;
+  }
 
-  const isDone = (issue: IssueBean | undefined) => issue?.fields?.status?.statusCategory?.key === 'done';
-
-  const comment = async (what: string, issue: string, text: string) => {
-    const body = version === 3 ? textDocument(text) : text;
-    await call(what, () => http.post(`${issuePath(issue)}/comment`, { body }));
-  };
-
-  /** Posts a comment once per idempotency key (Jira has no key of its own for comments). */
-  const commentOnce = async (what: string, issue: string, idempotencyKey: string, text: string) => {
-    if (await redis.exists(sentKey(idempotencyKey))) return;
-    await comment(what, issue, text);
-    await redis.set(sentKey(idempotencyKey), issue, 'PX', RETENTION_MS);
-  };
-
-  const createFields = (incident: Incident, ctx: TicketCallContext, label: string) => {
+  private createFields(incident: Incident, ctx: TicketCallContext, label: string) {
     const footer = [`Opened by Prodrome for incident ${incident.id} (${incident.key}); label ${label}.`];
     const summary = ctx.text.title.replace(/\s+/g, ' ').trim().slice(0, 255) || incident.checkId;
     return {
-      project: { key: opts.project },
-      issuetype: { name: opts.issueType },
+      project: { key: this.opts.project },
+      issuetype: { name: this.opts.issueType },
       summary,
-      description: version === 3 ? ticketDocument(ctx.text, footer) : `${plainText(ctx.text)}\n\n${footer.join('\n')}`.slice(0, 32_000),
-      priority: { name: priorityName(ctx.priority.priority) },
-      labels: [...new Set(['prodrome', label, ...opts.labels])],
+      description: this.version === 3 ? ticketDocument(ctx.text, footer) : `${plainText(ctx.text)}\n\n${footer.join('\n')}`.slice(0, 32_000),
+      priority: { name: this.priorityName(ctx.priority.priority) },
+      labels: [...new Set(['prodrome', label, ...this.opts.labels])],
     };
-  };
+  }
 
-  return {
-    id,
+  /** Open issues carrying the label, oldest first (a duplicate from an old race loses to the first). */
+  private async search(what: string, label: string): Promise<FoundIssue | undefined> {
+    const jql = `project = "${this.opts.project}" AND labels = "${label}" AND statusCategory != Done ORDER BY created ASC`;
+    const body = { jql, fields: ['key', 'status', 'created'], maxResults: 5 };
+    // Jira Cloud's search is /search/jql (the old /search is gone there); Data Center has only /search.
+    const data = await this.call<{ issues?: IssueBean[] }>(`${what} (search)`, () => this.http.post(this.cloud ? '/search/jql' : '/search', body));
+    const hit = (data?.issues ?? []).find((i) => typeof i.key === 'string');
+    return hit ? { key: hit.key as string, openedAt: jiraTime(hit.fields?.created) ?? Date.now() } : undefined;
+  }
 
-    async open(incident: Incident, ctx: TicketCallContext): Promise<TicketRef> {
-      const label = incidentLabel(incident.key);
-      const known = await readMap(label);
-      // A record from an earlier incident on the same key is not this one's ticket.
-      if (known && known.incidentId === incident.id) return refOf(known.key, known.openedAt);
+  private getIssue(what: string, issue: string): Promise<IssueBean> {
+    return this.call<IssueBean>(what, () => this.http.get(issuePath(issue), { params: { fields: 'status' } }));
+  }
 
-      const now = Date.now();
-      const claimed = await redis.set(markerKey(label), String(now), 'PX', MARKER_TTL_MS, 'NX');
-      if (claimed !== 'OK') {
-        // An earlier attempt got as far as asking Jira: its issue may exist without our record.
-        const since = Number(await redis.get(markerKey(label))) || 0;
-        const found = await search('open', label);
-        if (found) {
-          await redis.multi().set(mapKey(label), JSON.stringify({ key: found.key, incidentId: incident.id, openedAt: found.openedAt } satisfies Recorded), 'PX', RETENTION_MS).del(markerKey(label)).exec();
-          ctx.logger.info('Found the issue an earlier attempt created', { issue: found.key });
-          return refOf(found.key, found.openedAt);
-        }
-        const wait = SEARCH_GRACE_MS - (now - since);
-        if (wait > 0) {
-          throw new DeliveryError(`jira ${id} open: an earlier attempt may have created the issue; waiting for Jira's search to catch up (${Math.ceil(wait / 1000)} s more)`, {
-            retryable: true,
-            retryAfterMs: Math.min(wait, 5_000),
-          });
-        }
-        await redis.set(markerKey(label), String(now), 'PX', MARKER_TTL_MS);
-      }
+  /** Takes the configured done transition; refuses for good, naming the ones there are, when the workflow has none. */
+  private async moveToDone(issue: string, current: IssueBean | undefined): Promise<void> {
+    const data = await this.call<{ transitions?: Transition[] }>('resolve (transitions)', () => this.http.get(`${issuePath(issue)}/transitions`));
+    const transitions = (data?.transitions ?? []).filter((t) => typeof t.id === 'string' && typeof t.name === 'string');
+    const transition = doneTransitionOf(transitions, this.opts.doneTransition);
+    if (!transition) {
+      const status = typeof current?.fields?.status?.name === 'string' ? ` from status "${current.fields.status.name}"` : '';
+      const available = transitions.map((t) => `"${String(t.name)}"`).join(', ') || 'none';
+      throw new DeliveryError(`jira ${this.id} resolve: ${issue} has no transition "${this.opts.doneTransition}"${status}; available: ${available} (set doneTransition)`, { retryable: false });
+    }
+    const resolution = this.opts.resolution ? { fields: { resolution: { name: this.opts.resolution } } } : {};
+    await this.call('resolve (transition)', () => this.http.post(`${issuePath(issue)}/transitions`, { transition: { id: transition.id }, ...resolution }));
+  }
 
-      let created: IssueBean;
-      try {
-        created = await call<IssueBean>('open', () => http.post('/issue', { fields: createFields(incident, ctx, label) }));
-      } catch (err) {
-        // A 4xx (429 included) means Jira created nothing: the next attempt need not wait for search.
-        if (err instanceof DeliveryError && err.status !== undefined && err.status < 500) await redis.del(markerKey(label));
-        throw err;
-      }
-      if (typeof created?.key !== 'string') throw new DeliveryError(`jira ${id} open: Jira answered without an issue key`, { retryable: true });
-      const openedAt = Date.now();
-      await redis
-        .multi()
-        .set(mapKey(label), JSON.stringify({ key: created.key, incidentId: incident.id, openedAt } satisfies Recorded), 'PX', RETENTION_MS)
-        .set(priorityKey(created.key), String(ctx.priority.priority), 'PX', RETENTION_MS)
-        .del(markerKey(label))
-        .exec();
-      return refOf(created.key, openedAt);
-    },
+  /** Posts a comment once per idempotency key (Jira has no key of its own for comments). */
+  private async commentOnce(what: string, issue: string, idempotencyKey: string, text: string): Promise<void> {
+    if (await this.redis.exists(this.sentKey(idempotencyKey))) return;
+    const body = this.version === 3 ? textDocument(text) : text;
+    await this.call(what, () => this.http.post(`${issuePath(issue)}/comment`, { body }));
+    await this.redis.set(this.sentKey(idempotencyKey), issue, 'PX', RETENTION_MS);
+  }
 
-    async update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void> {
-      const issue = ref.id;
-      const was = Number(await redis.get(priorityKey(issue))) || incident.priority;
-      const now = ctx.priority.priority;
-      // Raised only: lowering a ticket someone is already working on is a person's call, not a clock's.
-      const raise = now < was;
-      const lines = [note.trim() || 'Prodrome: the incident is still open.'];
-      if (raise) lines.push(`Priority raised from P${was} to P${now} (${priorityName(now)}): urgency is ${ctx.priority.urgency} now.`);
-      await commentOnce('update', issue, ctx.idempotencyKey, lines.join('\n'));
-      if (raise) {
-        await call('update (priority)', () => http.put(issuePath(issue), { fields: { priority: { name: priorityName(now) } } }));
-        await redis.set(priorityKey(issue), String(now), 'PX', RETENTION_MS);
-      }
-    },
+  /** Jira's answer, or a DeliveryError saying whether a retry may help (and nothing of the request). */
+  private async call<T>(what: string, run: () => Promise<{ data: T }>): Promise<T> {
+    try {
+      return (await run()).data;
+    } catch (err) {
+      throw deliveryErrorFrom(withoutRequest(err), `jira ${this.id} ${what}`, jiraMessage);
+    }
+  }
 
-    async resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void> {
-      const issue = ref.id;
-      // Already closed (by a person, or by our own attempt whose 204 was lost): nothing to move.
-      const current = await getIssue('resolve', issue);
-      if (!isDone(current)) {
-        const data = await call<{ transitions?: Transition[] }>('resolve (transitions)', () => http.get(`${issuePath(issue)}/transitions`));
-        const transitions = (data?.transitions ?? []).filter((t) => typeof t.id === 'string' && typeof t.name === 'string');
-        const wanted = opts.doneTransition.toLowerCase();
-        const byName = transitions.find((t) => String(t.name).toLowerCase() === wanted);
-        // A transition is often named for the action ("Resolve") and the status for the result ("Done").
-        const byTarget = transitions.filter((t) => typeof t.to?.name === 'string' && t.to.name.toLowerCase() === wanted);
-        const transition = byName ?? (byTarget.length === 1 ? byTarget[0] : undefined);
-        if (!transition) {
-          const status = typeof current?.fields?.status?.name === 'string' ? ` from status "${current.fields.status.name}"` : '';
-          const available = transitions.map((t) => `"${String(t.name)}"`).join(', ') || 'none';
-          throw new DeliveryError(`jira ${id} resolve: ${issue} has no transition "${opts.doneTransition}"${status}; available: ${available} (set doneTransition)`, { retryable: false });
-        }
-        await call('resolve (transition)', () =>
-          http.post(`${issuePath(issue)}/transitions`, { transition: { id: transition.id }, ...(opts.resolution ? { fields: { resolution: { name: opts.resolution } } } : {}) }),
-        );
-      }
-      await commentOnce('resolve (comment)', issue, ctx.idempotencyKey, endingNote(incident));
-      const label = incidentLabel(incident.key);
-      const known = await readMap(label);
-      if (known?.key === issue) await redis.del(mapKey(label));
-    },
+  private priorityName(priority: number): string {
+    return this.opts.priorities[String(priority) as keyof JiraOptions['priorities']];
+  }
 
-    async find(key: string): Promise<TicketRef | null> {
-      const label = incidentLabel(key);
-      const known = await readMap(label);
-      if (known) {
-        const issue = await getIssue('find', known.key).catch((err: unknown) => {
-          if (err instanceof DeliveryError && err.status === 404) return undefined;
-          throw err;
-        });
-        if (issue && !isDone(issue)) return refOf(known.key, known.openedAt);
-      }
-      const found = await search('find', label);
-      return found ? refOf(found.key, found.openedAt) : null;
-    },
-  };
+  private refOf(key: string, openedAt: number): TicketRef {
+    return { provider: this.id, id: key, number: key, url: `${this.opts.url}/browse/${encodeURIComponent(key)}`, openedAt };
+  }
 }

@@ -3,7 +3,7 @@ import axios, { type AxiosError } from 'axios';
 import { z } from 'zod';
 import { DeliveryError } from '../core/errors.js';
 import { duration, secret } from '../core/schema.js';
-import { deliveryErrorFrom } from './http-delivery.js';
+import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
 import { defineTicketProvider, type TicketCallContext } from './ticket-provider.js';
 import type { TicketText } from './ticket-text.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
@@ -29,22 +29,12 @@ export const DEFAULT_SEVERITIES: Readonly<Record<PriorityKey, PagerDutySeverity>
 /** An integration key: PagerDuty answers 400 to any other length, or to a character that is not a letter or digit. */
 const ROUTING_KEY = /^[A-Za-z0-9]{32}$/;
 
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 const options = {
   /** Required: the Events API v2 integration key (32 letters and digits); use `env:` or `file:`. */
   routingKey: secret,
+  // prefault, not default: zod 4 hands a default out as it is, a prefault goes through the checks.
   /** Default the Events API v2 endpoint; plain `http://` only on loopback (127.0.0.0/8, localhost, [::1]), for tests. */
-  url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-    .refine((u) => {
-      const url = new URL(u);
-      return url.protocol === 'https:' || isLoopbackHost(url.hostname);
-    }, 'must be https:// (plain http:// only on loopback: 127.0.0.0/8, localhost, [::1])')
-    .default(PAGERDUTY_EVENTS_URL),
+  url: vendorUrl(PAGERDUTY_EVENTS_URL).prefault(PAGERDUTY_EVENTS_URL),
   /** Our priority 1…5 → PagerDuty severity; default 1 and 2 critical, 3 error, 4 warning, 5 info. Give only the ones to change. */
   severities: z.partialRecord(z.enum(['1', '2', '3', '4', '5']), z.enum(PAGERDUTY_SEVERITIES)).default({}),
   /** `payload.source`; default the incident's target. */
@@ -122,6 +112,48 @@ interface PagerDutyEvent {
   links?: { href: string; text: string }[];
 }
 
+type PagerDutyOptions = z.infer<z.ZodObject<typeof options>>;
+
+interface TriggerOf {
+  incident: Incident;
+  ctx: TicketCallContext;
+  dedupKey: string;
+  severity: PagerDutySeverity;
+  /** When the event says it happened. */
+  at: number;
+  note?: string;
+}
+
+/** A trigger: opens the alert, or, on a dedup_key PagerDuty knows, updates the one open. */
+function triggerEvent(opts: PagerDutyOptions, { incident, ctx, dedupKey, severity, at, note }: TriggerOf): PagerDutyEvent {
+  const links = linksOf(ctx.text);
+  return {
+    routing_key: opts.routingKey,
+    event_action: 'trigger',
+    dedup_key: dedupKey,
+    payload: {
+      summary: (ctx.text.summary.trim() || incident.title).slice(0, SUMMARY_MAX),
+      source: opts.source ?? (incident.target || incident.checkId),
+      severity,
+      timestamp: new Date(at).toISOString(),
+      ...(opts.component ? { component: opts.component } : {}),
+      ...(opts.group ? { group: opts.group } : {}),
+      class: opts.class ?? incident.evidence.kind,
+      custom_details: {
+        ...Object.fromEntries(ctx.text.sections.map((s) => [s.heading, s.lines.join('\n')])),
+        ...(note ? { note } : {}),
+        priority: `P${ctx.priority.priority}`,
+        impact: ctx.priority.impact,
+        urgency: ctx.priority.urgency,
+        heals: incident.heals,
+        incident: incident.key,
+      },
+    },
+    client: 'Prodrome',
+    ...(links.length ? { links } : {}),
+  };
+}
+
 export default defineTicketProvider({
   type: 'pagerduty',
   options,
@@ -146,47 +178,19 @@ export default defineTicketProvider({
       }
     };
 
-    const trigger = (incident: Incident, ctx: TicketCallContext, dedupKey: string, priority: number, at: number, note?: string): PagerDutyEvent => {
-      const links = linksOf(ctx.text);
-      return {
-        routing_key: opts.routingKey,
-        event_action: 'trigger',
-        dedup_key: dedupKey,
-        payload: {
-          summary: (ctx.text.summary.trim() || incident.title).slice(0, SUMMARY_MAX),
-          source: opts.source ?? (incident.target || incident.checkId),
-          severity: severityOf(priority),
-          timestamp: new Date(at).toISOString(),
-          ...(opts.component ? { component: opts.component } : {}),
-          ...(opts.group ? { group: opts.group } : {}),
-          class: opts.class ?? incident.evidence.kind,
-          custom_details: {
-            ...Object.fromEntries(ctx.text.sections.map((s) => [s.heading, s.lines.join('\n')])),
-            ...(note ? { note } : {}),
-            priority: `P${ctx.priority.priority}`,
-            impact: ctx.priority.impact,
-            urgency: ctx.priority.urgency,
-            heals: incident.heals,
-            incident: incident.key,
-          },
-        },
-        client: 'Prodrome',
-        ...(links.length ? { links } : {}),
-      };
-    };
-
     return {
       id,
       async open(incident, ctx): Promise<TicketRef> {
         const dedupKey = dedupKeyOf(incident.key);
-        const res = await send(trigger(incident, ctx, dedupKey, ctx.priority.priority, incident.confirmedAt), 'open');
+        const res = await send(triggerEvent(opts, { incident, ctx, dedupKey, severity: severityOf(ctx.priority.priority), at: incident.confirmedAt }), 'open');
         const answered = (res.data as { dedup_key?: unknown } | undefined)?.dedup_key;
         return { provider: id, id: typeof answered === 'string' && answered ? answered : dedupKey, openedAt: Date.now() };
       },
       async update(ref, incident, note, ctx) {
         // The higher of the priority at opening and now: a raised priority raises the severity, a
         // lowered one does not page lower than the alert already is.
-        await send(trigger(incident, ctx, ref.id, Math.min(ctx.priority.priority, incident.priority), Date.now(), note), 'update');
+        const severity = severityOf(Math.min(ctx.priority.priority, incident.priority));
+        await send(triggerEvent(opts, { incident, ctx, dedupKey: ref.id, severity, at: Date.now(), note }), 'update');
       },
       async resolve(ref) {
         // PagerDuty answers 202 to a resolve of an alert it does not know (or already resolved): safe to repeat.

@@ -1,13 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { z } from 'zod';
 import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
 import { duration, secret } from '../core/schema.js';
 import { rememberSecret } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
-import { deliveryErrorFrom } from './http-delivery.js';
-import { defineTicketProvider, type TicketCallContext } from './ticket-provider.js';
+import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
+import { defineTicketProvider, type TicketCallContext, type TicketProvider, type TicketServices } from './ticket-provider.js';
 import { plainText } from './ticket-text.js';
 
 /*
@@ -37,20 +37,7 @@ const FINISHED_STATES = ['6', '7', '8'];
 /** The resolve PATCH's fields unless configured otherwise (`resolveFields` is merged over these). */
 export const DEFAULT_RESOLVE_FIELDS: Readonly<Record<string, string>> = { state: '6', close_code: 'Solution provided' };
 
-const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
-/** Plain http is acceptable only to a loopback address (tests, a local staging proxy). */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOST.test(hostname);
-}
-
-function parsedUrl(text: string): URL | undefined {
-  try {
-    return new URL(text);
-  } catch {
-    return undefined;
-  }
-}
+const INSTANCE_EXAMPLE = 'https://hospital.service-now.com';
 
 /** A name or sys_id sent in an encoded query: `^` would split the query, a line break end it. */
 const referenceValue = z.string().min(1).regex(/^[^\^\r\n]+$/, { message: 'must not contain "^" or a line break' });
@@ -58,21 +45,13 @@ const referenceValue = z.string().min(1).regex(/^[^\^\r\n]+$/, { message: 'must 
 const options = {
   /** Required. `https://hospital.service-now.com`; plain http only on loopback (tests, a local proxy). */
   instance: z
-    .string({ error: 'must be the instance URL, e.g. https://hospital.service-now.com' })
-    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. https://hospital.service-now.com' }))
-    .refine((u) => {
-      const url = parsedUrl(u);
-      return !url || url.protocol === 'https:' || isLoopbackHost(url.hostname);
-    }, { message: 'must be https: plain http is allowed only on loopback (127.0.0.0/8, localhost, [::1])' })
-    .refine((u) => {
-      const url = parsedUrl(u);
-      return !url || (!url.username && !url.password);
-    }, { message: 'must not carry credentials: use "user" and "password", or "oauthToken"' })
-    .refine((u) => {
-      const url = parsedUrl(u);
-      return !url || (!url.search && !url.hash);
-    }, { message: 'must be the instance address only, without a query or fragment' })
-    .transform((u) => u.replace(/\/+$/, '')),
+    .string({ error: `must be the instance URL, e.g. ${INSTANCE_EXAMPLE}` })
+    // vendorUrl's own checks call `new URL()`, which throws on text that is no URL at all (""):
+    // such text is refused here, before them, as a config problem rather than a crash.
+    .refine((u) => URL.canParse(u), { message: `must be an http(s) URL, e.g. ${INSTANCE_EXAMPLE}` })
+    .pipe(vendorUrl(INSTANCE_EXAMPLE))
+    // Paths are appended to it: a query or a fragment would swallow them.
+    .refine((u) => !/[?#]/.test(u), { message: 'must be the instance address only, without a query or fragment' }),
   /** Basic auth user (an integration user with the itil role); use env: or file:. With `password`. */
   user: secret.optional(),
   /** Basic auth password; use env: or file:. */
@@ -178,202 +157,237 @@ const REFERENCES = [
   { option: 'caller', field: 'caller_id', table: 'sys_user', by: 'user_name', what: 'caller' },
 ] as const;
 
+type Reference = (typeof REFERENCES)[number];
+
+/** The Authorization header for the configured auth mode; a basic credential is registered for redaction. */
+function authorizationFor(opts: Options): string {
+  if (opts.oauthToken !== undefined) return `Bearer ${opts.oauthToken}`;
+  const basic = Buffer.from(`${opts.user}:${opts.password}`).toString('base64');
+  rememberSecret(basic);
+  return `Basic ${basic}`;
+}
+
+const query = (params: Record<string, string>) => new URLSearchParams({ ...params, sysparm_exclude_reference_link: 'true' }).toString();
+
+const statusLine = (incident: Incident, ctx: TicketCallContext) =>
+  `Prodrome: ${incident.status}, priority P${ctx.priority.priority} (impact ${ctx.priority.impact}, urgency ${ctx.priority.urgency}) — ${ctx.text.summary}`;
+
+class ServiceNowProvider implements TicketProvider {
+  readonly id: string;
+  private readonly opts: Options;
+  private readonly redis: TicketServices['redis'];
+  private readonly prefix: string;
+  private readonly client: AxiosInstance;
+  private readonly resolveFields: Record<string, string>;
+  private readonly resolvedState: string;
+  private readonly finishedStates: Set<string>;
+  /** Name → sys_id, per table; only successes are kept (a group created later is found then). */
+  private readonly referenceCache = new Map<string, string>();
+
+  constructor(id: string, opts: Options, { redis, prefix }: Pick<TicketServices, 'redis' | 'prefix'>) {
+    const problem = servicenowOptionsProblem(opts);
+    if (problem) throw new Error(`servicenow ${id}: ${problem}`);
+    this.id = id;
+    this.opts = opts;
+    this.redis = redis;
+    this.prefix = prefix;
+    this.client = axios.create({
+      baseURL: opts.instance,
+      timeout: opts.timeout,
+      headers: { accept: 'application/json', 'content-type': 'application/json', authorization: authorizationFor(opts) },
+      // A redirect is a login page or a wrong address, never something to follow with credentials.
+      maxRedirects: 0,
+    });
+    this.resolveFields = { ...DEFAULT_RESOLVE_FIELDS, ...opts.resolveFields };
+    this.resolvedState = this.resolveFields.state ?? '6';
+    this.finishedStates = new Set([...FINISHED_STATES, this.resolvedState]);
+  }
+
+  async open(incident: Incident, ctx: TicketCallContext): Promise<TicketRef> {
+    const correlationId = correlationIdFor(incident.key);
+    return this.withOpenLock(correlationId, async () => {
+      const existing = await this.findOpen(correlationId, 'open (lookup)');
+      if (existing) {
+        ctx.logger.info('ServiceNow incident already open for this key: taken over', { ticket: existing.number ?? existing.id });
+        return existing;
+      }
+      return this.createIncident(await this.newIncidentFields(incident, correlationId, ctx), correlationId, ctx);
+    });
+  }
+
+  async update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void> {
+    await this.patch('update', ref.id, {
+      work_notes: note ? `${note}\n\n${statusLine(incident, ctx)}` : statusLine(incident, ctx),
+      impact: String(ctx.priority.impact),
+      urgency: String(ctx.priority.urgency),
+    });
+  }
+
+  async resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void> {
+    // A retry after a lost answer, or a person who resolved or closed it first: nothing to
+    // overwrite (a Closed incident set back to Resolved would reopen it for the desk).
+    const res = await this.call('resolve (read)', { method: 'GET', url: `${TABLE}/${encodeURIComponent(ref.id)}?${query({ sysparm_fields: 'state,active' })}` });
+    const current = isRow(res.data) && isRow(res.data.result) ? res.data.result : {};
+    const state = text(current.state);
+    if (state !== undefined && this.finishedStates.has(state)) {
+      ctx.logger.info('ServiceNow incident already resolved or closed: left as it is', { ticket: ref.number ?? ref.id, state });
+      return;
+    }
+    const notes = closeNotesFor(incident);
+    await this.patch('resolve', ref.id, { ...this.resolveFields, close_notes: notes, work_notes: `Prodrome: ${notes}` });
+  }
+
+  async find(key: string, _ctx: TicketCallContext): Promise<TicketRef | null> {
+    return this.findOpen(correlationIdFor(key), 'find');
+  }
+
+  /** The new incident's fields; a reference that cannot be resolved is left out and said in the description. */
+  private async newIncidentFields(incident: Incident, correlationId: string, ctx: TicketCallContext): Promise<Record<string, string>> {
+    const fields: Record<string, string> = {
+      short_description: ctx.text.title.slice(0, SHORT_DESCRIPTION_MAX),
+      impact: String(ctx.priority.impact),
+      urgency: String(ctx.priority.urgency),
+      correlation_id: correlationId,
+      correlation_display: 'Prodrome',
+    };
+    if (this.opts.category) fields.category = this.opts.category;
+    if (this.opts.subcategory) fields.subcategory = this.opts.subcategory;
+    if (this.opts.contactType) fields.contact_type = this.opts.contactType;
+    const problems: string[] = [];
+    for (const r of REFERENCES) {
+      const value = this.opts[r.option];
+      if (value === undefined) continue;
+      const { sysId, problem } = await this.reference(r, value, ctx);
+      if (sysId) fields[r.field] = sysId;
+      if (problem) problems.push(problem);
+    }
+    const trailer = [
+      `Prodrome incident key: ${incident.key}`,
+      ...(correlationId !== incident.key ? [`(correlation_id ${correlationId} is its digest)`] : []),
+      ...problems.map((p) => `Not set by Prodrome: ${p}.`),
+    ];
+    fields.description = `${plainText(ctx.text)}\n\n${trailer.join('\n')}`;
+    return fields;
+  }
+
+  /** POSTs the incident and points at the record ServiceNow created. */
+  private async createIncident(fields: Record<string, string>, correlationId: string, ctx: TicketCallContext): Promise<TicketRef> {
+    const res = await this.call('open', { method: 'POST', url: `${TABLE}?${query({ sysparm_fields: 'sys_id,number,correlation_id' })}`, data: fields });
+    const result = isRow(res.data) ? res.data.result : undefined;
+    if (!isRow(result)) throw this.unexpected('open', res, true, 'is not a Table API record');
+    const sysId = text(result.sys_id);
+    // Created, but without a sys_id we cannot point at it: a retry would look it up by key, or
+    // open a second one if the key did not stick. A person decides.
+    if (!sysId || !SYS_ID.test(sysId)) throw this.unexpected('open', res, false, 'created a record without a readable sys_id');
+    const stored = text(result.correlation_id);
+    if (stored !== undefined && stored !== correlationId) {
+      ctx.logger.warn('ServiceNow did not keep correlation_id: a lost answer could open a second incident', { sent: correlationId, stored });
+    }
+    return this.refOf(sysId, text(result.number));
+  }
+
+  /** The open incident carrying this correlation id, oldest first: never a resolved one. */
+  private async findOpen(correlationId: string, what: string): Promise<TicketRef | null> {
+    const notResolved = [...new Set(['6', this.resolvedState])].filter((s) => s !== '7' && s !== '8').map((s) => `^state!=${s}`).join('');
+    const rows = await this.list(what, TABLE, {
+      sysparm_query: `correlation_id=${correlationId}^active=true${notResolved}^ORDERBYsys_created_on`,
+      sysparm_fields: 'sys_id,number',
+      sysparm_limit: '1',
+    });
+    const sysId = text(rows[0]?.sys_id);
+    return sysId && SYS_ID.test(sysId) ? this.refOf(sysId, text(rows[0]?.number)) : null;
+  }
+
+  /** A reference option as a sys_id: as given when it is one, else looked up by name. */
+  private async reference(r: Reference, value: string, ctx: TicketCallContext): Promise<{ sysId?: string; problem?: string }> {
+    if (SYS_ID.test(value)) return { sysId: value };
+    const cacheKey = `${r.table}:${value}`;
+    const cached = this.referenceCache.get(cacheKey);
+    if (cached) return { sysId: cached };
+    const rows = await this.list(`lookup of ${r.what} "${value}"`, `/api/now/table/${r.table}`, {
+      sysparm_query: `${r.by}=${value}`,
+      sysparm_fields: 'sys_id',
+      sysparm_limit: '2',
+    });
+    const ids = rows.map((row) => text(row.sys_id)).filter((s): s is string => s !== undefined && SYS_ID.test(s));
+    if (ids.length === 1) {
+      this.referenceCache.set(cacheKey, ids[0]!);
+      return { sysId: ids[0]! };
+    }
+    const problem = ids.length
+      ? `${r.what} "${value}" matches several ${r.table} records; configure its sys_id instead`
+      : `${r.what} "${value}" matches no ${r.table} record (${r.by}); configure its sys_id or the exact ${r.by}`;
+    ctx.logger.warn('ServiceNow reference not set', { field: r.field, problem });
+    return { problem };
+  }
+
+  /** Serialises opens of one correlation id across workers and agents (no uniqueness in ServiceNow). */
+  private async withOpenLock<T>(correlationId: string, fn: () => Promise<T>): Promise<T> {
+    const lock = `${this.prefix}:servicenow:${this.id}:opening:${createHash('sha1').update(correlationId).digest('hex')}`;
+    const token = randomUUID();
+    const ttlMs = this.opts.timeout * 6 + 5_000;
+    if ((await this.redis.set(lock, token, 'PX', ttlMs, 'NX')) !== 'OK') {
+      throw new DeliveryError(`servicenow ${this.id} open: another open of this incident is under way`, { retryable: true, retryAfterMs: 2_000 });
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.redis
+        .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, token)
+        .catch(() => undefined);
+    }
+  }
+
+  /** Rows of a GET on a table; an empty list also for the v1 API's 404 "No Record found". */
+  private async list(what: string, path: string, params: Record<string, string>): Promise<Row[]> {
+    let res: AxiosResponse;
+    try {
+      res = await this.client.get(`${path}?${query(params)}`);
+    } catch (err) {
+      const body = axios.isAxiosError(err) ? err.response?.data : undefined;
+      if (axios.isAxiosError(err) && err.response?.status === 404 && /no record found/i.test(serviceNowMessage(body) ?? '')) return [];
+      throw this.failed(err, what);
+    }
+    const result = isRow(res.data) ? res.data.result : undefined;
+    if (!Array.isArray(result)) throw this.unexpected(what, res, true, 'is not a Table API list');
+    return result.filter(isRow);
+  }
+
+  private async patch(what: string, sysId: string, fields: Record<string, string>): Promise<void> {
+    await this.call(what, { method: 'PATCH', url: `${TABLE}/${encodeURIComponent(sysId)}?${query({ sysparm_fields: 'sys_id' })}`, data: fields });
+  }
+
+  private async call(what: string, config: AxiosRequestConfig): Promise<AxiosResponse> {
+    try {
+      return await this.client.request(config);
+    } catch (err) {
+      throw this.failed(err, what);
+    }
+  }
+
+  private failed(err: unknown, what: string): DeliveryError {
+    return deliveryErrorFrom(withoutCredentials(err), `servicenow ${this.id} ${what}`, serviceNowMessage);
+  }
+
+  /** A 2xx answer that is not what the Table API sends. */
+  private unexpected(what: string, res: AxiosResponse, retryable: boolean, why: string): DeliveryError {
+    return new DeliveryError(`servicenow ${this.id} ${what}: HTTP ${res.status} ${why}: ${JSON.stringify(res.data ?? '').slice(0, 200)}`, { retryable, status: res.status });
+  }
+
+  private refOf(sysId: string, number: string | undefined): TicketRef {
+    return {
+      provider: this.id,
+      id: sysId,
+      ...(number ? { number } : {}),
+      url: `${this.opts.instance}/nav_to.do?uri=${encodeURIComponent(`incident.do?sys_id=${sysId}`)}`,
+      openedAt: Date.now(),
+    };
+  }
+}
+
 export default defineTicketProvider({
   type: 'servicenow',
   options,
   validateOptions: servicenowOptionsProblem,
-  create(id, opts, { redis, prefix }) {
-    const problem = servicenowOptionsProblem(opts);
-    if (problem) throw new Error(`servicenow ${id}: ${problem}`);
-    let authorization: string;
-    if (opts.oauthToken !== undefined) {
-      authorization = `Bearer ${opts.oauthToken}`;
-    } else {
-      const basic = Buffer.from(`${opts.user}:${opts.password}`).toString('base64');
-      rememberSecret(basic);
-      authorization = `Basic ${basic}`;
-    }
-    const client = axios.create({
-      baseURL: opts.instance,
-      timeout: opts.timeout,
-      headers: { accept: 'application/json', 'content-type': 'application/json', authorization },
-      // A redirect is a login page or a wrong address, never something to follow with credentials.
-      maxRedirects: 0,
-    });
-    const resolveFields = { ...DEFAULT_RESOLVE_FIELDS, ...opts.resolveFields };
-    const resolvedState = resolveFields.state ?? '6';
-    const finished = new Set([...FINISHED_STATES, resolvedState]);
-    /** Name → sys_id, per table; only successes are kept (a group created later is found then). */
-    const referenceCache = new Map<string, string>();
-
-    const failed = (err: unknown, what: string) => deliveryErrorFrom(withoutCredentials(err), `servicenow ${id} ${what}`, serviceNowMessage);
-    const unexpected = (what: string, res: AxiosResponse, retryable: boolean, why: string) =>
-      new DeliveryError(`servicenow ${id} ${what}: HTTP ${res.status} ${why}: ${JSON.stringify(res.data ?? '').slice(0, 200)}`, { retryable, status: res.status });
-    const call = async (what: string, config: AxiosRequestConfig): Promise<AxiosResponse> => {
-      try {
-        return await client.request(config);
-      } catch (err) {
-        throw failed(err, what);
-      }
-    };
-    const query = (params: Record<string, string>) => new URLSearchParams({ ...params, sysparm_exclude_reference_link: 'true' }).toString();
-    const refOf = (sysId: string, number: string | undefined): TicketRef => ({
-      provider: id,
-      id: sysId,
-      ...(number ? { number } : {}),
-      url: `${opts.instance}/nav_to.do?uri=${encodeURIComponent(`incident.do?sys_id=${sysId}`)}`,
-      openedAt: Date.now(),
-    });
-
-    /** Rows of a GET on a table; an empty list also for the v1 API's 404 "No Record found". */
-    const list = async (what: string, path: string, params: Record<string, string>): Promise<Row[]> => {
-      let res: AxiosResponse;
-      try {
-        res = await client.get(`${path}?${query(params)}`);
-      } catch (err) {
-        const body = axios.isAxiosError(err) ? err.response?.data : undefined;
-        if (axios.isAxiosError(err) && err.response?.status === 404 && /no record found/i.test(serviceNowMessage(body) ?? '')) return [];
-        throw failed(err, what);
-      }
-      const result = isRow(res.data) ? res.data.result : undefined;
-      if (!Array.isArray(result)) throw unexpected(what, res, true, 'is not a Table API list');
-      return result.filter(isRow);
-    };
-
-    /** The open incident carrying this correlation id, oldest first: never a resolved one. */
-    const findOpen = async (correlationId: string, what: string): Promise<TicketRef | null> => {
-      const notResolved = [...new Set(['6', resolvedState])].filter((s) => s !== '7' && s !== '8').map((s) => `^state!=${s}`).join('');
-      const rows = await list(what, TABLE, {
-        sysparm_query: `correlation_id=${correlationId}^active=true${notResolved}^ORDERBYsys_created_on`,
-        sysparm_fields: 'sys_id,number',
-        sysparm_limit: '1',
-      });
-      const sysId = text(rows[0]?.sys_id);
-      return sysId && SYS_ID.test(sysId) ? refOf(sysId, text(rows[0]?.number)) : null;
-    };
-
-    /** A reference option as a sys_id: as given when it is one, else looked up by name. */
-    const reference = async (r: (typeof REFERENCES)[number], value: string, ctx: TicketCallContext): Promise<{ sysId?: string; problem?: string }> => {
-      if (SYS_ID.test(value)) return { sysId: value };
-      const cacheKey = `${r.table}:${value}`;
-      const cached = referenceCache.get(cacheKey);
-      if (cached) return { sysId: cached };
-      const rows = await list(`lookup of ${r.what} "${value}"`, `/api/now/table/${r.table}`, {
-        sysparm_query: `${r.by}=${value}`,
-        sysparm_fields: 'sys_id',
-        sysparm_limit: '2',
-      });
-      const ids = rows.map((row) => text(row.sys_id)).filter((s): s is string => s !== undefined && SYS_ID.test(s));
-      if (ids.length === 1) {
-        referenceCache.set(cacheKey, ids[0]!);
-        return { sysId: ids[0]! };
-      }
-      const problem = ids.length
-        ? `${r.what} "${value}" matches several ${r.table} records; configure its sys_id instead`
-        : `${r.what} "${value}" matches no ${r.table} record (${r.by}); configure its sys_id or the exact ${r.by}`;
-      ctx.logger.warn('ServiceNow reference not set', { field: r.field, problem });
-      return { problem };
-    };
-
-    /** Serialises opens of one correlation id across workers and agents (no uniqueness in ServiceNow). */
-    const withOpenLock = async <T>(correlationId: string, fn: () => Promise<T>): Promise<T> => {
-      const lock = `${prefix}:servicenow:${id}:opening:${createHash('sha1').update(correlationId).digest('hex')}`;
-      const token = randomUUID();
-      const ttlMs = opts.timeout * 6 + 5_000;
-      if ((await redis.set(lock, token, 'PX', ttlMs, 'NX')) !== 'OK') {
-        throw new DeliveryError(`servicenow ${id} open: another open of this incident is under way`, { retryable: true, retryAfterMs: 2_000 });
-      }
-      try {
-        return await fn();
-      } finally {
-        await redis
-          .eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, lock, token)
-          .catch(() => undefined);
-      }
-    };
-
-    const patch = async (what: string, sysId: string, fields: Record<string, string>): Promise<void> => {
-      await call(what, { method: 'PATCH', url: `${TABLE}/${encodeURIComponent(sysId)}?${query({ sysparm_fields: 'sys_id' })}`, data: fields });
-    };
-
-    const statusLine = (incident: Incident, ctx: TicketCallContext) =>
-      `Prodrome: ${incident.status}, priority P${ctx.priority.priority} (impact ${ctx.priority.impact}, urgency ${ctx.priority.urgency}) — ${ctx.text.summary}`;
-
-    return {
-      id,
-      async open(incident, ctx): Promise<TicketRef> {
-        const correlationId = correlationIdFor(incident.key);
-        return withOpenLock(correlationId, async () => {
-          const existing = await findOpen(correlationId, 'open (lookup)');
-          if (existing) {
-            ctx.logger.info('ServiceNow incident already open for this key: taken over', { ticket: existing.number ?? existing.id });
-            return existing;
-          }
-          const fields: Record<string, string> = {
-            short_description: ctx.text.title.slice(0, SHORT_DESCRIPTION_MAX),
-            impact: String(ctx.priority.impact),
-            urgency: String(ctx.priority.urgency),
-            correlation_id: correlationId,
-            correlation_display: 'Prodrome',
-          };
-          if (opts.category) fields.category = opts.category;
-          if (opts.subcategory) fields.subcategory = opts.subcategory;
-          if (opts.contactType) fields.contact_type = opts.contactType;
-          const problems: string[] = [];
-          for (const r of REFERENCES) {
-            const value = opts[r.option];
-            if (value === undefined) continue;
-            const { sysId, problem } = await reference(r, value, ctx);
-            if (sysId) fields[r.field] = sysId;
-            if (problem) problems.push(problem);
-          }
-          const trailer = [
-            `Prodrome incident key: ${incident.key}`,
-            ...(correlationId !== incident.key ? [`(correlation_id ${correlationId} is its digest)`] : []),
-            ...problems.map((p) => `Not set by Prodrome: ${p}.`),
-          ];
-          fields.description = `${plainText(ctx.text)}\n\n${trailer.join('\n')}`;
-
-          const res = await call('open', { method: 'POST', url: `${TABLE}?${query({ sysparm_fields: 'sys_id,number,correlation_id' })}`, data: fields });
-          const result = isRow(res.data) ? res.data.result : undefined;
-          if (!isRow(result)) throw unexpected('open', res, true, 'is not a Table API record');
-          const sysId = text(result.sys_id);
-          // Created, but without a sys_id we cannot point at it: a retry would look it up by key, or
-          // open a second one if the key did not stick. A person decides.
-          if (!sysId || !SYS_ID.test(sysId)) throw unexpected('open', res, false, 'created a record without a readable sys_id');
-          const stored = text(result.correlation_id);
-          if (stored !== undefined && stored !== correlationId) {
-            ctx.logger.warn('ServiceNow did not keep correlation_id: a lost answer could open a second incident', { sent: correlationId, stored });
-          }
-          return refOf(sysId, text(result.number));
-        });
-      },
-
-      async update(ref, incident, note, ctx) {
-        await patch('update', ref.id, {
-          work_notes: note ? `${note}\n\n${statusLine(incident, ctx)}` : statusLine(incident, ctx),
-          impact: String(ctx.priority.impact),
-          urgency: String(ctx.priority.urgency),
-        });
-      },
-
-      async resolve(ref, incident, ctx) {
-        // A retry after a lost answer, or a person who resolved or closed it first: nothing to
-        // overwrite (a Closed incident set back to Resolved would reopen it for the desk).
-        const res = await call('resolve (read)', { method: 'GET', url: `${TABLE}/${encodeURIComponent(ref.id)}?${query({ sysparm_fields: 'state,active' })}` });
-        const current = isRow(res.data) && isRow(res.data.result) ? res.data.result : {};
-        const state = text(current.state);
-        if (state !== undefined && finished.has(state)) {
-          ctx.logger.info('ServiceNow incident already resolved or closed: left as it is', { ticket: ref.number ?? ref.id, state });
-          return;
-        }
-        const notes = closeNotesFor(incident);
-        await patch('resolve', ref.id, { ...resolveFields, close_notes: notes, work_notes: `Prodrome: ${notes}` });
-      },
-
-      async find(key, _ctx) {
-        return findOpen(correlationIdFor(key), 'find');
-      },
-    };
-  },
+  create: (id, opts, services) => new ServiceNowProvider(id, opts, services),
 });

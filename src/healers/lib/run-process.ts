@@ -123,7 +123,8 @@ class ProcessRun {
       if (this.pid === undefined) return;
       // After a timeout, SIGKILL is still due if anything of the group survived the SIGTERM.
       if (this.timedOut && !this.killed && groupAlive(this.pid)) return;
-      this.finish(this.outcome());
+      if (this.killed) void this.afterKill();
+      else this.finish(this.outcome());
     });
   }
 
@@ -172,6 +173,18 @@ class ProcessRun {
     // A descendant that left the group could still hold the output open: once the process
     // itself is gone, stop waiting for the pipes.
     if (this.exited) this.stopReading();
-    if (this.closed) this.finish(this.outcome());
+    if (this.closed) void this.afterKill();
+  }
+
+  /**
+   * SIGKILL is delivered asynchronously: report only once the group is gone, so "timed out" means
+   * nothing of it still runs. Bounded, because a reparented zombie nobody reaps stays in the group.
+   */
+  private async afterKill(): Promise<void> {
+    const until = Date.now() + KILL_SETTLE_MS;
+    while (this.pid !== undefined && groupAlive(this.pid) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+    this.finish(this.outcome());
   }
 }
+
+const KILL_SETTLE_MS = 500;
