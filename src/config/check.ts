@@ -90,6 +90,9 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     confirm: c.confirm ?? refs.defaults.confirm, recover: c.recover ?? refs.defaults.recover,
     impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
     ...(c.agent ? { agent: c.agent } : {}),
+    parents: c.parents,
+    ...(c.group ? { group: { failing: groupCount(c.group.failing, targets.length) } } : {}),
+    ...(c.cmdbCi ? { cmdbCi: c.cmdbCi } : {}),
     ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
     options,
   };
@@ -108,6 +111,12 @@ function checkTargets(plugin: ProbeSchema, targets: readonly string[], options: 
   }
   if (more) bad.push(`and ${more} more targets like these`);
   return bad;
+}
+
+/** `10` stays 10; `"20%"` of 300 targets is 60 (at least 1). */
+function groupCount(failing: number | string, targets: number): number {
+  if (typeof failing === 'number') return failing;
+  return Math.max(1, Math.ceil((Number(failing.slice(0, -1)) / 100) * targets));
 }
 
 function toPredictConfig(p: NonNullable<CommonCheck['predict']>): PredictConfig {

@@ -7,6 +7,7 @@ import type { PluginRegistries, PluginSchema } from './plugin-schemas.js';
 import { formatPath, issuesToProblems, safeMessage } from './problems.js';
 import { parseWorkingHours } from '../core/working-hours.js';
 import { parseCheck, type CheckRefs } from './check.js';
+import { parseNoiseControl } from './noise.js';
 import { commonHealerShape, topLevelSchema, type TopLevelConfig } from './schema.js';
 import type { CheckConfig, HealerConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
 
@@ -85,6 +86,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     const check = parseCheck(raw, i, plugins.probes, refs, problems);
     if (check) checks.push(check);
   });
+  const noise = parseNoiseControl(cfg, checks, providers, problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -99,6 +101,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     checks,
     healers,
     heal: cfg.heal,
+    ...noise,
     ticketing: { default: cfg.ticketing.default, recordHealed: cfg.ticketing.recordHealed, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }

@@ -34,6 +34,19 @@ export const commonCheckShape = {
   /** A provider id, a list of them (`[servicenow, oncall]`: each gets its own ticket), or false for never. */
   ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
   enabled: z.boolean().default(true),
+  /** Checks this one depends on (a ward's switch): while one of them fails, this check's failures are held and listed on it. */
+  parents: z.array(checkId).default([]),
+  /** One incident for the check once this many of its targets fail (a number, or a share like "20%"), none below. */
+  group: z
+    .strictObject({
+      failing: z.union([
+        z.number().int().min(1),
+        z.string().regex(/^\d{1,3}(\.\d+)?%$/, 'must be a number of targets or a share like "20%"').refine((p) => Number(p.slice(0, -1)) > 0 && Number(p.slice(0, -1)) <= 100, { message: 'must be a share above 0% and at most 100%' }),
+      ]),
+    })
+    .optional(),
+  /** The configuration item in the CMDB (a ServiceNow sys_id or CI name): approved changes on it silence the check. */
+  cmdbCi: z.string().min(1).optional(),
   /** Early warnings from trends: see src/evaluator/predictor.ts. */
   predict: z
     .strictObject({
@@ -156,6 +169,53 @@ export const topLevelSchema = z.strictObject({
         .default({ failures: 5, within: 3_600_000 }),
     })
     .default({ enabled: true, dryRun: false, breaker: { failures: 5, within: 3_600_000 } }),
+  /** Maintenance windows: recurring ones, and approved changes read from ServiceNow. */
+  maintenance: z
+    .array(
+      z.union([
+        z.strictObject({
+          id: z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+'),
+          /** Globs on check ids (`ehr-*`). */
+          checks: z.array(z.string().min(1)).min(1),
+          /** Cron expression of each window's start, in `timezone`. */
+          schedule: z.string().refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' }),
+          duration: duration,
+          timezone: z.string().refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' }).default(Intl.DateTimeFormat().resolvedOptions().timeZone),
+          reason: z.string().min(1),
+        }),
+        z.strictObject({
+          /** Approved change requests in ServiceNow whose CI is a check's `cmdbCi` silence that check for their planned window. */
+          fromServiceNow: z.strictObject({ provider: z.string().min(1), every: duration.default(300_000) }),
+        }),
+      ]),
+    )
+    .default([]),
+  /** A check×target whose state changed this share of its last `window` results is flapping (Icinga's weighted method). */
+  flapping: z
+    .strictObject({
+      window: z.number().int().min(5).max(100).default(20),
+      enter: z.number().gt(0).lt(1).default(0.5),
+      exit: z.number().gt(0).lt(1).default(0.25),
+    })
+    .refine((f) => f.exit < f.enter, { message: 'exit must be below enter' })
+    .default({ window: 20, enter: 0.5, exit: 0.25 }),
+  /** More incidents than this within `within` open one storm incident instead of a ticket each. */
+  storm: z
+    .strictObject({ incidents: z.number().int().min(2).default(50), within: duration.default(60_000) })
+    .default({ incidents: 50, within: 60_000 }),
+  /** The daemon's own view of the network: when every one of these checks fails at once, it is the daemon that is cut off. */
+  vantage: z.strictObject({ checks: z.array(checkId).min(1) }).optional(),
+  /** Prometheus Alertmanager intake (POST /api/alertmanager): how its alerts are ticketed. */
+  alertmanager: z
+    .strictObject({
+      ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
+      impact: impact.default(2),
+      /** An alert label naming the affected profile(s), comma-separated. */
+      profileLabel: z.string().min(1).default('profile'),
+      /** Healers to try on a firing alert, as on a check. */
+      heal: z.array(z.string()).default([]),
+    })
+    .optional(),
   checks: z.array(z.looseObject({ id: z.unknown(), type: z.string({ message: 'is required (the probe type)' }) })).default([]),
   healers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the healer type)' }) })).default({}),
   ticketing: z

@@ -21,6 +21,12 @@ export interface CheckConfig {
   heal: string[];
   /** The agent whose host this check watches: its healers run only there. */
   agent?: string;
+  /** Checks this one depends on: while one fails, this one's failures are held and listed on it. */
+  parents: string[];
+  /** One incident for the check once this many targets fail (a share already turned into a count). */
+  group?: { failing: number };
+  /** The CMDB configuration item, for change windows read from ServiceNow. */
+  cmdbCi?: string;
   /** Ticket provider ids, each delivered on its own; empty for never. */
   ticket: string[];
   enabled: boolean;
@@ -67,6 +73,18 @@ export interface HealerConfig extends PluginConfig {
   verifyMs: number;
 }
 
+/** A recurring maintenance window. */
+export interface MaintenanceWindow {
+  id: string;
+  /** Globs on check ids. */
+  checks: string[];
+  /** Cron expression of each window's start, in `timezone`. */
+  schedule: string;
+  durationMs: number;
+  timezone: string;
+  reason: string;
+}
+
 export interface ProdromeConfig {
   /** Where the config came from, for messages. */
   source: string;
@@ -80,5 +98,10 @@ export interface ProdromeConfig {
   checks: CheckConfig[];
   healers: Map<string, HealerConfig>;
   heal: TopLevelConfig['heal'];
+  maintenance: { windows: MaintenanceWindow[]; fromServiceNow?: { provider: string; everyMs: number } };
+  flapping: TopLevelConfig['flapping'];
+  storm: TopLevelConfig['storm'];
+  vantage?: { checks: string[] };
+  alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[] };
   ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

@@ -6,7 +6,7 @@ import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check = (confirm: number, recover: number): CheckConfig => ({
   id: 'ehr', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm, recover,
-  impact: 1, profiles: [], heal: [], ticket: ['local'], enabled: true, options: {},
+  impact: 1, profiles: [], heal: [], parents: [], ticket: ['local'], enabled: true, options: {},
 });
 const pass: ProbeResult = { ok: true, durationMs: 1, values: {} };
 const fail: ProbeResult = { ok: false, durationMs: 1, values: {}, error: { kind: 'timeout', message: 'no answer' } };

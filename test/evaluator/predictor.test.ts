@@ -14,7 +14,7 @@ const HOUR = 3_600_000;
 const predict: PredictConfig = { horizonMs: 24 * HOUR, windowMs: 6 * HOUR, minSamples: 5 };
 const check = (over: Partial<CheckConfig> = {}): CheckConfig => ({
   id: 'disk-var', type: 'host', targets: ['localhost'], intervalMs: 600_000, timeoutMs: 5_000, confirm: 2, recover: 2,
-  impact: 2, profiles: [], heal: [], ticket: ['local'], enabled: true, options: {}, predict, ...over,
+  impact: 2, profiles: [], heal: [], parents: [], ticket: ['local'], enabled: true, options: {}, predict, ...over,
 });
 const diskResult = (percent: number): ProbeResult => ({
   ok: percent < 90, durationMs: 1, values: { 'disk_percent:/var': percent },

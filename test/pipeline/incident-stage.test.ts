@@ -10,7 +10,7 @@ import type { HealJob, TicketAction, TicketJob } from '../../src/messages/jobs.j
 
 const check: CheckConfig = {
   id: 'lis', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,
-  impact: 1, profiles: [], heal: [], ticket: ['local'], enabled: true, options: {},
+  impact: 1, profiles: [], heal: [], parents: [], ticket: ['local'], enabled: true, options: {},
 };
 const change = (to: 'critical' | 'ok', at: number): StateChange => ({
   key: 'lis|t', checkId: 'lis', target: 't', type: 'http', from: to === 'ok' ? 'critical' : 'ok', to, at, firstFailureAt: 100,

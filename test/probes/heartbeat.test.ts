@@ -9,7 +9,7 @@ import { redisClient, uniquePrefix } from '../helpers/redis.js';
 function heartbeatProbe(book: HeartbeatBook, window: string) {
   const plugin = probeRegistry.get('heartbeat');
   const options = z.strictObject(plugin.options).parse({ window }) as Record<string, unknown>;
-  const check: CheckConfig = { id: 'backup', type: 'heartbeat', targets: ['nightly-backup'], intervalMs: 60_000, timeoutMs: 1_000, confirm: 1, recover: 1, impact: 2, profiles: [], heal: [], ticket: [], enabled: true, options };
+  const check: CheckConfig = { id: 'backup', type: 'heartbeat', targets: ['nightly-backup'], intervalMs: 60_000, timeoutMs: 1_000, confirm: 1, recover: 1, impact: 2, profiles: [], heal: [], parents: [], ticket: [], enabled: true, options };
   return plugin.create(check, options, { logger: silentLogger(), heartbeats: book });
 }
 const run = (probe: ReturnType<typeof heartbeatProbe>) => probe.run('nightly-backup', { signal: AbortSignal.timeout(1000), logger: silentLogger() });

@@ -13,7 +13,7 @@ import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check: CheckConfig = {
   id: 'test-icmp', type: 'icmp', targets: [], intervalMs: 10_000, timeoutMs: 2_000, confirm: 1, recover: 1,
-  impact: 2, profiles: [], heal: [], ticket: [], enabled: true, options: {},
+  impact: 2, profiles: [], heal: [], parents: [], ticket: [], enabled: true, options: {},
 };
 
 function probeWith(fields: Record<string, unknown>, deps: IcmpDeps = {}) {

@@ -12,7 +12,7 @@ export function makeProbe(type: string, fields: Record<string, unknown> = {}): P
   const options = z.strictObject(plugin.options).parse(fields) as Record<string, unknown>;
   const check: CheckConfig = {
     id: `test-${type}`, type, targets: [], intervalMs: 10_000, timeoutMs: 2_000, confirm: 1, recover: 1,
-    impact: 2, profiles: [], heal: [], ticket: [], enabled: true, options,
+    impact: 2, profiles: [], heal: [], parents: [], ticket: [], enabled: true, options,
   };
   return plugin.create(check, options, { logger: silentLogger(), heartbeats: new HeartbeatBook() });
 }

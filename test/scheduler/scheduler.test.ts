@@ -9,7 +9,7 @@ import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check = (id: string, over: Partial<CheckConfig> = {}): CheckConfig => ({
   id, type: 'test', targets: ['t'], intervalMs: 20, timeoutMs: 1_000, confirm: 1, recover: 1,
-  impact: 2, profiles: [], heal: [], ticket: [], enabled: true, options: {}, ...over,
+  impact: 2, profiles: [], heal: [], parents: [], ticket: [], enabled: true, options: {}, ...over,
 });
 const ok: ProbeResult = { ok: true, durationMs: 0, values: {} };
 

@@ -1,0 +1,85 @@
+import type { ConfigProblem } from '../core/errors.js';
+import type { TopLevelConfig } from './schema.js';
+import type { CheckConfig, MaintenanceWindow, PluginConfig, ProdromeConfig } from './types.js';
+
+/**
+ * The noise-control sections checked against the checks and providers: parents that exist and
+ * form no cycle, vantage checks that exist, a ServiceNow provider for change windows, the
+ * Alertmanager intake's providers and healers. Adds problems; returns the parsed sections.
+ */
+export function parseNoiseControl(
+  cfg: TopLevelConfig,
+  checks: readonly CheckConfig[],
+  providers: ReadonlyMap<string, PluginConfig>,
+  problems: ConfigProblem[],
+): Pick<ProdromeConfig, 'maintenance' | 'flapping' | 'storm' | 'vantage' | 'alertmanager'> {
+  const ids = new Map(checks.map((c, i) => [c.id, i]));
+  const indexOf = (id: string) => cfg.checks.findIndex((raw) => raw.id === id);
+  for (const check of checks) {
+    check.parents.forEach((parent, j) => {
+      const path = `checks[${indexOf(check.id)}].parents[${j}]`;
+      if (parent === check.id) problems.push({ path, message: 'a check cannot be its own parent' });
+      else if (!ids.has(parent)) problems.push({ path, message: `no check "${parent}"` });
+    });
+  }
+  for (const cycle of parentCycles(checks)) {
+    problems.push({ path: `checks[${indexOf(cycle[0]!)}].parents`, message: `parents form a cycle: ${[...cycle, cycle[0]].join(' → ')}` });
+  }
+  cfg.vantage?.checks.forEach((id, j) => {
+    if (!ids.has(id)) problems.push({ path: `vantage.checks[${j}]`, message: `no check "${id}"` });
+  });
+
+  const windows: MaintenanceWindow[] = [];
+  let fromServiceNow: { provider: string; everyMs: number } | undefined;
+  cfg.maintenance.forEach((entry, i) => {
+    if ('fromServiceNow' in entry) {
+      const provider = providers.get(entry.fromServiceNow.provider);
+      if (!provider || provider.type !== 'servicenow') {
+        problems.push({ path: `maintenance[${i}].fromServiceNow.provider`, message: `no servicenow provider "${entry.fromServiceNow.provider}" in ticketing.providers` });
+      }
+      fromServiceNow = { provider: entry.fromServiceNow.provider, everyMs: entry.fromServiceNow.every };
+    } else {
+      windows.push({ id: entry.id, checks: entry.checks, schedule: entry.schedule, durationMs: entry.duration, timezone: entry.timezone, reason: entry.reason });
+    }
+  });
+
+  let alertmanager: ProdromeConfig['alertmanager'];
+  if (cfg.alertmanager) {
+    const chosen = cfg.alertmanager.ticket ?? cfg.ticketing.default;
+    const ticket = chosen === false ? [] : typeof chosen === 'string' ? [chosen] : [...new Set(chosen)];
+    for (const id of ticket) if (!providers.has(id) && !(id in cfg.ticketing.providers)) problems.push({ path: 'alertmanager.ticket', message: `no provider "${id}" in ticketing.providers` });
+    cfg.alertmanager.heal.forEach((id, j) => {
+      if (!(id in cfg.healers)) problems.push({ path: `alertmanager.heal[${j}]`, message: `no healer "${id}" under healers` });
+    });
+    alertmanager = { ticket, impact: cfg.alertmanager.impact, profileLabel: cfg.alertmanager.profileLabel, heal: cfg.alertmanager.heal };
+  }
+  return {
+    maintenance: { windows, ...(fromServiceNow ? { fromServiceNow } : {}) },
+    flapping: cfg.flapping,
+    storm: cfg.storm,
+    ...(cfg.vantage ? { vantage: cfg.vantage } : {}),
+    ...(alertmanager ? { alertmanager } : {}),
+  };
+}
+
+/** Each cycle among `parents`, once, as the list of its check ids. */
+function parentCycles(checks: readonly CheckConfig[]): string[][] {
+  const parents = new Map(checks.map((c) => [c.id, c.parents]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const cycles: string[][] = [];
+  const path: string[] = [];
+  const visit = (id: string): void => {
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'visiting') {
+      cycles.push(path.slice(path.indexOf(id)));
+      return;
+    }
+    state.set(id, 'visiting');
+    path.push(id);
+    for (const parent of parents.get(id) ?? []) if (parents.has(parent)) visit(parent);
+    path.pop();
+    state.set(id, 'done');
+  };
+  for (const id of parents.keys()) visit(id);
+  return cycles;
+}
