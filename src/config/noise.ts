@@ -45,6 +45,7 @@ export function parseNoiseControl(
 
   let alertmanager: ProdromeConfig['alertmanager'];
   if (cfg.alertmanager) {
+    if (ids.has('alertmanager')) problems.push({ path: `checks[${indexOf('alertmanager')}].id`, message: '"alertmanager" names the Alertmanager intake\'s incidents: choose another id' });
     const chosen = cfg.alertmanager.ticket ?? cfg.ticketing.default;
     const ticket = chosen === false ? [] : typeof chosen === 'string' ? [chosen] : [...new Set(chosen)];
     for (const id of ticket) if (!providers.has(id) && !(id in cfg.ticketing.providers)) problems.push({ path: 'alertmanager.ticket', message: `no provider "${id}" in ticketing.providers` });

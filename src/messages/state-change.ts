@@ -45,4 +45,6 @@ export interface StateChange {
   at: number;
   firstFailureAt: number;
   evidence: Evidence;
+  /** Who is affected, when the change says so itself (an Alertmanager alert's label); else the check's profiles. */
+  profiles?: string[];
 }

@@ -74,7 +74,7 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
     const cut = heals.findIndex((h) => h.result === 'running');
     if (cut >= 0) {
       const attempt = heals[cut]!;
-      const verified = await verify(check, incident.target, deps.healerConfigs.get(attempt.healer)?.verifyMs ?? 60_000, deps);
+      const verified = await verify(check, incident.target, deps.healerConfigs.get(attempt.healer)?.verifyMs ?? 60_000, deps, incident.id);
       heals[cut] = { ...attempt, finishedAt: now(), result: verified ? 'healed' : 'failed', message: `cut short by a restart of the daemon; the check ${verified ? 'passes since' : 'still fails'}` };
       await save();
       record(deps, log, heals[cut]!);
@@ -132,7 +132,7 @@ async function attempt(
   }));
   const fields = { ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}), ...(outcome.output !== undefined ? { output: outcome.output } : {}) };
   if (outcome.result !== 'done') return { finishedAt: now(), result: outcome.result, message: outcome.message, ...fields };
-  const verified = await verify(check, incident.target, config.verifyMs, deps);
+  const verified = await verify(check, incident.target, config.verifyMs, deps, incident.id);
   return {
     finishedAt: now(),
     result: verified ? 'healed' : 'failed',
@@ -145,10 +145,19 @@ async function attempt(
  * Re-probes the check's target on a short cadence until it passes `recover` times in a row or
  * `verifyMs` runs out. The results go to the monitoring stage too: they are real results.
  */
-async function verify(check: CheckConfig, target: string, verifyMs: number, deps: HealStageDeps): Promise<boolean> {
+async function verify(check: CheckConfig, target: string, verifyMs: number, deps: HealStageDeps, incidentId: string): Promise<boolean> {
   const probe = deps.probes.get(check.id);
-  if (!probe) return false;
   const now = deps.now ?? Date.now;
+  // An incident fed from outside (an Alertmanager alert) has no probe here: it is verified by its
+  // source saying it resolved within the window.
+  if (!probe) {
+    const until = now() + verifyMs;
+    while (now() < until) {
+      if ((await deps.store.get(incidentId))?.status === 'resolved') return true;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - now()))));
+    }
+    return (await deps.store.get(incidentId))?.status === 'resolved';
+  }
   const cadence = Math.min(Math.max(check.intervalMs ?? 2_000, 100), 2_000);
   const until = now() + verifyMs;
   const seen: [ProbeResult, number][] = [];

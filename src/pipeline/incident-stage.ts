@@ -45,7 +45,8 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
   }
   if (isProblem(change.to)) {
     const impact = check?.impact ?? 2;
-    const profiles = (check?.profiles ?? []).map((p) => deps.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
+    const affected = change.profiles ?? check?.profiles ?? [];
+    const profiles = affected.map((p) => deps.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
     const core: IncidentCore = {
       id: randomUUID(),
       key: change.key,
@@ -54,7 +55,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       type: change.type,
       title: incidentTitle(change.checkId, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
       impact,
-      profiles: check?.profiles ?? [],
+      profiles: affected,
       priority: priorityOf(impact, urgencyOf(profiles, new Date(change.at))),
       firstFailureAt: change.firstFailureAt,
       confirmedAt: change.at,

@@ -52,12 +52,24 @@ export class MonitoringStage {
     this.options.metrics.skippedRuns.inc({ check: check.id });
   }
 
+  /**
+   * A change that did not come from this daemon's probes (an Alertmanager alert): it goes through
+   * the same filters to the same queue.
+   */
+  intake(change: StateChange): void {
+    this.pass(change);
+  }
+
   private onChange(change: StateChange): void {
     const { metrics } = this.options;
     if (!change.aspect) metrics.checkState.set({ check: change.checkId, target: change.target }, STATUS_VALUE[change.to]);
     if (isProblem(change.to) && !isProblem(change.from)) metrics.anomalies.inc({ check: change.checkId, severity: change.to });
     // Only transitions into, between or out of problem states are anomalies worth Redis.
     if (!isProblem(change.to) && !isProblem(change.from)) return;
+    this.pass(change);
+  }
+
+  private pass(change: StateChange): void {
     let passed: StateChange | undefined = change;
     for (const step of this.options.filters ?? []) {
       passed = step.filter(passed);

@@ -19,6 +19,22 @@ import { REPRIORITIZE_EVERY_MS, reprioritize } from './reprioritize.js';
 import { describeTicket } from './ticket-context.js';
 import { deliverTicket, queueTickets, type DeliverDeps } from './ticket-stage.js';
 
+/** The check id under which Alertmanager's alerts are incidents (`alertmanager|<fingerprint>`). */
+export const ALERTMANAGER_CHECK = 'alertmanager';
+
+/**
+ * Alertmanager's alerts as a check of their own, so the incident, heal and ticket stages treat them
+ * as any other: its impact, providers and healers come from the `alertmanager` config section.
+ */
+function intakeChecks(config: ProdromeConfig): CheckConfig[] {
+  const am = config.alertmanager;
+  if (!am) return [];
+  return [{
+    id: ALERTMANAGER_CHECK, type: 'alertmanager', description: 'Prometheus Alertmanager alerts', targets: [], timeoutMs: 1, confirm: 1, recover: 1,
+    impact: am.impact, profiles: [], heal: am.heal, parents: [], ticket: am.ticket, enabled: true, options: {},
+  }];
+}
+
 export interface PipelineDeps {
   config: ProdromeConfig;
   store: IncidentStore;
@@ -55,7 +71,7 @@ export class Pipeline {
   constructor(private readonly deps: PipelineDeps) {
     const { config, store, queues, providers, healers, healPolicy, probes, metrics, logger } = deps;
     this.log = logger.child({ component: 'pipeline' });
-    this.checks = new Map(config.checks.map((c) => [c.id, c]));
+    this.checks = new Map([...config.checks, ...intakeChecks(config)].map((c) => [c.id, c]));
     this.outbox = new Outbox<StateChange>({
       send: (change) => queues.addStateChange(change),
       capacity: config.redis.bufferSize,
@@ -119,6 +135,11 @@ export class Pipeline {
       this.log.warn('Cannot weigh open incidents again now', { error: errorMessage(err) });
       return 0;
     });
+  }
+
+  /** A state change from outside the daemon's probes (Alertmanager): the same filters, queue and stages. */
+  intake(change: StateChange): void {
+    this.monitoring.intake(change);
   }
 
   /** At shutdown: one last bounded flush of the outbox; returns how many changes stayed unsent. */
