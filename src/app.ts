@@ -83,16 +83,17 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   });
   const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
   const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
+  const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
+  const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   const pipeline = new Pipeline({
     config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
+    reprobe: (ids) => scheduler.probeNow(ids),
   });
   metrics.setSources({ incidentsOpen: () => store.openCount(), queueCounts: () => queues.counts() });
 
   let stopping: Promise<void> | undefined;
   const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
 
-  const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
-  const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
   scheduler.on('skipped', (unit) => pipeline.monitoring.skipped(unit.check));
 
@@ -109,7 +110,10 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     token: config.http.token,
     metrics,
     logger,
-    readiness: () => ({ ready: redisState.ready, reasons: redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`] }),
+    readiness: () => {
+      const reasons = [...(redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`]), ...(pipeline.degradedReason ? [pipeline.degradedReason] : [])];
+      return { ready: reasons.length === 0, reasons };
+    },
   });
   registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
   let address;

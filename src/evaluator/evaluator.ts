@@ -119,6 +119,14 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     return state.since > change.at && (state.lastProblemAt ?? 0) < change.at;
   }
 
+  /**
+   * Forgets what it knew of a key: the next result starts from unknown, so a failure must be
+   * confirmed again (a child held while its parent failed, looked at afresh).
+   */
+  forget(key: string): void {
+    this.states.delete(key);
+  }
+
   get(key: string): TargetState | undefined {
     return this.states.get(key);
   }

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Severity } from '../messages/probe-result.js';
-import type { Evidence } from '../messages/state-change.js';
+import type { AffectedTarget, Evidence } from '../messages/state-change.js';
 import type { HealAttempt, Incident, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -152,6 +152,18 @@ export class IncidentStore {
     await this.redis.hset(this.incidentPrefix + id, 'heals', JSON.stringify(heals));
   }
 
+  /** Replaces the affected list; returns how many it held before (for "the list grew"). */
+  async setAffected(id: string, affected: readonly AffectedTarget[]): Promise<number> {
+    const h = this.incidentPrefix + id;
+    const [[, before]] = (await this.redis.multi().hget(h, 'affected').hset(h, 'affected', JSON.stringify(affected)).exec()) as [[unknown, string | null], unknown];
+    return before ? (JSON.parse(before) as unknown[]).length : 0;
+  }
+
+  /** Marks the incident flapping; true the first time (so it is announced once). */
+  async setFlapping(id: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.incidentPrefix + id, 'flapping', '1')) === 1;
+  }
+
   async setTicketQueued(id: string, at: number): Promise<void> {
     await this.redis.hset(this.incidentPrefix + id, 'ticketQueuedAt', String(at));
   }
@@ -221,6 +233,8 @@ export class IncidentStore {
       heals: JSON.parse(h.heals ?? '[]') as HealAttempt[],
       tickets,
       ticketErrors,
+      ...(h.affected ? { affected: JSON.parse(h.affected) as AffectedTarget[] } : {}),
+      ...(h.flapping ? { flapping: true } : {}),
     };
   }
 }

@@ -1,5 +1,5 @@
 import type { Severity } from './probe-result.js';
-import type { Evidence } from './state-change.js';
+import type { AffectedTarget, Evidence } from './state-change.js';
 
 /** The external ticket an incident is tracked by, as its provider names it. */
 export interface TicketRef {
@@ -77,6 +77,10 @@ export interface Incident {
   ticketErrors: Record<string, string>;
   /** When the tickets' opens were queued: not at confirmation while healers still try. */
   ticketQueuedAt?: number;
+  /** What this problem takes down with it: held children of a failing parent, a group's failing targets. */
+  affected?: AffectedTarget[];
+  /** The target flapped while this incident was open. */
+  flapping?: boolean;
   /** The agent that confirmed it. */
   agent: string;
 }

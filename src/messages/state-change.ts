@@ -47,4 +47,14 @@ export interface StateChange {
   evidence: Evidence;
   /** Who is affected, when the change says so itself (an Alertmanager alert's label); else the check's profiles. */
   profiles?: string[];
+  /** What this problem takes down with it (a switch's workstations, a group's failing targets). */
+  affected?: AffectedTarget[];
+  /** The check is flapping: one incident says so instead of open/resolve cycles. */
+  flapping?: boolean;
+}
+
+/** A check and target whose own failure is explained by another incident. */
+export interface AffectedTarget {
+  check: string;
+  target: string;
 }

@@ -55,6 +55,18 @@ export class Metrics {
       if (value !== undefined) this.incidentsOpen.set(value);
     },
   });
+  readonly suppressed = new client.Counter({
+    name: 'prodrome_suppressed_total', help: 'State changes held back by noise control, by reason (dependency, group, maintenance, flapping, vantage).',
+    labelNames: ['check', 'reason'] as const, registers: [this.registry],
+  });
+  readonly flapping = new client.Gauge({
+    name: 'prodrome_flapping', help: 'Whether a check on a target is flapping: 1 yes, 0 no.',
+    labelNames: ['check', 'target'] as const, registers: [this.registry],
+  });
+  readonly degraded = new client.Gauge({
+    name: 'prodrome_degraded', help: 'Whether this daemon sees its own network cut off (every vantage check failing): 1 yes, 0 no.',
+    registers: [this.registry],
+  });
   readonly healAttempts = new client.Counter({
     name: 'prodrome_heal_attempts_total', help: 'Self-healing attempts by outcome.',
     labelNames: ['healer', 'result'] as const, registers: [this.registry],

@@ -6,7 +6,8 @@ import { incidentTitle } from '../ticketing/summary.js';
 import type { IncidentCore, IncidentStore } from '../incidents/store.js';
 import type { HealJob, TicketAction } from '../messages/jobs.js';
 import type { TicketedIncident } from './ticket-stage.js';
-import { isProblem, type StateChange } from '../messages/state-change.js';
+import type { Incident } from '../messages/incident.js';
+import { isProblem, type AffectedTarget, type StateChange } from '../messages/state-change.js';
 
 export interface StateChangeDeps {
   store: IncidentStore;
@@ -66,6 +67,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
     if (result.outcome === 'opened') {
       log.warn('Incident opened', { incident: result.id, severity: change.to, kind: change.evidence.kind, reason: change.evidence.message, priority: core.priority });
+      if (change.affected) await deps.store.setAffected(result.id, change.affected);
       await askForTicket({ id: result.id, ticketProviders: core.ticketProviders }, change.at, check, deps);
     } else if (result.outcome === 'recurrence') {
       log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
@@ -75,6 +77,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       // ticket (a retried job): queue it again; its job id makes a second one a no-op.
       if (incident.ticketQueuedAt === undefined) await askForTicket(incident, incident.confirmedAt, check, deps);
       else await deps.enqueueTickets(incident, 'open', incident.confirmedAt);
+      await noteAffectedAndFlapping(incident, change, deps);
       const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
       // While healers still try there is no ticket to update: it will open with the state as it is then.
       if (worse && incident.ticketQueuedAt !== undefined) {
@@ -95,6 +98,26 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       if (incident && incident.ticketQueuedAt !== undefined) await deps.enqueueTickets(incident, 'resolve', change.at);
     }
   }
+}
+
+/** A recurrence may carry a longer affected list or say the target flaps: record it, and tell the tickets. */
+async function noteAffectedAndFlapping(incident: Incident, change: StateChange, deps: StateChangeDeps): Promise<void> {
+  const ticketed = incident.ticketQueuedAt !== undefined;
+  if (change.affected) {
+    const before = await deps.store.setAffected(incident.id, change.affected);
+    if (ticketed && change.affected.length > before) {
+      await deps.enqueueTickets(incident, 'update', change.at, affectedNote(change.affected));
+    }
+  }
+  if (change.flapping && (await deps.store.setFlapping(incident.id)) && ticketed) {
+    await deps.enqueueTickets(incident, 'update', change.at, `Flapping: ${change.checkId} on ${change.target} keeps failing and recovering; this incident stays open until it settles.`);
+  }
+}
+
+/** "187 affected: ward-5-pcs 10.20.5.11, …" for a ticket note. */
+export function affectedNote(affected: readonly AffectedTarget[]): string {
+  const shown = affected.slice(0, 10).map((a) => `${a.check} ${a.target}`).join(', ');
+  return `${affected.length} affected: ${shown}${affected.length > 10 ? ` and ${affected.length - 10} more` : ''}`;
 }
 
 /**

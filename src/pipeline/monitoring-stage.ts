@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import { Evaluator } from '../evaluator/evaluator.js';
 import { Predictor } from '../evaluator/predictor.js';
 import type { ProbeResult } from '../messages/probe-result.js';
+import { incidentKey } from '../messages/keys.js';
 import { isProblem, STATUS_VALUE, type StateChange } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -11,9 +12,24 @@ import type { Metrics } from '../metrics/metrics.js';
  * or hold it back; steps run in the order given, each on what the one before let through.
  */
 export interface ChangeFilter {
+  /** Also the `reason` label of `prodrome_suppressed_total`. */
   readonly name: string;
   /** The change to pass on, or undefined to hold it back here. */
   filter(change: StateChange): StateChange | undefined;
+  /** About once a second: changes held here that may go on now (to the steps after this one). */
+  release?(now: number): StateChange[];
+  /** Every probe result, for steps that judge a history rather than the changes alone (flapping). */
+  observe?(key: string, ok: boolean, at: number): void;
+}
+
+/** What a filter may look at and ask for. */
+export interface FilterContext {
+  evaluator: Evaluator;
+  checks: ReadonlyMap<string, CheckConfig>;
+  metrics: Metrics;
+  logger: Logger;
+  /** Probe these checks now, out of their schedule (a parent recovered: its children are looked at again). */
+  reprobe(checkIds: readonly string[]): void;
 }
 
 export interface MonitoringStageOptions {
@@ -21,8 +37,15 @@ export interface MonitoringStageOptions {
   logger: Logger;
   /** Where changes go once every filter let them through: the outbox to Redis (a benchmark drops them). */
   send(change: StateChange): void;
-  filters?: readonly ChangeFilter[];
+  /** The checks, for filters that read their config (parents, groups). */
+  checks?: ReadonlyMap<string, CheckConfig>;
+  /** Builds the filters, in order, once the evaluator they read exists. */
+  filters?: (context: FilterContext) => ChangeFilter[];
+  reprobe?(checkIds: readonly string[]): void;
 }
+
+/** How often held changes are looked at again; driven by the results themselves, so no timer runs. */
+const RELEASE_EVERY_MS = 1_000;
 
 /**
  * The monitoring stage: probe result → metrics → evaluator (and predictor) → filters → send.
@@ -33,18 +56,39 @@ export class MonitoringStage {
   readonly evaluator = new Evaluator();
   private readonly predictor = new Predictor();
   private readonly log: Logger;
+  private readonly filters: ChangeFilter[];
+  private readonly watchers: ChangeFilter[];
+  private lastRelease = 0;
 
   constructor(private readonly options: MonitoringStageOptions) {
     this.log = options.logger.child({ component: 'monitoring' });
+    this.filters = options.filters?.({
+      evaluator: this.evaluator, checks: options.checks ?? new Map(), metrics: options.metrics, logger: this.log,
+      reprobe: (ids) => options.reprobe?.(ids),
+    }) ?? [];
+    this.watchers = this.filters.filter((f) => f.observe);
     this.evaluator.on('change', (change) => this.onChange(change));
   }
 
   /** One probe result of one target. */
   observe(check: CheckConfig, target: string, result: ProbeResult, at: number): void {
     this.options.metrics.recordProbe(check, target, result);
+    if (this.watchers.length) {
+      const key = incidentKey(check.id, target);
+      for (const f of this.watchers) f.observe!(key, result.ok, at);
+    }
     this.evaluator.observe(check, target, result, at);
     // Each prediction is an aspect of the check with its own state (and incident key).
     for (const [aspect, prediction] of this.predictor.observe(check, target, result, at)) this.evaluator.observe(check, target, prediction, at, aspect);
+    if (at - this.lastRelease >= RELEASE_EVERY_MS) this.release(at);
+  }
+
+  /** Held changes whose reason has passed go on, each through the steps after the one that held it. */
+  release(now: number): void {
+    this.lastRelease = now;
+    this.filters.forEach((f, i) => {
+      for (const change of f.release?.(now) ?? []) this.pass(change, i + 1);
+    });
   }
 
   /** A scheduled run of the check found its previous run still going. */
@@ -69,11 +113,12 @@ export class MonitoringStage {
     this.pass(change);
   }
 
-  private pass(change: StateChange): void {
+  private pass(change: StateChange, from = 0): void {
     let passed: StateChange | undefined = change;
-    for (const step of this.options.filters ?? []) {
+    for (const step of this.filters.slice(from)) {
       passed = step.filter(passed);
       if (!passed) {
+        this.options.metrics.suppressed.inc({ check: change.checkId, reason: step.name });
         this.log.info('State change held', { check: change.checkId, target: change.target, to: change.to, by: step.name });
         return;
       }

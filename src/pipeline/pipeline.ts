@@ -12,8 +12,13 @@ import type { Healer } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { Probe } from '../probes/probe.js';
 import { runHealRound, type HealStageDeps } from './heal-stage.js';
-import { handleStateChange, type StateChangeDeps } from './incident-stage.js';
-import { MonitoringStage, type ChangeFilter } from './monitoring-stage.js';
+import { affectedNote, handleStateChange, type StateChangeDeps } from './incident-stage.js';
+import { DependencyFilter } from './filters/dependency-filter.js';
+import { FlappingFilter } from './filters/flapping-filter.js';
+import { GroupFilter } from './filters/group-filter.js';
+import { MaintenanceFilter, type Suppressions } from './filters/maintenance-filter.js';
+import { VANTAGE_CHECK, VantageFilter } from './filters/vantage-filter.js';
+import { MonitoringStage, type ChangeFilter, type FilterContext } from './monitoring-stage.js';
 import { reconcile } from './reconcile.js';
 import { REPRIORITIZE_EVERY_MS, reprioritize } from './reprioritize.js';
 import { describeTicket } from './ticket-context.js';
@@ -22,14 +27,25 @@ import { deliverTicket, queueTickets, type DeliverDeps } from './ticket-stage.js
 /** The check id under which Alertmanager's alerts are incidents (`alertmanager|<fingerprint>`). */
 export const ALERTMANAGER_CHECK = 'alertmanager';
 
+/** How often the affected lists of parents' incidents are written. */
+const AFFECTED_SYNC_MS = 5_000;
+
 /**
  * Alertmanager's alerts as a check of their own, so the incident, heal and ticket stages treat them
  * as any other: its impact, providers and healers come from the `alertmanager` config section.
  */
 function intakeChecks(config: ProdromeConfig): CheckConfig[] {
+  const out: CheckConfig[] = [];
+  const byDefault = config.ticketing.default === false ? [] : [config.ticketing.default];
+  if (config.vantage) {
+    out.push({
+      id: VANTAGE_CHECK, type: 'vantage', description: `Prodrome agent ${config.agent.id}'s own network`, targets: [config.agent.id], timeoutMs: 1,
+      confirm: 1, recover: 1, impact: 2, profiles: [], heal: [], parents: [], ticket: byDefault, enabled: true, options: {},
+    });
+  }
   const am = config.alertmanager;
-  if (!am) return [];
-  return [{
+  if (!am) return out;
+  return [...out, {
     id: ALERTMANAGER_CHECK, type: 'alertmanager', description: 'Prometheus Alertmanager alerts', targets: [], timeoutMs: 1, confirm: 1, recover: 1,
     impact: am.impact, profiles: [], heal: am.heal, parents: [], ticket: am.ticket, enabled: true, options: {},
   }];
@@ -44,6 +60,10 @@ export interface PipelineDeps {
   healPolicy: HealPolicy;
   /** The check's probe, for re-probing after a heal. */
   probes: ReadonlyMap<string, Probe>;
+  /** Maintenance windows and silences, when configured (src/noise). */
+  suppressions?: Suppressions;
+  /** Probe these checks now, out of schedule (the scheduler's). */
+  reprobe?(checkIds: readonly string[]): void;
   metrics: Metrics;
   logger: Logger;
 }
@@ -65,6 +85,9 @@ export class Pipeline {
   private readonly checks: ReadonlyMap<string, CheckConfig>;
   private reconciled: Promise<void> | undefined;
   private reprioritizeTimer: NodeJS.Timeout | undefined;
+  private affectedTimer: NodeJS.Timeout | undefined;
+  private vantage: VantageFilter | undefined;
+  private dependencies: DependencyFilter | undefined;
   private readonly enqueueTickets: StateChangeDeps['enqueueTickets'];
   private readonly log: Logger;
 
@@ -79,8 +102,11 @@ export class Pipeline {
       onSizeChange: (n) => metrics.bufferedChanges.set(n),
       onDrop: () => metrics.droppedChanges.inc(),
     });
-    const filters: ChangeFilter[] = [];
-    this.monitoring = new MonitoringStage({ metrics, logger, filters, send: (change) => this.outbox.push(change) });
+    this.monitoring = new MonitoringStage({
+      metrics, logger, checks: this.checks, send: (change) => this.outbox.push(change),
+      filters: (ctx) => this.noiseFilters(ctx),
+      reprobe: (ids) => deps.reprobe?.(ids),
+    });
     const checks = this.checks;
     const evaluator = this.monitoring.evaluator;
     const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
@@ -126,6 +152,7 @@ export class Pipeline {
     await this.reconciled;
     this.outbox.kick();
     this.reprioritizeTimer ??= setInterval(() => void this.reprioritize(), REPRIORITIZE_EVERY_MS);
+    this.affectedTimer ??= setInterval(() => void this.syncAffected().catch((err) => this.log.warn('Cannot write affected targets now', { error: errorMessage(err) })), AFFECTED_SYNC_MS);
   }
 
   /** Open incidents weighed again against the clock (an affected clinic opening raises them). */
@@ -137,6 +164,44 @@ export class Pipeline {
     });
   }
 
+  /**
+   * Noise control between the evaluator and the queue, in order: the daemon's own vantage, then
+   * maintenance and silences, dependencies, flapping, groups. A new filter is a file in filters/
+   * and a line here.
+   */
+  private noiseFilters(ctx: FilterContext): ChangeFilter[] {
+    const { config } = this.deps;
+    const filters: ChangeFilter[] = [];
+    if (config.vantage) filters.push((this.vantage = new VantageFilter(config.vantage.checks, config.agent.id, ctx)));
+    if (this.deps.suppressions) filters.push(new MaintenanceFilter(this.deps.suppressions, ctx.evaluator));
+    filters.push((this.dependencies = new DependencyFilter(ctx)));
+    filters.push(new FlappingFilter(config.flapping, ctx));
+    filters.push(new GroupFilter(ctx));
+    return filters;
+  }
+
+  /** Why this daemon's view cannot be trusted now (cut off from its network), for /readyz. */
+  get degradedReason(): string | undefined {
+    return this.vantage?.degradedReason;
+  }
+
+  /**
+   * The children held under each failing parent, written onto the parent's open incident; the
+   * tickets hear when the list grows ("Ward 5 switch: 187 affected").
+   */
+  async syncAffected(now = Date.now()): Promise<void> {
+    if (!this.dependencies) return;
+    const byParent = this.dependencies.affected();
+    if (!byParent.size) return;
+    const open = await this.deps.store.listOpen();
+    for (const [parent, affected] of byParent) {
+      for (const incident of open.filter((i) => i.checkId === parent && !i.key.includes('#'))) {
+        const before = await this.deps.store.setAffected(incident.id, affected);
+        if (affected.length > before && incident.ticketQueuedAt !== undefined) await this.enqueueTickets(incident, 'update', now, affectedNote(affected));
+      }
+    }
+  }
+
   /** A state change from outside the daemon's probes (Alertmanager): the same filters, queue and stages. */
   intake(change: StateChange): void {
     this.monitoring.intake(change);
@@ -145,6 +210,7 @@ export class Pipeline {
   /** At shutdown: one last bounded flush of the outbox; returns how many changes stayed unsent. */
   drain(timeoutMs: number): Promise<number> {
     clearInterval(this.reprioritizeTimer);
+    clearInterval(this.affectedTimer);
     return this.outbox.drain(timeoutMs);
   }
 }

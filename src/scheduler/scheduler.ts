@@ -124,6 +124,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.inFlight.set(unit.id, run);
   }
 
+  /**
+   * Probes these checks now, out of their schedule (a parent recovered: its children are looked at
+   * again). A unit already running is left to finish; its schedule is not moved.
+   */
+  probeNow(checkIds: readonly string[]): void {
+    if (this.stopped) return;
+    const wanted = new Set(checkIds);
+    for (const unit of this.units) {
+      if (!wanted.has(unit.check.id) || !unit.check.enabled || this.inFlight.has(unit.id)) continue;
+      const run = this.runUnit(unit, true).finally(() => this.inFlight.delete(unit.id));
+      this.inFlight.set(unit.id, run);
+    }
+  }
+
   /** Runs one unit now, feeding each target's result to `result`. */
   async runUnit(unit: ScheduledUnit, scheduled = false): Promise<void> {
     const release = await this.semaphore.acquire();
