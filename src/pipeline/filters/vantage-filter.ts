@@ -16,6 +16,8 @@ export class VantageFilter implements ChangeFilter {
   readonly name = 'vantage';
   private readonly held = new Map<string, StateChange>();
   private degradedSince: number | undefined;
+  /** When the daemon could see again, while held problems wait for a fresh result. */
+  private backAt: number | undefined;
 
   constructor(private readonly checks: readonly string[], private readonly agent: string, private readonly ctx: FilterContext) {}
 
@@ -37,20 +39,28 @@ export class VantageFilter implements ChangeFilter {
     const degraded = this.isDegraded();
     if (degraded && this.degradedSince === undefined) {
       this.degradedSince = now;
+      this.backAt = undefined;
       this.ctx.metrics.degraded.set(1);
       this.ctx.logger.error('Vantage lost: this daemon is cut off; holding every other problem', { checks: this.checks });
       return [this.change('critical', now)];
     }
-    if (degraded || this.degradedSince === undefined) return [];
-    this.degradedSince = undefined;
-    this.ctx.metrics.degraded.set(0);
-    this.ctx.logger.warn('Vantage back: releasing the problems still failing', { held: this.held.size });
-    const out = [this.change('ok', now)];
+    const out: StateChange[] = [];
+    if (!degraded && this.degradedSince !== undefined) {
+      this.degradedSince = undefined;
+      this.backAt = now;
+      this.ctx.metrics.degraded.set(0);
+      this.ctx.logger.warn('Vantage back: looking again at the problems held meanwhile', { held: this.held.size });
+      this.ctx.reprobe([...new Set([...this.held.values()].map((c) => c.checkId))]);
+      out.push(this.change('ok', now));
+    }
+    if (this.backAt === undefined) return out;
+    // A held problem is judged on a result from after the daemon could see again, not before.
     for (const [key, change] of this.held) {
       const state = this.ctx.evaluator.get(key);
-      if (state && isProblem(state.status)) out.push({ ...change, to: state.status, at: now });
+      if (!state?.lastRunAt || state.lastRunAt <= this.backAt) continue;
+      this.held.delete(key);
+      if (isProblem(state.status)) out.push({ ...change, to: state.status, at: now });
     }
-    this.held.clear();
     return out;
   }
 
