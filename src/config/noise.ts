@@ -15,6 +15,10 @@ export function parseNoiseControl(
 ): Pick<ProdromeConfig, 'maintenance' | 'flapping' | 'storm' | 'vantage' | 'alertmanager'> {
   const ids = new Map(checks.map((c, i) => [c.id, i]));
   const indexOf = (id: string) => cfg.checks.findIndex((raw) => raw.id === id);
+  // The daemon's own incidents use these ids.
+  for (const reserved of ['storm', 'vantage']) {
+    if (ids.has(reserved)) problems.push({ path: `checks[${indexOf(reserved)}].id`, message: `"${reserved}" names the daemon's own ${reserved} incidents: choose another id` });
+  }
   for (const check of checks) {
     check.parents.forEach((parent, j) => {
       const path = `checks[${indexOf(check.id)}].parents[${j}]`;

@@ -4,7 +4,7 @@ import type { AffectedTarget, Evidence } from '../messages/state-change.js';
 import type { HealAttempt, Incident, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -75,7 +75,20 @@ redis.call('HSET', KEYS[1], 'priority', ARGV[1])
 return 1
 `;
 
+/** KEYS: incident hash. ARGV: one affected target as JSON. Appends it unless present; returns the count. */
+const ADD_AFFECTED = `
+local list = cjson.decode(redis.call('HGET', KEYS[1], 'affected') or '[]')
+local entry = cjson.decode(ARGV[1])
+for _, a in ipairs(list) do
+  if a.check == entry.check and a.target == entry.target then return #list end
+end
+table.insert(list, entry)
+redis.call('HSET', KEYS[1], 'affected', cjson.encode(list))
+return #list
+`;
+
 type ScriptedRedis = Redis & {
+  prodromeAddAffected(key: string, entry: string): Promise<number>;
   prodromeRaisePriority(key: string, priority: string): Promise<number>;
   prodromeApplyProblem(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
   prodromeApplyRecovery(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string]>;
@@ -101,6 +114,7 @@ export class IncidentStore {
       redis.defineCommand('prodromeApplyProblem', { numberOfKeys: 3, lua: APPLY_PROBLEM });
       redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 4, lua: APPLY_RECOVERY });
       redis.defineCommand('prodromeRaisePriority', { numberOfKeys: 1, lua: RAISE_PRIORITY });
+      redis.defineCommand('prodromeAddAffected', { numberOfKeys: 1, lua: ADD_AFFECTED });
     }
   }
 
@@ -157,6 +171,26 @@ export class IncidentStore {
     const h = this.incidentPrefix + id;
     const [[, before]] = (await this.redis.multi().hget(h, 'affected').hset(h, 'affected', JSON.stringify(affected)).exec()) as [[unknown, string | null], unknown];
     return before ? (JSON.parse(before) as unknown[]).length : 0;
+  }
+
+  /** Adds one affected target (atomic, several workers at once); returns how many there are now. */
+  async addAffected(id: string, entry: AffectedTarget): Promise<number> {
+    return this.redis.prodromeAddAffected(this.incidentPrefix + id, JSON.stringify(entry));
+  }
+
+  /**
+   * Counts this opening among the incidents opened within `withinMs` before `at` (every agent's),
+   * this one included: the storm guard's measure.
+   */
+  async countOpened(id: string, at: number, withinMs: number): Promise<number> {
+    const key = `${this.prefix}:incidents-opened-recently`;
+    const [, , [, count]] = (await this.redis.multi().zadd(key, at, id).zremrangebyscore(key, '-inf', `(${at - withinMs}`).zcount(key, at - withinMs, '+inf').pexpire(key, withinMs * 2).exec()) as [unknown, unknown, [unknown, number], unknown];
+    return count;
+  }
+
+  /** Why no ticket of its own: its problem is told by another incident (a storm). */
+  async setSuppressed(id: string, reason: string): Promise<void> {
+    await this.redis.hset(this.incidentPrefix + id, 'suppressed', reason);
   }
 
   /** Marks the incident flapping; true the first time (so it is announced once). */
@@ -235,6 +269,7 @@ export class IncidentStore {
       ticketErrors,
       ...(h.affected ? { affected: JSON.parse(h.affected) as AffectedTarget[] } : {}),
       ...(h.flapping ? { flapping: true } : {}),
+      ...(h.suppressed ? { suppressed: h.suppressed } : {}),
     };
   }
 }

@@ -81,6 +81,8 @@ export interface Incident {
   affected?: AffectedTarget[];
   /** The target flapped while this incident was open. */
   flapping?: boolean;
+  /** Why it has no ticket of its own: `storm` (listed on the storm incident instead). */
+  suppressed?: string;
   /** The agent that confirmed it. */
   agent: string;
 }

@@ -5,6 +5,7 @@ import { priorityOf, urgencyOf } from '../ticketing/priority.js';
 import { incidentTitle } from '../ticketing/summary.js';
 import type { IncidentCore, IncidentStore } from '../incidents/store.js';
 import type { HealJob, TicketAction } from '../messages/jobs.js';
+import { joinStorm, type StormDeps } from './storm.js';
 import type { TicketedIncident } from './ticket-stage.js';
 import type { Incident } from '../messages/incident.js';
 import { isProblem, type AffectedTarget, type StateChange } from '../messages/state-change.js';
@@ -22,6 +23,8 @@ export interface StateChangeDeps {
   agent: string;
   /** One ticket job for each of the incident's providers. */
   enqueueTickets(incident: TicketedIncident, action: TicketAction, at: number, note?: string): Promise<void>;
+  /** The storm guard, where configured (pipeline/storm.ts). */
+  storm?: StormDeps;
   /** Round 1 of self-healing; `agent` is the check's owner, whose queue it goes to. */
   enqueueHeal(job: HealJob, agent: string | undefined): Promise<void>;
   logger: Logger;
@@ -68,11 +71,15 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     if (result.outcome === 'opened') {
       log.warn('Incident opened', { incident: result.id, severity: change.to, kind: change.evidence.kind, reason: change.evidence.message, priority: core.priority });
       if (change.affected) await deps.store.setAffected(result.id, change.affected);
+      if (deps.storm && (await joinStorm(result.id, change, deps.storm))) {
+        log.warn('Incident joins the storm: no ticket or heal of its own', { incident: result.id });
+        return;
+      }
       await askForTicket({ id: result.id, ticketProviders: core.ticketProviders }, change.at, check, deps);
     } else if (result.outcome === 'recurrence') {
       log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
       const incident = await deps.store.get(result.id);
-      if (!incident) return;
+      if (!incident || incident.suppressed) return;
       // The incident may have been written by an attempt that failed before queueing its heal or
       // ticket (a retried job): queue it again; its job id makes a second one a no-op.
       if (incident.ticketQueuedAt === undefined) await askForTicket(incident, incident.confirmedAt, check, deps);

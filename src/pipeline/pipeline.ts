@@ -13,6 +13,7 @@ import type { HealPolicy } from '../healers/policy.js';
 import type { Probe } from '../probes/probe.js';
 import { runHealRound, type HealStageDeps } from './heal-stage.js';
 import { affectedNote, handleStateChange, type StateChangeDeps } from './incident-stage.js';
+import { endStormIfOver, type StormDeps } from './storm.js';
 import { DependencyFilter } from './filters/dependency-filter.js';
 import { FlappingFilter } from './filters/flapping-filter.js';
 import { GroupFilter } from './filters/group-filter.js';
@@ -87,6 +88,7 @@ export class Pipeline {
   private reprioritizeTimer: NodeJS.Timeout | undefined;
   private affectedTimer: NodeJS.Timeout | undefined;
   private vantage: VantageFilter | undefined;
+  private readonly storm: StormDeps;
   private dependencies: DependencyFilter | undefined;
   private readonly enqueueTickets: StateChangeDeps['enqueueTickets'];
   private readonly log: Logger;
@@ -111,8 +113,11 @@ export class Pipeline {
     const evaluator = this.monitoring.evaluator;
     const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
     this.enqueueTickets = enqueueTickets;
+    this.storm = {
+      store, storm: config.storm, stormProviders: config.ticketing.default === false ? [] : [config.ticketing.default], agent: config.agent.id, enqueueTickets, logger,
+    };
     const incidentStage: StateChangeDeps = {
-      store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger,
+      store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger, storm: this.storm,
       isOutdated: (c) => evaluator.isOutdated(c),
       enqueueTickets,
       enqueueHeal: (job, agent) => queues.addHealJob(job, agent),
@@ -190,6 +195,7 @@ export class Pipeline {
    * tickets hear when the list grows ("Ward 5 switch: 187 affected").
    */
   async syncAffected(now = Date.now()): Promise<void> {
+    await endStormIfOver(this.storm, now);
     if (!this.dependencies) return;
     const byParent = this.dependencies.affected();
     if (!byParent.size) return;

@@ -65,6 +65,11 @@ export function ticketText(input: TicketTextInput): TicketText {
       lines: heals.map((h) => `${h.healer} #${h.attempt}: ${h.result}${h.exitCode !== undefined ? ` (exit ${h.exitCode})` : ''} at ${iso(h.startedAt)} — ${h.action ? `${h.action}: ` : ''}${h.message}`),
     });
   }
+  if (i.affected?.length) {
+    const shown = i.affected.slice(0, 25).map((a) => `${a.check} ${a.target}`);
+    sections.push({ heading: `Affected (${i.affected.length})`, lines: [...shown, ...(i.affected.length > 25 ? [`and ${i.affected.length - 25} more`] : [])] });
+  }
+  if (i.flapping) sections.push({ heading: 'Flapping', lines: ['The target keeps failing and recovering; this incident stays open until it settles.'] });
   if (input.runbook) sections.push({ heading: 'Runbook', lines: [input.runbook] });
   if (input.incidentUrl) sections.push({ heading: 'Prodrome', lines: [input.incidentUrl] });
   const summary = `${what} ${i.evidence.kind} on ${i.target}${input.affected.some((p) => p.workingNow) ? ` — affects ${input.affected.filter((p) => p.workingNow).map((p) => p.name).join(', ')} now` : ''}`;

@@ -54,12 +54,15 @@ export function webhookPayload(action: WebhookAction, incident: Incident, note?:
     openedAt: new Date(incident.openedAt).toISOString(),
     resolvedAt: incident.resolvedAt ? new Date(incident.resolvedAt).toISOString() : null,
     ticket: incident.tickets.find((t) => t.provider === providerId) ?? null,
+    affected: incident.affected ?? [],
+    resolution: incident.resolution ?? null,
+    suppressed: incident.suppressed ?? null,
   };
 }
 
 /** Where a body template's `{{path}}` may point: the payload's fields above (keep the two in step). */
 const TEMPLATE_PATHS = [
-  'action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket',
+  'action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket', 'affected', 'resolution', 'suppressed',
   'evidence.kind', 'evidence.message', 'evidence.durationMs', 'evidence.values', 'evidence.at',
   'ticket.provider', 'ticket.id', 'ticket.number', 'ticket.url', 'ticket.openedAt',
 ];

@@ -28,7 +28,7 @@ describe('webhook ticket provider', () => {
     expect(ref).to.include({ provider: 'hook', id: 'HOOK-1' });
     const [hook] = receiver.received;
     expect(hook!.idempotencyKey).to.equal('prodrome-x-open');
-    expect(hook!.body).to.have.keys('action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket');
+    expect(hook!.body).to.have.keys('action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket', 'affected', 'resolution', 'suppressed');
     expect(hook!.body).to.include({ action: 'open', priority: 1, severity: 'critical', check: 'ehr-fhir' });
   });
 
@@ -144,7 +144,7 @@ describe('webhook ticket provider', () => {
     const { summary, ...rest } = receiver.received[0]!.body;
     expect(rest).to.deep.equal({
       action: 'open', key: incident.key, title: incident.title, priority: 1, severity: 'critical', check: 'ehr-fhir', target: incident.target,
-      profiles: ['emergency-dept'], evidence: incident.evidence, heals: [], openedAt: new Date(incident.openedAt).toISOString(), resolvedAt: null, ticket: null,
+      profiles: ['emergency-dept'], evidence: incident.evidence, heals: [], openedAt: new Date(incident.openedAt).toISOString(), resolvedAt: null, ticket: null, affected: [], resolution: null, suppressed: null,
     });
     expect(summary).to.be.a('string').and.match(/^ehr-fhir \(http\) on /);
   });
