@@ -83,7 +83,7 @@ async function measure(what: string, hosts: number, cycle: () => Promise<number>
 function probeFor(engine: 'fping' | 'ping', fields: Record<string, unknown> = {}) {
   const check: CheckConfig = {
     id: 'bench-icmp', type: 'icmp', targets: [], intervalMs: 60_000, timeoutMs: CHECK_TIMEOUT_MS, confirm: 1, recover: 1,
-    impact: 2, profiles: [], heal: [], ticket: [], enabled: true, options: {},
+    impact: 2, profiles: [], heal: [], parents: [], ticket: [], enabled: true, options: {},
   };
   const opts = z.strictObject(icmp.options).parse({ engine, count: COUNT, perPacketTimeout: `${PER_PACKET_TIMEOUT_MS}ms`, ...fields }) as IcmpOptions;
   return createIcmpProbe(check, opts, { logger: silentLogger(), heartbeats: new HeartbeatBook() });
