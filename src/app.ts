@@ -7,6 +7,7 @@ import type { Healer } from './healers/healer.js';
 import { healerRegistry } from './healers/index.js';
 import { HealPolicy } from './healers/policy.js';
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
+import { registerAlertmanagerRoute } from './http/alertmanager.js';
 import { registerApiRoutes } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
@@ -116,6 +117,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     },
   });
   registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
+  registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   let address;
   try {
     address = await http.listen();

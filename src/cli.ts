@@ -7,7 +7,7 @@ import { resolveRedis, startDaemon } from './app.js';
 import { configPathFrom, loadConfig } from './config/load.js';
 import { plugins } from './plugins.js';
 import type { ProdromeConfig } from './config/types.js';
-import { formatDuration } from './core/duration.js';
+import { formatDuration, parseDuration } from './core/duration.js';
 import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { positiveNumber, runDemo } from './demo/demo.js';
 import { createLogger, silentLogger } from './core/logger.js';
@@ -177,6 +177,81 @@ async function commandIncidents(opts: { config?: string; all?: boolean; json?: b
   }
 }
 
+/** The running daemon's API, from the config's `http.listen` (a wildcard address is reached on loopback). */
+function daemonBase(config: ProdromeConfig): string {
+  const i = config.http.listen.lastIndexOf(':');
+  let host = config.http.listen.slice(0, i).replace(/^\[|\]$/g, '');
+  if (host === '0.0.0.0' || host === '::' || host === '') host = '127.0.0.1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.http.listen.slice(i + 1)}`;
+}
+
+/**
+ * One call to the daemon's silences API; exits 3 when the daemon cannot be reached (or its Redis
+ * answers 503), 1 with the server's error when it refuses; returns the parsed body on 2xx.
+ */
+async function silenceApi(config: ProdromeConfig, method: string, path: string, body?: unknown): Promise<unknown> {
+  const base = daemonBase(config);
+  const token = process.env.PRODROME_ADMIN_TOKEN;
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code === 'ECONNREFUSED' ? 'connection refused' : (cause?.message ?? errorMessage(err));
+    process.stderr.write(`prodrome: the daemon is not reachable at ${base} (${why}); is it running (prodrome start -c ${config.source})?\n`);
+    process.exit(EXIT.dependency);
+  }
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  if (res.ok) return parsed;
+  const message = (parsed as { error?: unknown } | undefined)?.error;
+  let said = typeof message === 'string' ? message : text.slice(0, 300) || res.statusText;
+  // The server's own answer for a path it has no route for, not the silences API's.
+  if (res.status === 404 && said === 'not found') said = `the daemon at ${base} has no silences API (a version without it?)`;
+  const hint = res.status === 401 || res.status === 403 ? (token ? ' (check $PRODROME_ADMIN_TOKEN against http.token)' : ' (set $PRODROME_ADMIN_TOKEN to the daemon\'s http.token)') : '';
+  process.stderr.write(`prodrome: ${res.status >= 500 ? 'the daemon could not do it' : 'refused'} (HTTP ${res.status}): ${said}${hint}\n`);
+  process.exit(res.status === 503 ? EXIT.dependency : EXIT.failed);
+}
+
+interface SilenceView { id: string; kind: string; checks: string[]; startsAt: string; endsAt: string; reason: string; createdBy: string }
+
+async function commandSilenceAdd(globs: string[], opts: { config?: string; for: string; reason: string; by?: string; json?: boolean }): Promise<void> {
+  if (!(parseDuration(opts.for)! > 0)) {
+    process.stderr.write(`prodrome: --for "${opts.for}" is not a duration such as 30m, 2h or 1d\n`);
+    process.exit(EXIT.badConfig);
+  }
+  const config = loadOrExit(opts.config);
+  const createdBy = opts.by ?? process.env.USER ?? process.env.LOGNAME ?? 'cli';
+  const out = (await silenceApi(config, 'POST', '/api/silences', { checks: globs, duration: opts.for, reason: opts.reason, createdBy })) as { id: string; endsAt: string; matches?: string[] };
+  if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  else process.stdout.write(`${out.id}  ${globs.join(',')}  until ${out.endsAt}  (${out.matches?.length ? `matches ${out.matches.join(', ')}` : 'matches no configured check'})\n`);
+  if (out.matches && !out.matches.length) process.stderr.write(`prodrome: warning: ${globs.join(', ')} matches no check in ${config.source}\n`);
+}
+
+async function commandSilenceList(opts: { config?: string; json?: boolean }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  const list = (await silenceApi(config, 'GET', '/api/silences')) as SilenceView[];
+  if (opts.json) process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+  else if (!list.length) process.stdout.write('no silences or maintenance windows now\n');
+  else for (const s of list) process.stdout.write(`${s.id.padEnd(20)} ${s.kind.padEnd(7)} ${s.startsAt} → ${s.endsAt}  ${s.checks.join(',')}  ${s.reason} (by ${s.createdBy})\n`);
+}
+
+async function commandSilenceRemove(id: string, opts: { config?: string }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  await silenceApi(config, 'DELETE', `/api/silences/${encodeURIComponent(id)}`);
+  process.stdout.write(`removed ${id}\n`);
+}
+
 async function commandDemo(opts: { duration?: number; speed?: number }): Promise<void> {
   process.exit(await runDemo({ durationSeconds: opts.duration, speed: opts.speed }));
 }
@@ -191,6 +266,13 @@ program.command('start').description('run the daemon until SIGTERM/SIGINT').addO
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
+// Maintenance by hand, through the running daemon's API. A usage error exits 2, as a bad config does.
+const silence = program.command('silence').description('silence checks for maintenance, through the running daemon (token from $PRODROME_ADMIN_TOKEN)')
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig));
+silence.command('add').description('silence the checks matching the globs (e.g. "ehr-*") for a while').argument('<check-glob...>', 'globs on check ids').addOption(configOption())
+  .requiredOption('--for <duration>', 'how long: 30m, 2h, 1d').requiredOption('--reason <text>', 'what is being done (a ticket or change number helps)').option('--by <name>', 'who silences (default: $USER)').option('--json', 'JSON output').action(commandSilenceAdd);
+silence.command('list').description('silences and the maintenance windows running now').addOption(configOption()).option('--json', 'JSON output').action(commandSilenceList);
+silence.command('remove').description('end a silence now').argument('<id>', 'silence id (sil-…)').addOption(configOption()).action(commandSilenceRemove);
 program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer').option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber).action(commandDemo);
 
 program.parseAsync().catch((err: unknown) => {

@@ -40,8 +40,14 @@ const INCIDENT_FIELDS = [
   'correlation_display', 'close_code', 'close_notes', 'work_notes', 'comments', 'opened_at', 'resolved_at', 'closed_at',
   'sys_created_on', 'sys_updated_on', 'sys_mod_count', 'sys_class_name', 'company', 'location', 'business_service',
 ] as const;
+/** Change requests (the change calendar): `state` -5 New … -2 Scheduled, -1 Implement, 0 Review, 3 Closed, 4 Canceled. */
+const CHANGE_FIELDS = [
+  'sys_id', 'number', 'short_description', 'description', 'type', 'state', 'approval', 'active', 'start_date', 'end_date',
+  'cmdb_ci', 'assignment_group', 'requested_by', 'sys_created_on', 'sys_updated_on', 'sys_class_name',
+] as const;
 const TABLE_FIELDS: Record<string, ReadonlySet<string>> = {
   incident: new Set(INCIDENT_FIELDS),
+  change_request: new Set(CHANGE_FIELDS),
   sys_user_group: new Set(['sys_id', 'name', 'description', 'active']),
   cmdb_ci: new Set(['sys_id', 'name', 'sys_class_name']),
   sys_user: new Set(['sys_id', 'user_name', 'name', 'email', 'active']),
@@ -54,6 +60,11 @@ const JOURNAL_FIELDS = new Set(['work_notes', 'comments']);
 const REFERENCE_FIELDS: Record<string, string> = {
   assignment_group: 'sys_user_group', assigned_to: 'sys_user', cmdb_ci: 'cmdb_ci', caller_id: 'sys_user',
   company: 'core_company', location: 'cmn_location', business_service: 'cmdb_ci_service',
+};
+/** Reference fields per table (incident's as above). */
+const TABLE_REFERENCES: Record<string, Record<string, string>> = {
+  incident: REFERENCE_FIELDS,
+  change_request: { cmdb_ci: 'cmdb_ci', assignment_group: 'sys_user_group', requested_by: 'sys_user' },
 };
 /** Dictionary lengths: longer values are truncated silently, as the instance does. */
 const MAX_LENGTH: Record<string, number> = { correlation_id: 100, correlation_display: 100, short_description: 160, category: 40, subcategory: 40, close_code: 40, contact_type: 40 };
@@ -80,6 +91,9 @@ class Refusal {
  * (a condition on an unknown field is ignored, as by the instance); work notes read back empty
  * and are kept in `journal`; state 6 or 7 without a resolution code and notes is refused 403
  * (data policy); `active` turns false at Closed (7) and Canceled (8), not at Resolved (6).
+ * The change calendar: table `change_request` (read-only here, seeded with `addChange`), queried
+ * with `field=value`, `fieldINa,b` and a dot-walk through a reference (`cmdb_ci.name=EHR`);
+ * `cmdb_ci` reads back as a reference, dates as `YYYY-MM-DD HH:MM:SS` (UTC).
  * Knobs: `failNext` (429 with/without Retry-After, 500, 503 …) and `dieAfterCommit` (the record
  * is written, then the connection dropped without an answer).
  */
@@ -135,6 +149,23 @@ export class FakeServiceNow {
     const row = { sys_id: newSysId(), ...fields };
     rows.push(row);
     return row.sys_id;
+  }
+
+  /**
+   * Seeds a change request: number CHG0030001 on, approved and Scheduled (-2) unless given.
+   * A number value (`start_date`, `end_date`) is epoch ms, written as the Table API's UTC text.
+   */
+  addChange(fields: Record<string, string | number>): Row {
+    const rows = this.tables.get('change_request')!;
+    const now = snDate(Date.now());
+    const given = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === 'number' ? snDate(v) : v]));
+    const row: Row = {
+      sys_id: newSysId(), number: `CHG${String(30001 + rows.length).padStart(7, '0')}`, type: 'normal', state: '-2', approval: 'approved',
+      active: 'true', short_description: '', cmdb_ci: '', start_date: '', end_date: '', sys_created_on: now, sys_updated_on: now,
+      sys_class_name: 'change_request', ...given,
+    };
+    rows.push(row);
+    return row;
   }
 
   workNotes(sysId: string): string[] {
@@ -309,19 +340,33 @@ export class FakeServiceNow {
 
   private list(table: string, rows: Row[], params: URLSearchParams): { status: number; body: object; headers: Record<string, string> } {
     const known = TABLE_FIELDS[table]!;
-    const conditions: { field: string; op: '=' | '!='; value: string }[] = [];
+    const conditions: { field: string; via?: string; op: '=' | '!=' | 'IN'; value: string }[] = [];
     const order: { field: string; desc: boolean }[] = [];
     for (const part of (params.get('sysparm_query') ?? '').split('^').filter(Boolean)) {
       if (part.startsWith('ORDERBYDESC')) order.push({ field: part.slice(11), desc: true });
       else if (part.startsWith('ORDERBY')) order.push({ field: part.slice(7), desc: false });
       else {
-        const c = /^([a-z_][a-z0-9_]*)(!=|=)(.*)$/.exec(part);
+        const c = /^([a-z_][a-z0-9_]*)(?:\.([a-z_][a-z0-9_]*))?(!=|=|IN)(.*)$/.exec(part);
         if (!c) throw new Refusal(400, envelope('Unsupported query in the fake', part));
+        const [, field, via, op, value] = c as unknown as [string, string, string | undefined, '=' | '!=' | 'IN', string];
+        // A dot-walk goes through a reference field into the referenced table's field.
+        const target = via ? TABLE_REFERENCES[table]?.[field] : undefined;
+        const knownField = via ? target !== undefined && (TABLE_FIELDS[target]?.has(via) ?? false) : known.has(field);
         // The instance ignores a condition on a field it does not know (glide.invalid_query.returns_no_rows=false).
-        if (known.has(c[1]!)) conditions.push({ field: c[1]!, op: c[2] as '=' | '!=', value: c[3]! });
+        if (knownField) conditions.push({ field, via, op, value });
       }
     }
-    let matched = rows.filter((r) => conditions.every((c) => ((r[c.field] ?? '') === c.value) === (c.op === '=')));
+    const valueOf = (r: Row, c: (typeof conditions)[number]): string => {
+      if (!c.via) return r[c.field] ?? '';
+      const refTable = TABLE_REFERENCES[table]![c.field]!;
+      return this.tables.get(refTable)?.find((x) => x.sys_id === r[c.field])?.[c.via] ?? '';
+    };
+    const holds = (r: Row, c: (typeof conditions)[number]): boolean => {
+      const v = valueOf(r, c);
+      if (c.op === 'IN') return c.value.split(',').includes(v);
+      return (v === c.value) === (c.op === '=');
+    };
+    let matched = rows.filter((r) => conditions.every((c) => holds(r, c)));
     for (const o of [...order].reverse()) {
       matched = [...matched].sort((a, b) => (a[o.field] ?? '').localeCompare(b[o.field] ?? '') * (o.desc ? -1 : 1));
     }
@@ -340,7 +385,7 @@ export class FakeServiceNow {
     const out: Record<string, unknown> = {};
     for (const name of names) {
       const value = JOURNAL_FIELDS.has(name) ? '' : (row[name] ?? '');
-      const refTable = table === 'incident' ? REFERENCE_FIELDS[name] : undefined;
+      const refTable = TABLE_REFERENCES[table]?.[name];
       out[name] = refTable && value && !noLinks ? { link: `${this.url}/api/now/table/${refTable}/${value}`, value } : value;
     }
     return out;
