@@ -8,6 +8,8 @@ import { healerRegistry } from './healers/index.js';
 import { HealPolicy } from './healers/policy.js';
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { registerAlertmanagerRoute } from './http/alertmanager.js';
+import { registerSilenceRoutes } from './http/silences.js';
+import { buildMaintenance } from './noise/maintenance.js';
 import { registerApiRoutes } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
@@ -86,7 +88,9 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
+  const maintenance = buildMaintenance(config, redis, logger);
   const pipeline = new Pipeline({
+    suppressions: maintenance,
     config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
     reprobe: (ids) => scheduler.probeNow(ids),
   });
@@ -118,6 +122,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   });
   registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
   registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
+  registerSilenceRoutes(http, maintenance);
   let address;
   try {
     address = await http.listen();
@@ -126,6 +131,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     redis.disconnect();
     throw new DependencyError(`cannot listen on ${config.http.listen}: ${errorMessage(err)}`, { cause: err });
   }
+  maintenance.start();
   scheduler.start();
   log.info('Prodrome started', { agent: config.agent.id, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 
@@ -139,6 +145,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     stop() {
       stopping ??= stopInOrder(log, [
         ['scheduler', (left) => withTimeout(scheduler.stop(), left / 3)],
+        ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {
           const unsent = await pipeline.drain(Math.min(2_000, left / 3));
           if (unsent) log.error('State changes not queued at shutdown', { count: unsent });

@@ -21,7 +21,8 @@ export class MaintenanceFilter implements ChangeFilter {
 
   filter(change: StateChange): StateChange | undefined {
     if (!isProblem(change.to)) return this.held.delete(change.key) ? undefined : change;
-    if (this.suppressions.suppression(change.checkId, change.at)) {
+    // A probe's change is judged at its time; an alert's (no state here) now, not at its start.
+    if (this.suppressions.suppression(change.checkId, this.evaluator.get(change.key) ? change.at : Date.now())) {
       this.held.set(change.key, change);
       return undefined;
     }
@@ -35,8 +36,10 @@ export class MaintenanceFilter implements ChangeFilter {
       if (this.suppressions.suppression(change.checkId, now)) continue;
       this.held.delete(key);
       const state = this.evaluator.get(key);
-      // Still failing when the window ended: it opens now, as if confirmed now.
-      if (state && isProblem(state.status)) out.push({ ...change, to: state.status, at: now });
+      // Still failing when the window ended: it opens now, as if confirmed now. A change from
+      // outside the probes (an alert) has no state here: its source says when it resolves.
+      if (!state) out.push({ ...change, at: now });
+      else if (isProblem(state.status)) out.push({ ...change, to: state.status, at: now });
     }
     return out;
   }
