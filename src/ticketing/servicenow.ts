@@ -325,7 +325,8 @@ class ServiceNowProvider implements TicketProvider {
   private async withOpenLock<T>(correlationId: string, fn: () => Promise<T>): Promise<T> {
     const lock = `${this.prefix}:servicenow:${this.id}:opening:${createHash('sha1').update(correlationId).digest('hex')}`;
     const token = randomUUID();
-    const ttlMs = this.opts.timeout * 6 + 5_000;
+    // Long enough for a lookup and a create; short enough that a crash holding it delays the ticket little.
+    const ttlMs = this.opts.timeout * 2 + 5_000;
     if ((await this.redis.set(lock, token, 'PX', ttlMs, 'NX')) !== 'OK') {
       throw new DeliveryError(`servicenow ${this.id} open: another open of this incident is under way`, { retryable: true, retryAfterMs: 2_000 });
     }

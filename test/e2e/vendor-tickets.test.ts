@@ -119,7 +119,7 @@ ticketing:
     await daemon!.kill('SIGKILL');
     daemon = new DaemonProcess(['start', '-c', configPath], env);
     // The restarted daemon (or, if it was quick, the killed one) recorded the ticket it found.
-    await waitUntil(async () => ((await getJson(`${api}/api/incidents`)) as { tickets: { provider: string }[] }[])[0]?.tickets.some((t) => t.provider === 'servicenow'), 'the ticket recorded', 30_000);
+    await waitUntil(async () => ((await getJson(`${api}/api/incidents`)) as { tickets: { provider: string }[] }[])[0]?.tickets.some((t) => t.provider === 'servicenow'), 'the ticket recorded', 60_000);
     const open = snIncidentsFor(key()).filter((i) => i.active === 'true' && i.state !== '6');
     expect(open, 'still one active incident for the key').to.have.length(1);
   });
