@@ -132,6 +132,12 @@ export function alertToChange(alert: Alert, config: ProdromeConfig, now = Date.n
  * `http_config.authorization.credentials`). 4xx is what no retry can fix (Alertmanager drops it);
  * 503 only while Redis is unreachable, so Alertmanager tries again.
  */
+/**
+ * A large firing group is one POST, and Alertmanager never retries a 4xx: a 413 would lose it for
+ * good, so this route takes far more than the default write limit.
+ */
+const ALERTMANAGER_MAX_BODY = 8 * 1024 * 1024;
+
 export function registerAlertmanagerRoute(http: HttpServer, deps: AlertmanagerDeps): void {
   const { config } = deps;
   const log = deps.logger.child({ component: 'alertmanager' });
@@ -164,5 +170,5 @@ export function registerAlertmanagerRoute(http: HttpServer, deps: AlertmanagerDe
       alerts: changes.length, firing: changes.filter((c) => c.to !== 'ok').length, resolved: changes.filter((c) => c.to === 'ok').length,
     });
     return { status: 200, body: { accepted: changes.length } };
-  });
+  }, { maxBody: ALERTMANAGER_MAX_BODY });
 }

@@ -16,6 +16,7 @@ interface Route {
   pattern: RegExp;
   keys: string[];
   write: boolean;
+  maxBody: number;
   handler: JsonHandler;
 }
 
@@ -28,7 +29,7 @@ export interface HttpServerOptions {
   logger: Logger;
 }
 
-/** Largest JSON body a write endpoint accepts. */
+/** Largest JSON body a write endpoint accepts, unless its route says otherwise. */
 const MAX_BODY = 256 * 1024;
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -64,10 +65,10 @@ export class HttpServer {
   }
 
   /** `path` may hold `:name` parameters. */
-  route(method: string, path: string, handler: JsonHandler, options: { write?: boolean } = {}): void {
+  route(method: string, path: string, handler: JsonHandler, options: { write?: boolean; maxBody?: number } = {}): void {
     const keys: string[] = [];
     const pattern = new RegExp(`^${path.replace(/:([a-zA-Z]+)/g, (_m, k: string) => (keys.push(k), '([^/]+)'))}$`);
-    this.routes.push({ method, pattern, keys, write: options.write ?? method !== 'GET', handler });
+    this.routes.push({ method, pattern, keys, write: options.write ?? method !== 'GET', maxBody: options.maxBody ?? MAX_BODY, handler });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -114,8 +115,8 @@ export class HttpServer {
       for (const [k, v] of url.searchParams) params[k] ??= v;
       let body: unknown;
       if (req.method !== 'GET') {
-        const read = await readBody(req);
-        if (read === 'too-large') return this.json(res, 413, { error: `body larger than ${MAX_BODY} bytes` });
+        const read = await readBody(req, route.maxBody);
+        if (read === 'too-large') return this.json(res, 413, { error: `body larger than ${route.maxBody} bytes` });
         if (read === 'bad-json') return this.json(res, 400, { error: 'body is not JSON' });
         body = read.value;
       }
@@ -126,12 +127,12 @@ export class HttpServer {
   }
 }
 
-async function readBody(req: http.IncomingMessage): Promise<{ value: unknown } | 'too-large' | 'bad-json'> {
+async function readBody(req: http.IncomingMessage, maxBody: number): Promise<{ value: unknown } | 'too-large' | 'bad-json'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return 'too-large';
+    if (size > maxBody) return 'too-large';
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');

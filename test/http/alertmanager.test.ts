@@ -190,6 +190,14 @@ ticketing:
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
   });
 
+  it('takes a firing group larger than the default write limit (Alertmanager never retries a 413)', async () => {
+    const many = Array.from({ length: 10 }, (_, i) => alert(`big${String(i).padStart(13, '0')}`, { annotations: { summary: 'x'.repeat(30_000) } }));
+    expect(JSON.stringify(payload(many)).length).to.be.above(256 * 1024);
+    const res = await post(payload(many));
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ accepted: 10 });
+  });
+
   it('tolerates fields it does not know and an empty alert list', async () => {
     const res = await post({ ...payload([{ ...alert('0123456789abcdef'), newField: { x: 1 } } as never]), somethingNew: true });
     expect(res.status).to.equal(200);
