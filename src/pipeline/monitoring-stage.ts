@@ -3,7 +3,6 @@ import type { Logger } from '../core/logger.js';
 import { Evaluator } from '../evaluator/evaluator.js';
 import { Predictor } from '../evaluator/predictor.js';
 import type { ProbeResult } from '../messages/probe-result.js';
-import { incidentKey } from '../messages/keys.js';
 import { isProblem, STATUS_VALUE, type StateChange } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -19,7 +18,7 @@ export interface ChangeFilter {
   /** About once a second: changes held here that may go on now (to the steps after this one). */
   release?(now: number): StateChange[];
   /** Every probe result, for steps that judge a history rather than the changes alone (flapping). */
-  observe?(key: string, ok: boolean, at: number): void;
+  observe?(checkId: string, target: string, ok: boolean, at: number): void;
 }
 
 /** What a filter may look at and ask for. */
@@ -73,10 +72,7 @@ export class MonitoringStage {
   /** One probe result of one target. */
   observe(check: CheckConfig, target: string, result: ProbeResult, at: number): void {
     this.options.metrics.recordProbe(check, target, result);
-    if (this.watchers.length) {
-      const key = incidentKey(check.id, target);
-      for (const f of this.watchers) f.observe!(key, result.ok, at);
-    }
+    for (const f of this.watchers) f.observe!(check.id, target, result.ok, at);
     this.evaluator.observe(check, target, result, at);
     // Each prediction is an aspect of the check with its own state (and incident key).
     for (const [aspect, prediction] of this.predictor.observe(check, target, result, at)) this.evaluator.observe(check, target, prediction, at, aspect);

@@ -91,6 +91,12 @@ describe('noise control between the evaluator and the queue', () => {
       expect(sent[0]!.affected!.map((a) => a.target)).to.deep.equal(['a', 'b', 'c']);
     });
 
+    it('closes, once, a group incident an earlier run may have left open, when too few fail after a start', () => {
+      const { sent, round } = setup();
+      for (let i = 0; i < 5; i++) round({ 'ward7@a': ok, 'ward7@b': ok, 'ward7@c': ok, 'ward7@d': ok, 'ward7@e': ok });
+      expect(sent.map((c) => [c.target, c.to])).to.deep.equal([[GROUP_TARGET, 'ok']]);
+    });
+
     it('tells the incident when the list grows and resolves it below the threshold', () => {
       const { sent, round } = setup();
       round({ 'ward7@a': down, 'ward7@b': down, 'ward7@c': down, 'ward7@d': ok, 'ward7@e': ok });

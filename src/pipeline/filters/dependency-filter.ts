@@ -31,7 +31,7 @@ export class DependencyFilter implements ChangeFilter {
     const { failing, stale } = this.parentsOf(check, change.at);
     if (!failing.length && !stale.length) return change;
     if (stale.length) this.ctx.reprobe(stale);
-    this.held.set(change.key, { change, parentFailed: failing.length > 0, reprobedAt: Date.now() });
+    this.held.set(change.key, { change, parentFailed: failing.length > 0, reprobedAt: change.at });
     return undefined;
   }
 

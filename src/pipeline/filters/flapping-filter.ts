@@ -1,3 +1,4 @@
+import { incidentKey } from '../../messages/keys.js';
 import { isProblem, type StateChange } from '../../messages/state-change.js';
 import type { ChangeFilter, FilterContext } from '../monitoring-stage.js';
 
@@ -48,15 +49,16 @@ export class FlappingFilter implements ChangeFilter {
 
   constructor(private readonly settings: FlappingSettings, private readonly ctx: FilterContext) {}
 
-  observe(key: string, ok: boolean, _at: number): void {
+  observe(checkId: string, target: string, ok: boolean, _at: number): void {
+    const key = incidentKey(checkId, target);
     let h = this.history.get(key);
     if (!h) this.history.set(key, (h = []));
     h.push(ok);
     if (h.length > this.settings.window) h.shift();
     const share = flapShare(h);
     const was = this.flapping.has(key);
-    if (!was && h.length >= 5 && share >= this.settings.enter) this.setFlapping(key, true);
-    else if (was && share <= this.settings.exit) this.setFlapping(key, false);
+    if (!was && h.length >= 5 && share >= this.settings.enter) this.setFlapping(key, checkId, target, true);
+    else if (was && share <= this.settings.exit) this.setFlapping(key, checkId, target, false);
     const held = this.held.get(key);
     if (held) held.calm = ok ? held.calm + 1 : 0;
   }
@@ -92,11 +94,10 @@ export class FlappingFilter implements ChangeFilter {
     return this.flapping.has(key);
   }
 
-  private setFlapping(key: string, on: boolean): void {
+  private setFlapping(key: string, check: string, target: string, on: boolean): void {
     if (on) this.flapping.add(key);
     else this.flapping.delete(key);
-    const [check, ...rest] = key.split('|');
-    this.ctx.metrics.flapping.set({ check: check!, target: rest.join('|') }, on ? 1 : 0);
-    this.ctx.logger.info(on ? 'Target flapping' : 'Target settled', { check, target: rest.join('|') });
+    this.ctx.metrics.flapping.set({ check, target }, on ? 1 : 0);
+    this.ctx.logger.info(on ? 'Target flapping' : 'Target settled', { check, target });
   }
 }

@@ -16,8 +16,8 @@ interface Group {
   open: boolean;
   /** The count the open incident was last told about. */
   told: number;
-  /** A group incident left open by an earlier run is closed if nothing fails for this long after the start. */
-  startedAt: number;
+  /** Until then, an incident an earlier run may have left open is closed once if too few fail. */
+  checkLeftoverAt: number | undefined;
 }
 
 /**
@@ -31,7 +31,7 @@ export class GroupFilter implements ChangeFilter {
 
   constructor(ctx: FilterContext, now = Date.now()) {
     for (const check of ctx.checks.values()) {
-      if (check.group) this.groups.set(check.id, { check, failing: new Map(), open: false, told: 0, startedAt: now });
+      if (check.group) this.groups.set(check.id, { check, failing: new Map(), open: false, told: 0, checkLeftoverAt: now + 2 * (check.intervalMs ?? 60_000) });
     }
   }
 
@@ -52,13 +52,14 @@ export class GroupFilter implements ChangeFilter {
         out.push(this.change(group, 'critical', now));
         group.open = true;
         group.told = count;
-      } else if (count < threshold && (group.open || now - group.startedAt > 2 * (group.check.intervalMs ?? 60_000))) {
-        // Also once after a start, in case an earlier run left the group's incident open.
-        if (group.open || group.startedAt > 0) out.push(this.change(group, 'ok', now));
+      } else if (count < threshold && (group.open || (group.checkLeftoverAt !== undefined && now >= group.checkLeftoverAt))) {
+        // A recovery with no incident open is a no-op in the store; sent once after a start in case
+        // an earlier run left the group's incident open.
+        out.push(this.change(group, 'ok', now));
         group.open = false;
         group.told = 0;
-        group.startedAt = 0;
       }
+      if (group.checkLeftoverAt !== undefined && now >= group.checkLeftoverAt) group.checkLeftoverAt = undefined;
     }
     return out;
   }
