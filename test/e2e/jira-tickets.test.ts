@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JiraFake, textOf } from '../fakes/jira.js';
-import { DaemonProcess, getJson, waitUntil } from '../helpers/daemon.js';
-import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
+import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 
 type Mode = 'up' | 'slow' | 'down';
@@ -38,12 +38,7 @@ describe('Jira tickets end to end', function () {
   after(async () => Promise.all([jira.stop(), close(target)]));
 
   async function start(prefix = uniquePrefix('jira-e2e')): Promise<{ api: string; configPath: string }> {
-    const port = await freePort();
-    const configPath = join(dir, `${prefix}.yaml`);
-    writeFileSync(configPath, `
-redis: { prefix: ${prefix} }
-http: { listen: "127.0.0.1:${port}" }
-checks:
+    const started = await startDaemonWith(dir, prefix, `checks:
   - id: lis-gateway
     type: http
     description: Laboratory information system gateway
@@ -59,10 +54,9 @@ ticketing:
   backoff: { initial: 100ms, max: 500ms }
   providers:
     jira: { type: jira, url: "${jira.url}", email: env:JIRA_EMAIL, apiToken: env:JIRA_API_TOKEN, project: OPS, doneTransition: Done }
-`);
-    daemon = new DaemonProcess(['start', '-c', configPath], env);
-    await daemon.waitForMessage('Prodrome started');
-    return { api: `http://127.0.0.1:${port}`, configPath };
+`, env);
+    daemon = started.daemon;
+    return { api: started.api, configPath: started.configPath };
   }
   const issuesNow = () => jira.issues.length;
 

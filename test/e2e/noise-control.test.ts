@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
-import { DaemonProcess, getJson, waitUntil } from '../helpers/daemon.js';
+import { DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 
@@ -56,22 +56,16 @@ describe('noise control end to end', function () {
 
   async function start(checks: string): Promise<string> {
     const prefix = uniquePrefix('noise');
-    const port = await freePort();
-    const configPath = join(dir, `${prefix}.yaml`);
-    writeFileSync(configPath, `
-redis: { prefix: ${prefix} }
-http: { listen: "127.0.0.1:${port}" }
-checks:
+    const started = await startDaemonWith(dir, prefix, `checks:
 ${checks}
 ticketing:
   default: hook
   backoff: { initial: 100ms, max: 500ms }
   providers:
     hook: { type: webhook, url: "${receiver.url}" }
-`);
-    daemon = new DaemonProcess(['start', '-c', configPath], env);
-    await daemon.waitForMessage('Prodrome started');
-    return `http://127.0.0.1:${port}`;
+`, env);
+    daemon = started.daemon;
+    return started.api;
   }
 
   it('opens one ticket for a switch, listing its 200 workstations, and none for them when it comes back', async () => {

@@ -4,8 +4,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
-import { DaemonProcess, getJson, waitUntil } from '../helpers/daemon.js';
-import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
+import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 
 interface IncidentView {
@@ -60,11 +60,8 @@ describe('self-healing end to end', function () {
   });
 
   async function start(healer: string, prefix = uniquePrefix('heal-e2e')): Promise<{ api: string; configPath: string; env: NodeJS.ProcessEnv }> {
-    const httpPort = await freePort();
-    const configPath = join(dir, `${prefix}.yaml`);
-    writeFileSync(configPath, `
-redis: { prefix: ${prefix} }
-http: { listen: "127.0.0.1:${httpPort}" }
+    const env = { ...process.env, REDIS_URL: await sharedRedisUrl(), PRODROME_CONFIG: '' };
+    const started = await startDaemonWith(dir, prefix, `
 healers:
   restart-service: ${healer}
 checks:
@@ -74,11 +71,9 @@ ticketing:
   backoff: { initial: 100ms, max: 1s }
   providers:
     helpdesk: { type: webhook, url: "${receiver.url}" }
-`);
-    const env = { ...process.env, REDIS_URL: await sharedRedisUrl(), PRODROME_CONFIG: '' };
-    daemon = new DaemonProcess(['start', '-c', configPath], env);
-    await daemon.waitForMessage('Prodrome started');
-    return { api: `http://127.0.0.1:${httpPort}`, configPath, env };
+`, env);
+    daemon = started.daemon;
+    return { api: started.api, configPath: started.configPath, env };
   }
   const node = JSON.stringify(process.execPath);
   let seenBefore = 0;

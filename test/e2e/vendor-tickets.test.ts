@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakePagerDuty, PD_TEST_ROUTING_KEY } from '../fakes/pagerduty.js';
 import { FakeServiceNow } from '../fakes/servicenow.js';
-import { DaemonProcess, getJson, waitUntil } from '../helpers/daemon.js';
-import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
+import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 
 type Mode = 'up' | 'slow' | 'down';
@@ -49,12 +49,7 @@ describe('vendor tickets end to end', function () {
   });
 
   async function start(providers = 'servicenow: { type: servicenow, instance: "SN_URL", user: env:SN_USER, password: env:SN_PASSWORD, assignmentGroup: Clinical Applications, category: software }', prefix = uniquePrefix('vendors')): Promise<{ api: string; configPath: string }> {
-    const port = await freePort();
-    const configPath = join(dir, `${prefix}.yaml`);
-    writeFileSync(configPath, `
-redis: { prefix: ${prefix} }
-http: { listen: "127.0.0.1:${port}" }
-profiles:
+    const started = await startDaemonWith(dir, prefix, `profiles:
   emergency-dept: { description: Emergency department, hours: 24x7, urgency: 1 }
 checks:
   - id: ehr-gateway
@@ -77,10 +72,9 @@ ticketing:
   providers:
     ${providers.replace('SN_URL', sn.url)}
     oncall: { type: pagerduty, url: "${pd.url}", routingKey: env:PD_ROUTING_KEY }
-`);
-    daemon = new DaemonProcess(['start', '-c', configPath], env);
-    await daemon.waitForMessage('Prodrome started');
-    return { api: `http://127.0.0.1:${port}`, configPath };
+`, env);
+    daemon = started.daemon;
+    return { api: started.api, configPath: started.configPath };
   }
   const key = () => `ehr-gateway|http://127.0.0.1:${(target.address() as { port: number }).port}/health`;
   const snIncidentsFor = (k: string) => sn.incidents.filter((i) => i.description?.includes(k) || i.correlation_id === k);

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from './redis.js';
 
 export const CLI = 'dist/src/cli.js';
 
@@ -62,4 +65,17 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, 
 export async function getJson(url: string): Promise<unknown> {
   const res = await fetch(url);
   return res.json();
+}
+
+/**
+ * Writes a config (its own Redis prefix and a free loopback HTTP port, then `body`) into `dir` and
+ * starts `prodrome start` on it, resolving once the daemon says it started.
+ */
+export async function startDaemonWith(dir: string, prefix: string, body: string, env: NodeJS.ProcessEnv): Promise<{ daemon: DaemonProcess; api: string; configPath: string }> {
+  const port = await freePort();
+  const configPath = join(dir, `${prefix}.yaml`);
+  writeFileSync(configPath, `redis: { prefix: ${prefix} }\nhttp: { listen: "127.0.0.1:${port}" }\n${body}`);
+  const daemon = new DaemonProcess(['start', '-c', configPath], env);
+  await daemon.waitForMessage('Prodrome started');
+  return { daemon, api: `http://127.0.0.1:${port}`, configPath };
 }
