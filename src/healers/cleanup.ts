@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { duration } from '../core/schema.js';
 import { formatDuration } from '../core/duration.js';
 import { defineHealer, type ActionOutcome } from './healer.js';
-import { globMatcher } from './lib/glob.js';
+import { globMatch } from '../core/glob.js';
 import { CappedOutput, OUTPUT_CAP_BYTES } from './lib/output.js';
 
 const options = {
@@ -158,7 +158,7 @@ export default defineHealer({
   type: 'cleanup',
   options,
   create(id, opts) {
-    const matches = opts.pattern === undefined ? () => true : globMatcher(opts.pattern);
+    const matches = opts.pattern === undefined ? () => true : (name: string) => globMatch(opts.pattern!, name);
     const what = `files older than ${formatDuration(opts.olderThan)} under ${opts.root}${opts.pattern ? ` matching ${opts.pattern}` : ''}`;
     return {
       id,

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { rememberSecret } from '../../src/core/secrets.js';
-import { globMatcher } from '../../src/healers/lib/glob.js';
+import { globMatch } from '../../src/core/glob.js';
+
+const globMatcher = (glob: string) => (name: string) => globMatch(glob, name);
 import { CappedOutput } from '../../src/healers/lib/output.js';
 import { placeholderProblem } from '../../src/healers/lib/placeholders.js';
 
