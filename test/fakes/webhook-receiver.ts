@@ -8,6 +8,8 @@ export interface ReceivedHook {
   idempotencyKey: string;
   authorization?: string;
   body: Record<string, unknown>;
+  /** Epoch ms when the delivery arrived. */
+  receivedAt: number;
 }
 
 /**
@@ -99,7 +101,7 @@ export class WebhookReceiver extends EventEmitter<{ arrived: [string]; delivered
     }
     const answer = JSON.stringify({ id: `HOOK-${this.nextId++}` });
     this.seen.set(idempotencyKey, answer);
-    const hook: ReceivedHook = { action: String(body.action), key: String(body.key), idempotencyKey, authorization: req.headers.authorization, body };
+    const hook: ReceivedHook = { action: String(body.action), key: String(body.key), idempotencyKey, authorization: req.headers.authorization, body, receivedAt: Date.now() };
     this.received.push(hook);
     res.writeHead(201, { 'content-type': 'application/json' }).end(answer);
     this.emit('delivered', hook);
