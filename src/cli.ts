@@ -17,6 +17,10 @@ import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { redisOptionsFrom } from './queue/redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 import type { Incident } from './messages/incident.js';
+import { SilenceStore } from './noise/silences.js';
+import { formatReportCsv, formatReportText } from './report/format.js';
+import { readReportInput } from './report/gather.js';
+import { buildReport, incidentsInPeriod, isAfterHours } from './report/report.js';
 
 /** Exit codes of the contract. */
 const EXIT = { ok: 0, failed: 1, badConfig: 2, dependency: 3 } as const;
@@ -164,13 +168,52 @@ async function commandIncidents(opts: { config?: string; all?: boolean; json?: b
     process.exit(EXIT.dependency);
   }
   try {
-    const store = new IncidentStore(conn.redis, config.redis.prefix);
+    const store = new IncidentStore(conn.redis, config.redis.prefix, { retentionMs: config.history.retention });
     const incidents = opts.all ? await store.listRecent(200) : await store.listOpen();
     if (opts.json) process.stdout.write(`${JSON.stringify(incidents, null, 2)}\n`);
     else if (!incidents.length) process.stdout.write(opts.all ? 'no incidents\n' : 'no open incidents\n');
     else for (const i of incidents) process.stdout.write(`${printIncident(i)}\n`);
   } catch (err) {
     process.stderr.write(`prodrome: cannot read incidents from Redis: ${errorMessage(err)}\n`);
+    process.exitCode = EXIT.dependency;
+  } finally {
+    await conn.close();
+  }
+}
+
+async function commandReport(opts: { config?: string; since: string; json?: boolean; csv?: boolean }): Promise<void> {
+  const sinceMs = parseDuration(opts.since);
+  if (!(sinceMs! > 0)) {
+    process.stderr.write(`prodrome: --since "${opts.since}" is not a duration such as 24h, 7d or 30d\n`);
+    process.exit(EXIT.badConfig);
+  }
+  if (opts.json && opts.csv) {
+    process.stderr.write('prodrome: choose one of --json and --csv\n');
+    process.exit(EXIT.badConfig);
+  }
+  const config = loadOrExit(opts.config);
+  if (sinceMs! > config.history.retention) {
+    process.stderr.write(`prodrome: warning: history is kept ${formatDuration(config.history.retention)} (history.retention); the report covers at most that\n`);
+  }
+  let conn;
+  try {
+    conn = await openDaemonRedis(config);
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read the incident history from Redis: ${errorMessage(err)}\n`);
+    process.exit(EXIT.dependency);
+  }
+  try {
+    const to = Date.now();
+    const input = await readReportInput({
+      config,
+      store: new IncidentStore(conn.redis, config.redis.prefix, { retentionMs: config.history.retention }),
+      silences: new SilenceStore(conn.redis, config.redis.prefix, { logRetentionMs: config.history.retention }),
+    }, to - sinceMs!, to);
+    if (opts.csv) process.stdout.write(formatReportCsv(incidentsInPeriod(input), (i) => isAfterHours(i, input)));
+    else if (opts.json) process.stdout.write(`${JSON.stringify(buildReport(input), null, 2)}\n`);
+    else process.stdout.write(formatReportText(buildReport(input)));
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read the incident history from Redis: ${errorMessage(err)}\n`);
     process.exitCode = EXIT.dependency;
   } finally {
     await conn.close();
@@ -266,6 +309,8 @@ program.command('start').description('run the daemon until SIGTERM/SIGINT').addO
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
+program.command('report').description('the help-desk report: incidents, response times, most common problems, frequent flyers, availability').addOption(configOption())
+  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output (the keys of CONTRACT.md)').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
 // Maintenance by hand, through the running daemon's API. A usage error exits 2, as a bad config does.
 const silence = program.command('silence').description('silence checks for maintenance, through the running daemon (token from $PRODROME_ADMIN_TOKEN)')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig));

@@ -86,7 +86,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     return undefined;
   }
   return {
-    id: c.id, type: c.type, description: c.description, ...(c.userImpact ? { userImpact: c.userImpact } : {}), ...(c.runbook ? { runbook: c.runbook } : {}), targets, intervalMs, schedule: c.schedule, timeoutMs,
+    id: c.id, type: c.type, description: c.description, ...(c.display ? { display: c.display } : {}), ...(c.userImpact ? { userImpact: c.userImpact } : {}), ...(c.runbook ? { runbook: c.runbook } : {}), targets, intervalMs, schedule: c.schedule, timeoutMs,
     confirm: c.confirm ?? refs.defaults.confirm, recover: c.recover ?? refs.defaults.recover,
     impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
     ...(c.agent ? { agent: c.agent } : {}),

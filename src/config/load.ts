@@ -101,6 +101,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     checks,
     healers,
     heal: cfg.heal,
+    history: cfg.history,
     ...noise,
     ticketing: { default: cfg.ticketing.default, recordHealed: cfg.ticketing.recordHealed, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };

@@ -12,6 +12,8 @@ export const commonCheckShape = {
   id: checkId,
   type: z.string(),
   description: z.string().optional(),
+  /** The system's name as clinicians know it ("Electronic health record"), for their status page. */
+  display: z.string().min(1).max(80).optional(),
   /** What users of the system see when this check fails, in their words; goes into the ticket. */
   userImpact: z.string().max(500).optional(),
   /** The runbook's URL; goes into the ticket. */
@@ -203,6 +205,19 @@ export const topLevelSchema = z.strictObject({
   storm: z
     .strictObject({ incidents: z.number().int().min(2).default(50), within: duration.default(60_000) })
     .default({ incidents: 50, within: 60_000 }),
+  /** The incident history the help-desk report and the status pages read. */
+  history: z
+    .strictObject({
+      /** How long a resolved incident (its timeline) is kept in Redis; the report looks back at most this far. */
+      retention: duration.refine((ms) => ms >= 86_400_000 && ms <= 3 * 366 * 86_400_000, { message: 'must be between 1d and 3 years' }).default(90 * 86_400_000),
+      /** The help desk's own hours: the report's "after hours" for incidents that name no profile. */
+      hours: workingHours.default('Mon-Fri 08:00-18:00'),
+      timezone: z
+        .string()
+        .refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' })
+        .default(Intl.DateTimeFormat().resolvedOptions().timeZone),
+    })
+    .default({ retention: 90 * 86_400_000, hours: 'Mon-Fri 08:00-18:00', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone }),
   /** The daemon's own view of the network: when every one of these checks fails at once, it is the daemon that is cut off. */
   vantage: z.strictObject({ checks: z.array(checkId).min(1) }).optional(),
   /** Prometheus Alertmanager intake (POST /api/alertmanager): how its alerts are ticketed. */

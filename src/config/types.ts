@@ -6,6 +6,8 @@ export interface CheckConfig {
   id: string;
   type: string;
   description?: string;
+  /** The name clinicians know the system by; defaults to the check id. */
+  display?: string;
   userImpact?: string;
   runbook?: string;
   /** Expanded: CIDR ranges and `file:` lists already read. */
@@ -99,6 +101,7 @@ export interface ProdromeConfig {
   healers: Map<string, HealerConfig>;
   heal: TopLevelConfig['heal'];
   maintenance: { windows: MaintenanceWindow[]; fromServiceNow?: { provider: string; everyMs: number } };
+  history: TopLevelConfig['history'];
   flapping: TopLevelConfig['flapping'];
   storm: TopLevelConfig['storm'];
   vantage?: { checks: string[] };

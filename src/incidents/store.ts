@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Severity } from '../messages/probe-result.js';
 import type { AffectedTarget, Evidence } from '../messages/state-change.js';
-import type { HealAttempt, Incident, Resolution, TicketRef } from '../messages/incident.js';
+import type { HealAttempt, Incident, IncidentEvent, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed' | 'events'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -63,8 +63,21 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[6])
 return {'resolved', openId}
 `;
 
-/** Resolved incidents are kept this long (the help-desk report looks back at most this far). */
+/** Resolved incidents are kept this long by default (`history.retention`; the report looks back at most this far). */
 export const INCIDENT_RETENTION_DAYS = 90;
+
+/** Most timeline events kept on one incident: a flapping week of updates must not grow it without bound. */
+export const MAX_EVENTS = 50;
+
+/** KEYS: incident hash. ARGV: the event as JSON, the cap. Appends it, dropping the oldest past the cap. */
+const ADD_EVENT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local list = cjson.decode(redis.call('HGET', KEYS[1], 'events') or '[]')
+table.insert(list, cjson.decode(ARGV[1]))
+while #list > tonumber(ARGV[2]) do table.remove(list, 1) end
+redis.call('HSET', KEYS[1], 'events', cjson.encode(list))
+return #list
+`;
 
 /** KEYS: incident hash. ARGV: priority. The priority field overrides the one fixed at opening. */
 const RAISE_PRIORITY = `
@@ -88,6 +101,7 @@ return #list
 `;
 
 type ScriptedRedis = Redis & {
+  prodromeAddEvent(key: string, event: string, cap: string): Promise<number>;
   prodromeAddAffected(key: string, entry: string): Promise<number>;
   prodromeRaisePriority(key: string, priority: string): Promise<number>;
   prodromeApplyProblem(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
@@ -103,7 +117,10 @@ export class IncidentStore {
   private readonly lastResolved: string;
   private readonly incidentPrefix: string;
 
-  constructor(redis: Redis, readonly prefix: string) {
+  private readonly retentionMs: number;
+
+  constructor(redis: Redis, readonly prefix: string, options: { retentionMs?: number } = {}) {
+    this.retentionMs = options.retentionMs ?? INCIDENT_RETENTION_DAYS * 86_400_000;
     this.redis = redis as ScriptedRedis;
     this.lastChange = `${prefix}:incident-last-change`;
     this.open = `${prefix}:incidents-open`;
@@ -115,6 +132,7 @@ export class IncidentStore {
       redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 4, lua: APPLY_RECOVERY });
       redis.defineCommand('prodromeRaisePriority', { numberOfKeys: 1, lua: RAISE_PRIORITY });
       redis.defineCommand('prodromeAddAffected', { numberOfKeys: 1, lua: ADD_AFFECTED });
+      redis.defineCommand('prodromeAddEvent', { numberOfKeys: 1, lua: ADD_EVENT });
     }
   }
 
@@ -129,7 +147,7 @@ export class IncidentStore {
   }
 
   async applyRecovery(key: string, evidence: Evidence, at: number, resolution: Resolution = 'recovered'): Promise<RecoveryOutcome> {
-    const retentionMs = INCIDENT_RETENTION_DAYS * 86_400_000;
+    const retentionMs = this.retentionMs;
     const [outcome, id] = await this.redis.prodromeApplyRecovery(
       this.lastChange, this.open, this.lastResolved, this.index,
       key, String(at), this.incidentPrefix, JSON.stringify(evidence), String(retentionMs / 1000), String(at - retentionMs), resolution,
@@ -189,6 +207,25 @@ export class IncidentStore {
   }
 
   /** Why no ticket of its own: its problem is told by another incident (a storm). */
+  /** Records a ticket update or resolve on the incident's timeline. */
+  async addEvent(id: string, event: IncidentEvent): Promise<void> {
+    await this.redis.prodromeAddEvent(this.incidentPrefix + id, JSON.stringify(event), String(MAX_EVENTS));
+  }
+
+  /**
+   * Incidents opened in [from, to), oldest first, read in pages so a 90-day history of a large
+   * hospital does not come back as one reply.
+   */
+  async listOpenedBetween(from: number, to: number, pageSize = 500): Promise<Incident[]> {
+    const out: Incident[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const ids = await this.redis.zrangebyscore(this.index, from, `(${to}`, 'LIMIT', offset, pageSize);
+      out.push(...(await this.many(ids)));
+      if (ids.length < pageSize) break;
+    }
+    return out.sort((a, b) => a.openedAt - b.openedAt);
+  }
+
   async setSuppressed(id: string, reason: string): Promise<void> {
     await this.redis.hset(this.incidentPrefix + id, 'suppressed', reason);
   }
@@ -270,6 +307,7 @@ export class IncidentStore {
       ...(h.affected ? { affected: JSON.parse(h.affected) as AffectedTarget[] } : {}),
       ...(h.flapping ? { flapping: true } : {}),
       ...(h.suppressed ? { suppressed: h.suppressed } : {}),
+      ...(h.events ? { events: JSON.parse(h.events) as IncidentEvent[] } : {}),
     };
   }
 }

@@ -34,6 +34,15 @@ export interface HealAttempt {
 /** How an attempt ended: only a fix the re-probing verified is `healed`. */
 export type HealResult = 'healed' | 'failed' | 'timeout' | 'skipped';
 
+/** A step of an incident's life that its fields do not already hold: a ticket updated or resolved. */
+export interface IncidentEvent {
+  at: number;
+  what: 'ticket-updated' | 'ticket-resolved';
+  provider: string;
+  /** The ticket's number or id. */
+  ticket: string;
+}
+
 /** How an incident ended: its check recovered on its own (or by a person's hand), or a healer fixed it. */
 export type Resolution = 'recovered' | 'healed';
 
@@ -48,6 +57,8 @@ export interface Incident {
   checkId: string;
   target: string;
   type: string;
+  /** The kind of failure that was confirmed (refused, timeout, http_status …): evidence is replaced on recovery, this is not. */
+  kind?: string;
   status: 'open' | 'resolved';
   severity: Severity;
   title: string;
@@ -85,4 +96,6 @@ export interface Incident {
   suppressed?: string;
   /** The agent that confirmed it. */
   agent: string;
+  /** Ticket updates and resolves, oldest first (at most the last 50). */
+  events?: IncidentEvent[];
 }

@@ -250,7 +250,7 @@ function serviceNowAccess(options: Record<string, unknown>): ServiceNowAccess {
  * shutdown; pass it to the pipeline as its suppressions and to registerSilenceRoutes.
  */
 export function buildMaintenance(config: ProdromeConfig, redis: Redis, logger: Logger, options: { refreshMs?: number } = {}): Maintenance {
-  const store = new SilenceStore(redis, config.redis.prefix);
+  const store = new SilenceStore(redis, config.redis.prefix, { logRetentionMs: config.history.retention });
   let changeWindows: ChangeWindowPoller | undefined;
   const from = config.maintenance.fromServiceNow;
   const provider = from && config.ticketing.providers.get(from.provider);

@@ -94,17 +94,39 @@ redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 const LIST = `${PRUNE}
 return redis.call('HVALS', KEYS[1])
 `;
-/** ARGV: now, id, json, endsAt, only-if-new (1/0). Returns 1 when written. */
-const PUT = `${PRUNE}
+/*
+ * The log (KEYS[3] hash, KEYS[4] by end) keeps every silence after its end, for the report's
+ * availability figure, until the history retention has passed (ARGV 'log-keep-since').
+ */
+const PRUNE_LOG = `
+local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[#ARGV])
+for i = 1, #old, 1000 do
+  redis.call('HDEL', KEYS[3], unpack(old, i, math.min(i + 999, #old)))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[#ARGV])
+`;
+/** ARGV: now, id, json, endsAt, only-if-new (1/0), log-keep-since. Returns 1 when written. */
+const PUT = `${PRUNE}${PRUNE_LOG}
 if ARGV[5] == '1' and redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
 return 1
 `;
-/** ARGV: now, id. Returns 1 when a silence that had not ended was removed. */
+/** ARGV: now, id. Returns 1 when a silence that had not ended was removed; the log says it ended now. */
 const REMOVE = `${PRUNE}
 local n = redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[2])
+local logged = redis.call('HGET', KEYS[3], ARGV[2])
+if n == 1 and logged then
+  local s = cjson.decode(logged)
+  if tonumber(s.endsAt) > tonumber(ARGV[1]) then
+    s.endsAt = tonumber(ARGV[1])
+    redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(s))
+    redis.call('ZADD', KEYS[4], ARGV[1], ARGV[2])
+  end
+end
 return n
 `;
 
@@ -125,10 +147,17 @@ function parseSilence(json: string): Silence | undefined {
 export class SilenceStore {
   private readonly hash: string;
   private readonly byEnd: string;
+  private readonly log: string;
+  private readonly logByEnd: string;
+  private readonly logRetentionMs: number;
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  /** `logRetentionMs`: how long ended silences stay in the log the report reads (the history retention). */
+  constructor(private readonly redis: Redis, prefix: string, options: { logRetentionMs?: number } = {}) {
     this.hash = `${prefix}:silences`;
     this.byEnd = `${prefix}:silences-by-end`;
+    this.log = `${prefix}:silence-log`;
+    this.logByEnd = `${prefix}:silence-log-by-end`;
+    this.logRetentionMs = options.logRetentionMs ?? 90 * 86_400_000;
   }
 
   /** Validates and stores a new silence with a fresh `sil-` id; throws SilenceInputError for bad input. */
@@ -171,11 +200,24 @@ export class SilenceStore {
   /** Ends a silence now; false when there is none with this id (or it had already ended). */
   async remove(id: string, now = Date.now()): Promise<boolean> {
     if (!ANY_ID.test(id)) return false;
-    return (await this.redis.eval(REMOVE, 2, this.hash, this.byEnd, String(now), id)) === 1;
+    return (await this.redis.eval(REMOVE, 4, this.hash, this.byEnd, this.log, this.logByEnd, String(now), id)) === 1;
+  }
+
+  /**
+   * Every silence and change window that overlapped [from, to), ended ones included (as long as
+   * the history is kept), with the end they really had: one removed early ends when it was removed.
+   */
+  async history(from: number, to: number): Promise<Silence[]> {
+    const ids = await this.redis.zrangebyscore(this.logByEnd, `(${from}`, '+inf');
+    if (!ids.length) return [];
+    const values = await this.redis.hmget(this.log, ...ids);
+    return values
+      .map((v) => (v ? parseSilence(v) : undefined))
+      .filter((s): s is Silence => s !== undefined && s.startsAt < to && s.endsAt > from);
   }
 
   private async put(silence: Silence, now: number, onlyIfNew: boolean): Promise<boolean> {
-    const written = await this.redis.eval(PUT, 2, this.hash, this.byEnd, String(now), silence.id, JSON.stringify(silence), String(silence.endsAt), onlyIfNew ? '1' : '0');
+    const written = await this.redis.eval(PUT, 4, this.hash, this.byEnd, this.log, this.logByEnd, String(now), silence.id, JSON.stringify(silence), String(silence.endsAt), onlyIfNew ? '1' : '0', String(now - this.logRetentionMs));
     return written === 1;
   }
 }

@@ -57,6 +57,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       checkId: change.checkId,
       target: change.target,
       type: change.type,
+      kind: change.evidence.kind,
       title: incidentTitle(change.checkId, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
       impact,
       profiles: affected,

@@ -36,7 +36,7 @@ export async function joinStorm(incidentId: string, change: StateChange, deps: S
   await deps.store.setSuppressed(incidentId, 'storm');
   const within = formatDuration(deps.storm.within);
   const opened = await deps.store.applyProblem({
-    id: randomUUID(), key: STORM_KEY, checkId: STORM_CHECK, target: STORM_CHECK, type: 'storm',
+    id: randomUUID(), key: STORM_KEY, checkId: STORM_CHECK, target: STORM_CHECK, type: 'storm', kind: 'storm',
     title: `[Prodrome] Incident storm: more than ${deps.storm.incidents} incidents within ${within}`, impact: 1, profiles: [], priority: 2,
     firstFailureAt: change.at, confirmedAt: change.at, openedAt: Date.now(), ticketProviders: deps.stormProviders, agent: deps.agent,
   }, 'critical', { kind: 'error', message: `more than ${deps.storm.incidents} incidents opened within ${within}; they are listed here instead of ticketed one by one`, durationMs: 0, values: {}, at: change.at }, change.at);

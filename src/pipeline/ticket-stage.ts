@@ -4,7 +4,7 @@ import type { IncidentStore } from '../incidents/store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TicketPriority, TicketProvider } from '../ticketing/ticket-provider.js';
 import type { TicketText } from '../ticketing/ticket-text.js';
-import type { Incident } from '../messages/incident.js';
+import type { Incident, IncidentEvent } from '../messages/incident.js';
 import type { TicketAction, TicketJob } from '../messages/jobs.js';
 
 export interface DeliverDeps {
@@ -73,9 +73,11 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
     } else if (job.action === 'update') {
       await provider.update(ticket!, incident, job.note ?? '', ctx);
       log.info('Ticket updated', { ticket: ticket!.number ?? ticket!.id });
+      await recordEvent(deps, incident.id, { at: Date.now(), what: 'ticket-updated', provider: provider.id, ticket: ticket!.number ?? ticket!.id }, log);
     } else {
       await provider.resolve(ticket!, incident, ctx);
       log.info('Ticket resolved', { ticket: ticket!.number ?? ticket!.id });
+      await recordEvent(deps, incident.id, { at: Date.now(), what: 'ticket-resolved', provider: provider.id, ticket: ticket!.number ?? ticket!.id }, log);
     }
     deps.metrics.tickets.inc({ provider: provider.id, action: job.action, result: 'ok' });
   } catch (err) {
@@ -83,5 +85,17 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
     const error = err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { retryable: true, cause: err });
     log.warn('Ticket delivery failed', { action: job.action, error: error.message, retryable: error.retryable, retryAfterMs: error.retryAfterMs });
     throw error;
+  }
+}
+
+/**
+ * The timeline is history, not delivery: once the ticket system has the update, a Redis hiccup
+ * writing it down must not fail the job (its retry would send the update twice).
+ */
+async function recordEvent(deps: Pick<DeliverDeps, 'store'>, id: string, event: IncidentEvent, log: Logger): Promise<void> {
+  try {
+    await deps.store.addEvent(id, event);
+  } catch (err) {
+    log.warn('Ticket event not recorded on the incident timeline', { what: event.what, error: errorMessage(err) });
   }
 }
