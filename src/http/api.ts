@@ -2,6 +2,7 @@ import type { ProdromeConfig } from '../config/types.js';
 import type { TargetState } from '../evaluator/evaluator.js';
 import { incidentKey } from '../messages/keys.js';
 import type { IncidentStore } from '../incidents/store.js';
+import { timelineOf } from '../incidents/timeline.js';
 import type { HttpServer } from './server.js';
 import type { HeartbeatBook } from '../heartbeats/heartbeat-book.js';
 
@@ -71,7 +72,7 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
   http.route('GET', '/api/incidents/:id', async (_req, params) => {
     try {
       const incident = await store.get(params.id!);
-      return incident ? { status: 200, body: incident } : { status: 404, body: { error: `no incident ${params.id}` } };
+      return incident ? { status: 200, body: { ...incident, timeline: timelineOf(incident).map((e) => ({ ...e, at: new Date(e.at).toISOString() })) } } : { status: 404, body: { error: `no incident ${params.id}` } };
     } catch (err) {
       return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
     }
