@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   icmp: () => import('./icmp.js').then((m) => m.default()),
   http: () => import('./http.js').then((m) => m.default()),
   idle: () => import('./idle.js').then((m) => m.default()),
+  history: () => import('./history.js').then((m) => m.default()),
 };
 
 const wanted = process.argv.slice(2);

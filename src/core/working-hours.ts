@@ -48,9 +48,14 @@ export function parseWorkingHours(text: string): WorkingHours {
   return { always: false, spans };
 }
 
+/** One formatter per zone: building one costs ~50 µs, and the report asks for thousands of incidents. */
+const dayMinuteFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** Day of week (0 = Sunday) and minute of day of `at` in `timeZone`. */
 function localTime(at: Date, timeZone: string): { day: number; minute: number } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  let format = dayMinuteFormats.get(timeZone);
+  if (!format) dayMinuteFormats.set(timeZone, (format = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })));
+  const parts = format.formatToParts(at);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return { day: DAYS.indexOf(get('weekday') as (typeof DAYS)[number]), minute: Number(get('hour')) * 60 + Number(get('minute')) };
 }

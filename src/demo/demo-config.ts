@@ -34,6 +34,7 @@ profiles:
   cardiology-clinic: { description: Cardiology outpatient clinic, hours: "Tue,Thu 07:00-12:00", timezone: America/Chicago, urgency: 2 }
 checks:
   - id: ehr-fhir
+    display: Electronic health record
     description: EHR FHIR API (capabilities and a synthetic Patient read)
     type: fhir
     target: ${h.ehr.base}
@@ -42,6 +43,7 @@ checks:
     impact: 1
     profiles: [emergency-dept, cardiology-clinic]
   - id: hl7-lab-interface
+    display: Lab results interface
     description: HL7 v2 interface engine, lab route (MLLP ACK)
     type: hl7-mllp
     target: mllp://127.0.0.1:${h.interfaceEngine.port}
@@ -51,6 +53,7 @@ checks:
     profiles: [emergency-dept]
     heal: [restart-hl7-engine]
   - id: pacs-echo
+    display: Imaging (PACS)
     description: PACS DICOM verification (C-ECHO)
     type: dicom-echo
     target: 127.0.0.1:${h.pacs.port}
@@ -59,6 +62,7 @@ checks:
     profiles: [cardiology-clinic]
     heal: [restart-dicom-router]
   - id: ward-3b-workstations
+    display: Ward 3B computers
     description: Ward 3B workstations (agents push heartbeats)
     type: heartbeat
     targets: [${WORKSTATIONS.join(', ')}]
@@ -66,6 +70,7 @@ checks:
     impact: 3
     profiles: [emergency-dept]
   - id: pacs-storage
+    display: Imaging storage
     description: PACS storage pool used %, with a fill-up prediction
     type: http
     target: ${h.storage.url}

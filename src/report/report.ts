@@ -125,15 +125,19 @@ export function buildReport(input: ReportInput): Report {
   }
 
   const period: Span = { start: from, end: to };
+  // Outage spans by check, then by target: one pass over the history, not one per check.
+  const outages = new Map<string, Map<string, Span[]>>();
+  for (const i of real) {
+    if (!isOutage(i)) continue;
+    let byTarget = outages.get(i.checkId);
+    if (!byTarget) outages.set(i.checkId, (byTarget = new Map()));
+    const spans = byTarget.get(i.target) ?? [];
+    spans.push({ start: i.firstFailureAt, end: i.resolvedAt ?? to });
+    byTarget.set(i.target, spans);
+  }
   const availability = input.checks.map(({ id, targets }) => {
     const excluded = union(clip(input.excluded(id), period));
-    const downByTarget = new Map<string, Span[]>();
-    for (const i of real) {
-      if (i.checkId !== id || !isOutage(i)) continue;
-      const spans = downByTarget.get(i.target) ?? [];
-      spans.push({ start: i.firstFailureAt, end: i.resolvedAt ?? to });
-      downByTarget.set(i.target, spans);
-    }
+    const downByTarget = outages.get(id) ?? new Map<string, Span[]>();
     let down = 0;
     for (const spans of downByTarget.values()) down += lengthOutside(union(clip(spans, period)), excluded);
     const counted = Math.max(1, targets) * (to - from - lengthOf(excluded));
