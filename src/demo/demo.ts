@@ -5,7 +5,11 @@ import { Redis } from 'ioredis';
 import { startDaemon, type Daemon } from '../app.js';
 import { createLogger } from '../core/logger.js';
 import { DependencyError, errorMessage } from '../core/errors.js';
+import { SilenceStore } from '../noise/silences.js';
 import { managedSocketPath } from '../queue/managed-redis.js';
+import { formatReportText } from '../report/format.js';
+import { readReportInput } from '../report/gather.js';
+import { buildReport } from '../report/report.js';
 import { describeRedis, redisOptionsFrom } from '../queue/redis.js';
 import { demoConfig } from './demo-config.js';
 import { Hospital, PACS_AE_TITLE, WORKSTATIONS } from './hospital.js';
@@ -108,7 +112,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     exitCode = err instanceof DependencyError ? EXIT.dependency : EXIT.failed;
   }
 
-  await tearDown({ player, hospital, narrator, daemon, redis, externalRedis, generatedPrefix, prefix, dataDir });
+  await tearDown({ player, hospital, narrator, daemon, redis, externalRedis, generatedPrefix, prefix, dataDir, startedAt });
   process.removeListener('SIGINT', requestStop);
   process.removeListener('SIGTERM', requestStop);
   (out as NodeJS.WritableStream).removeListener('error', onOutError);
@@ -124,6 +128,7 @@ function introduction(hospital: Hospital, api: string, redisText: string, speed:
     `  Ward 3B              ${WORKSTATIONS.length} workstations posting heartbeats every 2s`,
     `  Storage appliance    ${hospital.storage.url}  (used % is watched and predicted)`,
     `Daemon: ${api}/metrics  ${api}/api/checks  ${api}/api/incidents`,
+    `  status pages: ${api}/status (IT)  ${api}/status/<profile> (clinicians)`,
     `  probes every 1s, an incident after 2 failures, resolved after 2 passes; tickets in the local provider`,
     `  Redis: ${redisText}`,
     `Failures are injected on a timer (the script repeats every ${Math.round(CYCLE_SECONDS / speed)}s${speed !== 1 ? `, speed ×${speed}` : ''}). Ctrl-C to stop.`,
@@ -141,10 +146,11 @@ interface DemoParts {
   generatedPrefix: boolean;
   prefix: string;
   dataDir: string;
+  startedAt: number;
 }
 
 /** Stops whatever was started, in order, bounded by a hard stop. */
-async function tearDown({ player, hospital, narrator, daemon, redis, externalRedis, generatedPrefix, prefix, dataDir }: DemoParts): Promise<void> {
+async function tearDown({ player, hospital, narrator, daemon, redis, externalRedis, generatedPrefix, prefix, dataDir, startedAt }: DemoParts): Promise<void> {
   const hardStop = setTimeout(() => process.exit(EXIT.failed), HARD_STOP_MS);
   hardStop.unref();
   player?.stop();
@@ -153,6 +159,15 @@ async function tearDown({ player, hospital, narrator, daemon, redis, externalRed
   if (narrator) {
     const s = narrator.summary();
     narrator.say(`\nStopping: ${s.incidents} incident${s.incidents === 1 ? '' : 's'} (${s.open} still open), ${s.tickets} ticket${s.tickets === 1 ? '' : 's'}.`);
+    // What `prodrome report` would say of this run, before the run's Redis goes away.
+    if (daemon && redis) {
+      try {
+        const input = await readReportInput({ config: daemon.config, store: daemon.store, silences: new SilenceStore(redis, prefix) }, startedAt, Date.now());
+        narrator.say(`\n${formatReportText(buildReport(input))}`);
+      } catch (err) {
+        narrator.say(`(no help-desk report: ${errorMessage(err)})`);
+      }
+    }
   }
   // The managed redis-server goes away with the daemon: let go of its socket first.
   if (!externalRedis) redis?.disconnect();
