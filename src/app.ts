@@ -9,7 +9,11 @@ import { HealPolicy } from './healers/policy.js';
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { registerAlertmanagerRoute } from './http/alertmanager.js';
 import { registerSilenceRoutes } from './http/silences.js';
+import { registerStatusPages } from './http/status-pages.js';
 import { buildMaintenance } from './noise/maintenance.js';
+import { SilenceStore } from './noise/silences.js';
+import { readReportInput } from './report/gather.js';
+import { buildReport } from './report/report.js';
 import { registerApiRoutes } from './http/api.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
@@ -20,8 +24,12 @@ import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
 import { PipelineQueues } from './queue/queues.js';
 import { createControlConnection, describeRedis, redisOptionsFrom } from './queue/redis.js';
 import { Scheduler, unitsFor } from './scheduler/scheduler.js';
+import { LatencyHistory } from './status/latency-history.js';
 import { ticketRegistry } from './ticketing/index.js';
 import type { TicketProvider } from './ticketing/ticket-provider.js';
+
+/** The period of the IT status page's headline figures. */
+const REPORT_DAYS = 7;
 
 /** How long shutdown may take before the process exits anyway (the contract says ≤ 10 s). */
 const SHUTDOWN_BUDGET_MS = 9_000;
@@ -79,7 +87,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const prefix = config.redis.prefix;
 
   const redis = createControlConnection(redisOptions);
-  const store = new IncidentStore(redis, prefix);
+  const store = new IncidentStore(redis, prefix, { retentionMs: config.history.retention });
   const heartbeats = new HeartbeatBook(redis, prefix);
   const queues = new PipelineQueues({
     connection: redisOptions, prefix, logger, ticketAttempts: config.ticketing.maxAttempts, backoff: config.ticketing.backoff,
@@ -99,7 +107,9 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   let stopping: Promise<void> | undefined;
   const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
 
+  const latency = new LatencyHistory();
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
+  scheduler.on('result', (check, _target, result) => latency.record(check.id, result.durationMs));
   scheduler.on('skipped', (unit) => pipeline.monitoring.skipped(unit.check));
 
   try {
@@ -123,6 +133,13 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
   registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   registerSilenceRoutes(http, maintenance);
+  // The IT page's headline figures: the help-desk report over the last 7 days (cached by the page).
+  const silenceLog = new SilenceStore(redis, prefix, { logRetentionMs: config.history.retention });
+  const headline = async () => {
+    const to = Date.now();
+    return buildReport(await readReportInput({ config, store, silences: silenceLog }, to - REPORT_DAYS * 86_400_000, to));
+  };
+  registerStatusPages(http, { config, states: pipeline.monitoring.evaluator, store, latency, headline });
   let address;
   try {
     address = await http.listen();

@@ -9,7 +9,18 @@ export interface Readiness {
   reasons: string[];
 }
 
-export type JsonHandler = (req: http.IncomingMessage, params: Record<string, string>, body: unknown) => Promise<{ status: number; body: unknown }>;
+/** An answer sent as it is (an HTML page), instead of as JSON. */
+export interface RawResponse {
+  status: number;
+  body: string;
+  contentType: 'text/html; charset=utf-8';
+  headers?: Record<string, string>;
+}
+
+/** A route's answer: JSON by default, or a raw body with its content type. */
+export type RouteResponse = { status: number; body: unknown } | RawResponse;
+
+export type JsonHandler = (req: http.IncomingMessage, params: Record<string, string>, body: unknown) => Promise<RouteResponse>;
 
 interface Route {
   method: string;
@@ -46,8 +57,8 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /**
- * /metrics, /healthz, /readyz and the JSON API. Read endpoints are open (bind to loopback, the
- * default); write endpoints need `Authorization: Bearer <token>`.
+ * /metrics, /healthz, /readyz, the JSON API and the status pages. Read endpoints are open (bind
+ * to loopback, the default); write endpoints need `Authorization: Bearer <token>`.
  */
 export class HttpServer {
   private readonly server: http.Server;
@@ -121,10 +132,19 @@ export class HttpServer {
         body = read.value;
       }
       const out = await route.handler(req, params, body);
+      if (isRaw(out)) {
+        res.writeHead(out.status, { ...out.headers, 'content-type': out.contentType });
+        res.end(out.body);
+        return;
+      }
       return this.json(res, out.status, out.body);
     }
     this.json(res, 404, { error: 'not found' });
   }
+}
+
+function isRaw(out: RouteResponse): out is RawResponse {
+  return 'contentType' in out && typeof out.body === 'string';
 }
 
 async function readBody(req: http.IncomingMessage, maxBody: number): Promise<{ value: unknown } | 'too-large' | 'bad-json'> {

@@ -1,0 +1,44 @@
+import type { ProdromeConfig } from '../config/types.js';
+import type { Report } from '../report/report-types.js';
+import { renderItPage } from '../status/render-it.js';
+import { renderProfilePage, renderUnknownProfilePage } from '../status/render-profile.js';
+import type { IncidentSource, StateSource } from '../status/snapshot.js';
+import { StatusViews } from '../status/status-view.js';
+import type { HttpServer, RawResponse } from './server.js';
+
+export interface StatusPageDeps {
+  config: ProdromeConfig;
+  states: StateSource;
+  store: IncidentSource;
+  latency: { samples(checkId: string): number[] };
+  /** The help-desk report behind the IT page's headline figures (cached there for a minute). */
+  headline: () => Promise<Report | undefined>;
+}
+
+/**
+ * Nothing but inline styles and inline SVG may load, nothing may be framed or sniffed, nothing
+ * cached: a page read on a ward PC must show the state of now, not of the last visit.
+ */
+const PAGE_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+  'x-content-type-options': 'nosniff',
+};
+
+function page(status: number, body: string): RawResponse {
+  return { status, body, contentType: 'text/html; charset=utf-8', headers: PAGE_HEADERS };
+}
+
+/** `GET /status` for IT and `GET /status/<profile>` for clinicians: read-only, no token. */
+export function registerStatusPages(http: HttpServer, deps: StatusPageDeps): void {
+  const views = new StatusViews({ config: deps.config, states: deps.states, incidents: deps.store, latency: deps.latency, headline: deps.headline });
+
+  http.route('GET', '/status', async () => page(200, renderItPage(await views.it())));
+
+  http.route('GET', '/status/:profile', async (_req, params) => {
+    const view = await views.profile(params.profile!);
+    if (view) return page(200, renderProfilePage(view));
+    const known = [...deps.config.profiles.values()].map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}) }));
+    return page(404, renderUnknownProfilePage(params.profile!, known));
+  });
+}

@@ -1,0 +1,101 @@
+import type { CheckConfig, ProfileConfig } from '../config/types.js';
+import { redactSecrets } from '../core/secrets.js';
+import type { Incident } from '../messages/incident.js';
+import { clockTime } from './clock.js';
+import { answeringIncident, healing, systemName, type CheckNow, type TargetNow } from './snapshot.js';
+
+/** How a line or the banner looks: green, amber, red, grey. */
+export type Tone = 'ok' | 'warn' | 'bad' | 'idle';
+
+/** One system on a clinician's page: its name and, in plain words, how it is and who is on it. */
+export interface ProfileLine {
+  name: string;
+  tone: Tone;
+  /** What follows the name: "not working since 09:12 — IT knows and is working on it (INC0012345)". */
+  says: string;
+}
+
+export interface ProfileView {
+  profile: string;
+  title: string;
+  banner: { tone: Tone; text: string };
+  lines: ProfileLine[];
+  /** The page's time, in the profile's time zone. */
+  updated: string;
+}
+
+const TONE_ORDER: readonly Tone[] = ['bad', 'warn', 'idle', 'ok'];
+
+/**
+ * The ticket number to quote to a clinician: a system's human number (INC0012345), else an id
+ * that gives nothing away (PagerDuty's id is the incident key, which names the target).
+ */
+function plainTicket(incident: Incident): string | undefined {
+  const ref = incident.tickets.find((t) => t.number) ?? incident.tickets.find((t) => !t.id.includes(incident.target) && !t.id.includes(incident.checkId));
+  return ref ? redactSecrets(ref.number ?? ref.id) : undefined;
+}
+
+/** A warning is "slow" when the probe said so, else the vaguer "having problems". */
+function warningWord(targets: readonly TargetNow[]): string {
+  return targets.every((t) => t.lastResult?.error?.kind === 'slow') ? 'slow' : 'having problems';
+}
+
+function whoIsOnIt(problems: readonly TargetNow[], critical: boolean, checks: ReadonlyMap<string, CheckConfig>): string {
+  const heldBy = problems.map((t) => t.heldBy).find((i) => i !== undefined);
+  const incident = heldBy ?? problems.map(answeringIncident).find((i) => i !== undefined);
+  const ticket = incident ? plainTicket(incident) : undefined;
+  const quoted = ticket ? ` (${ticket})` : '';
+  if (heldBy) {
+    const parent = checks.get(heldBy.checkId);
+    return `affected by a problem with ${parent ? systemName(parent) : 'another system'}; IT knows and is working on it${quoted}`;
+  }
+  if (incident && healing(incident)) return `IT is fixing it automatically${quoted}`;
+  if (incident) return `${critical ? 'IT knows and is working on it' : 'IT is working on it'}${quoted}`;
+  // Confirmed here but no incident recorded yet (or Redis cannot say): seen, not yet known to be handled.
+  return "IT's monitoring has noticed it";
+}
+
+function line(c: CheckNow, checks: ReadonlyMap<string, CheckConfig>, now: number, timeZone: string): ProfileLine {
+  const total = c.targets.length;
+  const critical = c.targets.filter((t) => t.status === 'critical');
+  const warning = c.targets.filter((t) => t.status === 'warning');
+  const unknown = c.targets.filter((t) => t.status === 'unknown');
+  if (!critical.length && !warning.length) {
+    if (unknown.length === total) return { name: c.name, tone: 'idle', says: 'not checked yet' };
+    return { name: c.name, tone: 'ok', says: unknown.length ? `working (${unknown.length} of ${total} not checked yet)` : 'working' };
+  }
+  const problems = [...critical, ...warning];
+  const what = total === 1
+    ? (critical.length ? 'not working' : warningWord(warning))
+    : [critical.length ? `${critical.length} of ${total} not working` : '', warning.length ? `${warning.length} of ${total} ${warningWord(warning)}` : ''].filter(Boolean).join(' and ');
+  const starts = problems.map((t) => t.firstFailureAt ?? t.since).filter((v): v is number => v !== undefined);
+  const since = starts.length ? ` since ${clockTime(Math.min(...starts), now, timeZone)}` : '';
+  return { name: c.name, tone: critical.length ? 'bad' : 'warn', says: `${what}${since} — ${whoIsOnIt(problems, critical.length > 0, checks)}` };
+}
+
+function banner(lines: readonly ProfileLine[]): ProfileView['banner'] {
+  const problems = lines.filter((l) => l.tone === 'bad' || l.tone === 'warn').length;
+  if (!lines.length) return { tone: 'idle', text: 'No systems are listed for this page' };
+  if (problems) {
+    return { tone: lines.some((l) => l.tone === 'bad') ? 'bad' : 'warn', text: problems === 1 ? '1 system you use has a problem' : `${problems} systems you use have problems` };
+  }
+  if (lines.every((l) => l.tone === 'ok')) return { tone: 'ok', text: 'All systems you use are working' };
+  return { tone: 'idle', text: 'Some systems you use have not been checked yet' };
+}
+
+/**
+ * A clinician's page for one profile: the systems its checks watch (checks whose `profiles` name
+ * it), worst first, in plain words, times in the profile's time zone. No targets, no error
+ * messages: a nurse needs to know what does not work and that IT is on it, not why.
+ */
+export function buildProfileView(profile: ProfileConfig, checks: readonly CheckNow[], now: number): ProfileView {
+  const byId = new Map(checks.map((c) => [c.check.id, c.check]));
+  const lines = checks
+    .filter((c) => c.check.enabled && c.check.profiles.includes(profile.name))
+    .map((c) => line(c, byId, now, profile.timezone))
+    .sort((a, b) => TONE_ORDER.indexOf(a.tone) - TONE_ORDER.indexOf(b.tone));
+  return {
+    profile: profile.name, title: profile.description ?? profile.name, banner: banner(lines), lines,
+    updated: clockTime(now, now, profile.timezone),
+  };
+}

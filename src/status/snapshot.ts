@@ -1,0 +1,128 @@
+import type { CheckConfig, ProdromeConfig } from '../config/types.js';
+import type { TargetState } from '../evaluator/evaluator.js';
+import type { Incident } from '../messages/incident.js';
+import { incidentKey } from '../messages/keys.js';
+import { isProblem, type CheckStatus } from '../messages/state-change.js';
+
+/** The evaluator's states (the same shape the JSON API reads). */
+export interface StateSource {
+  all(): Iterable<TargetState>;
+}
+
+/** The incident store's reads the pages need (IncidentStore has them). */
+export interface IncidentSource {
+  listOpen(): Promise<Incident[]>;
+  listRecent(limit: number): Promise<Incident[]>;
+}
+
+/** Incidents as read for one page, or why they could not be. */
+export type IncidentsRead = { open: Incident[]; recent: Incident[] } | { unavailable: string };
+
+export const INCIDENTS_UNAVAILABLE = 'incident history unavailable: Redis unreachable';
+
+/** A page must answer even when Redis hangs rather than refuses; reads give up after this. */
+const READ_TIMEOUT_MS = 3_000;
+
+/** What one target of a check looks like now. */
+export interface TargetNow {
+  target: string;
+  status: CheckStatus;
+  /** When the target entered its status. */
+  since?: number;
+  /** First failed probe of the problem going on now. */
+  firstFailureAt?: number;
+  lastResult?: TargetState['lastResult'];
+  /** Its own open incident. */
+  incident?: Incident;
+  /** Another check's open incident that explains this target's failure (a failing parent). */
+  heldBy?: Incident;
+  /** The check's group incident that lists this target. */
+  group?: Incident;
+}
+
+/** One check as the pages see it: its name, its targets' states and the incidents about it. */
+export interface CheckNow {
+  check: CheckConfig;
+  name: string;
+  targets: TargetNow[];
+  worst: CheckStatus;
+}
+
+/** Worst first: the order the pages list states in. */
+export const STATUS_ORDER: readonly CheckStatus[] = ['critical', 'warning', 'unknown', 'ok'];
+export const statusRank = (s: CheckStatus): number => STATUS_ORDER.indexOf(s);
+
+/** The name people know a system by: `display`, else `description`, else the check id. */
+export function systemName(check: CheckConfig): string {
+  return check.display ?? check.description ?? check.id;
+}
+
+/** Open and recent incidents, never throwing: the pages must render with Redis down. */
+export async function readIncidents(source: IncidentSource, recentLimit: number): Promise<IncidentsRead> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), READ_TIMEOUT_MS)));
+  try {
+    const [open, recent] = await Promise.race([Promise.all([source.listOpen(), recentLimit > 0 ? source.listRecent(recentLimit) : Promise.resolve([])]), timeout]);
+    return { open, recent };
+  } catch {
+    return { unavailable: INCIDENTS_UNAVAILABLE };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Every configured check with its targets' states and the open incidents that concern each
+ * target: its own, its group's, or a failing parent's (listed in that incident's `affected`, or a
+ * parent named in the check's `parents` whose incident has not listed its children yet).
+ */
+export function checksNow(config: ProdromeConfig, states: StateSource, open: readonly Incident[]): CheckNow[] {
+  const stateByKey = new Map<string, TargetState>();
+  for (const s of states.all()) if (!s.aspect) stateByKey.set(s.key, s);
+
+  const own = new Map<string, Incident>();
+  const listedBy = new Map<string, Incident>();
+  const openByCheck = new Map<string, Incident>();
+  for (const incident of open) {
+    if (incident.key !== incidentKey(incident.checkId, incident.target)) continue; // a prediction, not an outage
+    own.set(incident.key, incident);
+    if (!openByCheck.has(incident.checkId)) openByCheck.set(incident.checkId, incident);
+    for (const a of incident.affected ?? []) listedBy.set(incidentKey(a.check, a.target), incident);
+  }
+
+  return config.checks.map((check) => {
+    const failingParent = check.parents.map((p) => openByCheck.get(p)).find((i) => i !== undefined);
+    const targets = check.targets.map((target): TargetNow => {
+      const key = incidentKey(check.id, target);
+      const s = stateByKey.get(key);
+      const status = s?.status ?? 'unknown';
+      const listed = listedBy.get(key);
+      const heldBy = listed && listed.checkId !== check.id ? listed : isProblem(status) ? failingParent : undefined;
+      return {
+        target, status,
+        ...(s ? { since: s.since, lastResult: s.lastResult } : {}),
+        ...(s?.firstFailureAt !== undefined ? { firstFailureAt: s.firstFailureAt } : {}),
+        ...(own.get(key) ? { incident: own.get(key) } : {}),
+        ...(heldBy ? { heldBy } : {}),
+        ...(listed && listed.checkId === check.id ? { group: listed } : {}),
+      };
+    });
+    const worst = targets.reduce<CheckStatus>((w, t) => (statusRank(t.status) < statusRank(w) ? t.status : w), 'ok');
+    return { check, name: systemName(check), targets, worst: targets.length ? worst : 'unknown' };
+  });
+}
+
+/** The incident that answers for a target's problem: a parent's first, then its group's, then its own. */
+export function answeringIncident(t: TargetNow): Incident | undefined {
+  return t.heldBy ?? t.group ?? t.incident;
+}
+
+/** The ticket number people quote: the system's human number, else its id. */
+export function ticketLabel(ref: Incident['tickets'][number]): string {
+  return ref.number ?? ref.id;
+}
+
+/** Whether a healer is at work on the incident now. */
+export function healing(incident: Incident): boolean {
+  return incident.heals.some((h) => h.result === 'running');
+}
