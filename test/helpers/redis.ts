@@ -21,6 +21,8 @@ export interface TestRedis {
   url: string;
   dir: string;
   stop(): Promise<void>;
+  /** SIGKILL: a crash, with no fsync on the way out (append-only data is as the last fsync left it). */
+  kill(): Promise<void>;
 }
 
 /** Starts a throwaway redis-server on a free loopback port with its own temp dir. */
@@ -51,6 +53,12 @@ export async function startRedis(fixedPort?: number, options: { dir?: string; pe
         await exited;
       }
       if (!options.persist) rmSync(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }
