@@ -94,8 +94,9 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
   const heartbeatIds = new Set(config.checks.filter((c) => c.type === 'heartbeat').flatMap((c) => c.targets));
   http.route('POST', '/api/heartbeat/:id', async (_req, params, body) => {
     if (!heartbeatIds.has(params.id!)) return { status: 404, body: { error: `no heartbeat check watches "${params.id}"` } };
+    // No body is a plain "ok"; anything else must be an object (an array or null is not a beat).
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) return { status: 400, body: { error: 'body must be a JSON object' } };
     const b = (body ?? {}) as { status?: unknown; message?: unknown };
-    if (typeof body !== 'object' && body !== undefined) return { status: 400, body: { error: 'body must be a JSON object' } };
     if (b.status !== undefined && b.status !== 'ok' && b.status !== 'fail') return { status: 400, body: { error: 'status must be "ok" or "fail"' } };
     if (b.message !== undefined && typeof b.message !== 'string') return { status: 400, body: { error: 'message must be a string' } };
     const message = typeof b.message === 'string' ? b.message.slice(0, 500) : undefined;

@@ -122,7 +122,8 @@ export class HttpServer {
         if (!this.options.token) return this.json(res, 403, { error: 'write endpoints are off: set http.token' });
         if (!tokenMatches(req.headers.authorization, this.options.token)) return this.json(res, 401, { error: 'missing or wrong bearer token' });
       }
-      const params: Record<string, string> = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(m[i + 1]!)]));
+      const params = decodeParams(route.keys, m);
+      if (!params) return this.json(res, 400, { error: 'the path is not a valid percent-encoding' });
       for (const [k, v] of url.searchParams) params[k] ??= v;
       let body: unknown;
       if (req.method !== 'GET') {
@@ -145,6 +146,17 @@ export class HttpServer {
 
 function isRaw(out: RouteResponse): out is RawResponse {
   return 'contentType' in out && typeof out.body === 'string';
+}
+
+/** Path parameters, %-decoded; undefined when one is not valid percent-encoding (a client's error, not ours). */
+function decodeParams(keys: string[], match: RegExpExecArray): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  try {
+    keys.forEach((k, i) => (params[k] = decodeURIComponent(match[i + 1]!)));
+  } catch {
+    return undefined;
+  }
+  return params;
 }
 
 async function readBody(req: http.IncomingMessage, maxBody: number): Promise<{ value: unknown } | 'too-large' | 'bad-json'> {

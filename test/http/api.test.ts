@@ -56,10 +56,19 @@ checks:
   });
 
   it('answers 400, recording nothing, for a body that is not JSON or not of the right shape', async () => {
-    for (const body of ['not json', '"ok"', '{"status":"down"}', '{"message":42}']) {
+    // An array or null is not a beat: they used to pass as `ok`.
+    for (const body of ['not json', '"ok"', '{"status":"down"}', '{"message":42}', '[]', '["ok"]', 'null', '42']) {
       expect((await beat('ws-702', auth, body)).status, body).to.equal(400);
     }
     expect(await daemon.heartbeats.last('ws-702')).to.equal(undefined);
+  });
+
+  it('answers 400, not 500, for a malformed %-escape in the path, and logs no error', async () => {
+    const res = await fetch(`${base}/api/heartbeat/ws-70%E0%A4%A`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).to.equal(400);
+    expect(((await res.json()) as { error: string }).error).to.include('not a valid percent-encoding');
+    const bare = await fetch(`${base}/api/incidents/%`);
+    expect(bare.status).to.equal(400);
   });
 
   it('lists checks with their targets', async () => {
