@@ -19,6 +19,7 @@ import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { StatusLog } from './pipeline/status-log.js';
 import { buildProbe } from './probes/build.js';
 import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
 import { PipelineQueues } from './queue/queues.js';
@@ -110,6 +111,8 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const latency = new LatencyHistory();
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
   scheduler.on('result', (check, _target, result) => latency.record(check.id, result.durationMs));
+  const statusLog = new StatusLog({ checks: config.checks, states: pipeline.monitoring.evaluator, openIncidents: () => store.openCount(), logger, intervalMs: config.log.summaryInterval });
+  scheduler.on('result', (check, target, result) => statusLog.observe(check.id, target, result));
   scheduler.on('skipped', (unit) => pipeline.monitoring.skipped(unit.check));
 
   try {
@@ -150,6 +153,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   }
   maintenance.start();
   scheduler.start();
+  statusLog.start();
   log.info('Prodrome started', { agent: config.agent.id, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 
   return {
@@ -161,7 +165,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     httpAddress: { address: address.address, port: address.port },
     stop() {
       stopping ??= stopInOrder(log, [
-        ['scheduler', (left) => withTimeout(scheduler.stop(), left / 3)],
+        ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {
           const unsent = await pipeline.drain(Math.min(2_000, left / 3));

@@ -143,7 +143,14 @@ export const topLevelSchema = z.strictObject({
       token: secret.optional(),
     })
     .default({ listen: '127.0.0.1:9464' }),
-  log: z.strictObject({ /** Default: $PRODROME_LOG_LEVEL, else info. */ level: z.enum(['error', 'warn', 'info', 'debug']).optional() }).default({}),
+  log: z
+    .strictObject({
+      /** Default: $PRODROME_LOG_LEVEL, else info. */
+      level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
+      /** How often a one-line summary ("120 checks: 118 ok, 2 failing …") is logged at info. */
+      summaryInterval: duration.refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }).default(900_000),
+    })
+    .default({ summaryInterval: 900_000 }),
   defaults: z
     .strictObject({
       interval: scheduleDuration.default(30_000),
