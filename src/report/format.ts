@@ -4,9 +4,11 @@ import type { Percentiles, Report } from './report-types.js';
 /** 75 s → "1m15s"; 9000 s → "2h30m"; null → "—". */
 export function humanSeconds(s: number | null): string {
   if (s === null) return '—';
-  if (s < 60) return `${Number(s.toFixed(1))}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  if (s < 59.95) return `${Number(s.toFixed(1))}s`;
+  // Whole seconds first, so 119.8 s reads 2m00s, not 1m60s.
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  if (m < 60) return `${m}m${String(whole % 60).padStart(2, '0')}s`;
   const h = Math.floor(m / 60);
   if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
@@ -15,10 +17,11 @@ export function humanSeconds(s: number | null): string {
 const pct = (share: number) => `${(share * 100).toFixed(share === 1 || share === 0 ? 0 : 1)}%`;
 const times = (p: Percentiles) => `median ${humanSeconds(p.p50)}, 90% within ${humanSeconds(p.p90)}`;
 
-/** Columns padded to their widest cell. */
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+/** Columns padded to their widest cell; the header row is left out when there is none. */
+function table(header: string[] | undefined, rows: (string | number)[][]): string {
+  const cells = [...(header ? [header] : []), ...rows.map((r) => r.map(String))];
+  const width = cells[0]?.length ?? 0;
+  const widths = Array.from({ length: width }, (_, c) => Math.max(...cells.map((r) => r[c]!.length)));
   return cells.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
 }
 
@@ -28,7 +31,7 @@ export function formatReportText(r: Report): string {
   out.push(`Prodrome help-desk report, ${r.from} → ${r.to}`, '');
   out.push(
     table(
-      ['', ''],
+      undefined,
       [
         ['Incidents', r.incidents],
         ['Healed without a person', `${r.healed} (${pct(r.healedShare)})`],
@@ -38,7 +41,7 @@ export function formatReportText(r: Report): string {
         ['Time to ticket', times(r.timeToTicket)],
         ['Time to resolve', times(r.timeToResolve)],
       ],
-    ).replace(/^ {2}/gm, ''),
+    ),
   );
   if (r.common.length) out.push('', 'Most common problems', table(['CHECK', 'KIND', 'INCIDENTS'], r.common.map((c) => [c.check, c.kind, c.count])));
   if (r.frequentFlyers.length) {

@@ -1,6 +1,7 @@
 import type { ProfileConfig } from '../config/types.js';
 import { isWithinHours, type WorkingHours } from '../core/working-hours.js';
 import type { Incident } from '../messages/incident.js';
+import { aspectOf } from '../messages/keys.js';
 import { isWorking } from '../ticketing/priority.js';
 import type { Percentiles, Report } from './report-types.js';
 
@@ -86,7 +87,7 @@ export function isAfterHours(incident: Incident, input: Pick<ReportInput, 'profi
 const kindOf = (i: Incident) => i.kind ?? i.evidence.kind;
 
 /** Outages that count against availability: the check itself failing, not a prediction or a storm record. */
-const isOutage = (i: Incident) => i.type !== 'storm' && i.key.split('|').length === 2 && i.severity === 'critical';
+const isOutage = (i: Incident) => i.type !== 'storm' && aspectOf(i.key, i.checkId, i.target) === undefined && i.severity === 'critical';
 
 /** The incidents the report counts: confirmed in [from, to), the storm's own record left out (its members count). */
 export function incidentsInPeriod(input: Pick<ReportInput, 'from' | 'to' | 'incidents'>): Incident[] {
@@ -111,7 +112,9 @@ export function buildReport(input: ReportInput): Report {
     const c = common.get(`${i.checkId}\0${kind}`) ?? { check: i.checkId, kind, count: 0 };
     c.count++;
     common.set(`${i.checkId}\0${kind}`, c);
-    const t = byTarget.get(i.key) ?? { check: i.checkId, target: i.target, incidents: 0, returns: 0 };
+    // A prediction is its own problem on the same target: name it, or the list shows the target twice.
+    const aspect = aspectOf(i.key, i.checkId, i.target);
+    const t = byTarget.get(i.key) ?? { check: i.checkId, target: aspect ? `${i.target} (${aspect})` : i.target, incidents: 0, returns: 0 };
     t.incidents++;
     byTarget.set(i.key, t);
     for (const p of i.profiles.length ? i.profiles : ['(none)']) byProfile.set(p, (byProfile.get(p) ?? 0) + 1);

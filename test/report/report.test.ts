@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { ProfileConfig } from '../../src/config/types.js';
 import { parseWorkingHours } from '../../src/core/working-hours.js';
 import type { Incident } from '../../src/messages/incident.js';
-import { formatReportCsv, formatReportText } from '../../src/report/format.js';
+import { incidentKey } from '../../src/messages/keys.js';
+import { formatReportCsv, formatReportText, humanSeconds } from '../../src/report/format.js';
 import { buildReport, incidentsInPeriod, isAfterHours, type ReportInput, type Span } from '../../src/report/report.js';
 import { sampleIncident } from '../helpers/sample-incident.js';
 
@@ -144,6 +145,21 @@ describe('help-desk report (figures worked out by hand)', () => {
     expect(csv[0]).to.equal('id,check,target,kind,profiles,priority,first_failure,confirmed,ticket_opened,resolved,resolution,tickets,after_hours,seconds_to_detect,seconds_to_ticket,seconds_to_resolve');
     expect(csv[1]).to.equal('A,ehr-api,ehr,timeout,cardiology,1,2026-11-24T15:00:00.000Z,2026-11-24T15:00:30.000Z,2026-11-24T15:01:30.000Z,2026-11-24T15:30:00.000Z,recovered,INC-A,no,30,90,1800');
     expect(csv[4]).to.equal('C,lab-lis,lis-1,refused,emergency,1,2026-11-28T03:00:00.000Z,2026-11-28T03:01:00.000Z,2026-11-28T03:02:00.000Z,2026-11-28T04:00:00.000Z,recovered,INC-C,no,60,120,3600');
+  });
+
+  it('reads durations as a person would, rounding to whole seconds before splitting minutes', () => {
+    expect([0.25, 59.4, 59.96, 119.8, 3599.6, 9000, 200_000].map(humanSeconds)).to.deep.equal(['0.3s', '59.4s', '1m00s', '2m00s', '1h00m', '2h30m', '2d07h']);
+  });
+
+  it('tells a prediction on a target apart from the target\'s own failures among the frequent flyers', () => {
+    const storage = (id: string, first: string, aspect?: string) =>
+      incident(id, 'pacs-storage', 'nas-1', first, 10, { key: incidentKey('pacs-storage', 'nas-1', aspect), severity: 'critical', kind: aspect ? 'predicted' : 'threshold', resolveAfter: 60 });
+    const r = buildReport({ ...input, incidents: [storage('p1', '2026-11-24T10:00:00Z', 'predict:used'), storage('p2', '2026-11-24T11:00:00Z', 'predict:used'), storage('t1', '2026-11-24T10:05:00Z'), storage('t2', '2026-11-24T11:05:00Z')] });
+    expect(r.frequentFlyers.map((f) => f.target)).to.deep.equal(['nas-1', 'nas-1 (predict:used)']);
+    // A prediction is not downtime: only the outage t1 counts (first failure → resolved, 60 s).
+    expect(r.availability.find((a) => a.check === 'pacs-storage')).to.equal(undefined);
+    const withCheck = buildReport({ ...input, checks: [{ id: 'pacs-storage', targets: 1 }], incidents: [storage('p1', '2026-11-24T10:00:00Z', 'predict:used'), storage('t1', '2026-11-24T10:05:00Z')] });
+    expect(withCheck.availability[0]!.downtimeSeconds).to.equal(60);
   });
 
   it('defuses spreadsheet formulas and quotes commas in CSV fields', () => {
