@@ -1,7 +1,7 @@
 /**
  * The incident history's cost in Redis and the report's speed: writes N resolved incidents the way
  * the daemon does (open, a failed heal, a ticket, an update, recovery, the resolve event) into a
- * redis-server of its own, then measures Redis memory per incident and `readReportInput` +
+ * redis-server of its own (HISTORY_INCIDENTS, default 20,000; quick 2,000), then measures Redis memory per incident and `readReportInput` +
  * `buildReport` over them. This is where the README's "memory per incident" comes from.
  */
 import { spawn } from 'node:child_process';
@@ -15,8 +15,10 @@ import { readReportInput } from '../src/report/gather.js';
 import { buildReport } from '../src/report/report.js';
 import type { ProdromeConfig } from '../src/config/types.js';
 import { parseWorkingHours } from '../src/core/working-hours.js';
+import { envNumber, pick } from './lib/env.js';
+import { figure, mdTable, type BenchOutput } from './lib/results.js';
 
-const N = Number(process.env.HISTORY_INCIDENTS ?? 20_000);
+const N = envNumber('HISTORY_INCIDENTS', pick(20_000, 2_000));
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -28,7 +30,7 @@ async function freePort(): Promise<number> {
 
 const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
 
-export default async function benchHistory(): Promise<void> {
+export default async function benchHistory(): Promise<BenchOutput> {
   const port = await freePort();
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', mkdtempSync(`${tmpdir()}/pd-history-`)], { stdio: 'ignore' });
   // ioredis retries until the server listens (it starts in a few ms).
@@ -68,10 +70,19 @@ export default async function benchHistory(): Promise<void> {
     const read = Number(process.hrtime.bigint() - started) / 1e6;
     const report = buildReport(input);
     const total = Number(process.hrtime.bigint() - started) / 1e6;
-    console.log('| incidents | Redis bytes per incident (used_memory delta / N) | MEMORY USAGE of one incident hash | report: read ms | report: total ms |');
-    console.log('|---|---|---|---|---|');
-    console.log(`| ${N} | ${Math.round(perIncident / N)} | ${oneHash} | ${read.toFixed(0)} | ${total.toFixed(0)} |`);
-    if (report.incidents !== N) console.log(`(!) the report counted ${report.incidents} incidents, expected ${N}`);
+    const table = mdTable(
+      ['incidents', 'Redis bytes per incident (used_memory delta / N)', 'MEMORY USAGE of one incident hash', 'report: read ms', 'report: total ms'],
+      [[N, Math.round(perIncident / N), oneHash, read.toFixed(0), total.toFixed(0)]],
+    );
+    const notes = report.incidents !== N ? [`(!) the report counted ${report.incidents} incidents, expected ${N}`] : [];
+    return {
+      rows: [
+        figure('history: Redis bytes per incident', perIncident / N, 'B'),
+        figure(`history: report over ${N} incidents (read + build)`, total, 'ms', `read ${read.toFixed(0)} ms`),
+      ],
+      table,
+      notes,
+    };
   } finally {
     redis.disconnect();
     server.kill('SIGTERM');

@@ -16,13 +16,18 @@
  * V8 CPU profile of each worker there.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureWindow, pace, sleep, type Cpu, type Window } from './lib/pace.js';
+import { BARS, HTTP_RATES, barSpec } from './lib/bars.js';
+import { pick, RUNS } from './lib/env.js';
+import { measureWindow, pace, sleep, type Window } from './lib/pace.js';
+import { ensurePeer } from './lib/peers.js';
+import { procCpu, ticksPerSecond } from './lib/proc.js';
+import { barRow, figure, mdTable, median, notMeasured, type BenchOutput, type ResultRow } from './lib/results.js';
 import type { WorkerJob, WorkerReport } from './lib/pipeline-worker.js';
 import type { TargetPorts } from './lib/target-server.js';
 
@@ -31,24 +36,12 @@ import type { TargetPorts } from './lib/target-server.js';
  * as the rate rises (wake-ups serve several probes); both a realistic rate (a few thousand checks
  * at 15–30 s) and a busy one are reported. PRODROME_BENCH_RATE=N runs one rate only.
  */
-const RATES = process.env.PRODROME_BENCH_RATE ? [Number(process.env.PRODROME_BENCH_RATE)] : [200, 1000];
+const RATES = process.env.PRODROME_BENCH_RATE ? [Number(process.env.PRODROME_BENCH_RATE)] : HTTP_RATES;
 let RATE = RATES[0]!;
-const WARMUP_MS = 2_000;
-const MEASURE_MS = 10_000;
-const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
+const WARMUP_MS = pick(2_000, 1_000);
+const MEASURE_MS = pick(10_000, 3_000);
+const BLACKBOX_PATHS = ['/usr/bin/prometheus-blackbox-exporter', '/usr/bin/blackbox_exporter'];
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-const ticksPerSecond = (() => {
-  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  return Number(out.stdout?.trim()) || 100;
-})();
-
-/** utime and stime of a process, in ms (fields 14 and 15 of /proc/<pid>/stat; every thread). */
-function procCpu(pid: number): Cpu {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { userMs: (Number(fields[11]) * 1000) / ticksPerSecond, sysMs: (Number(fields[12]) * 1000) / ticksPerSecond };
-}
 
 interface Row {
   what: string;
@@ -109,7 +102,7 @@ interface Blackbox {
   stop(): Promise<void>;
 }
 
-async function startBlackbox(dir: string): Promise<Blackbox> {
+async function startBlackbox(BLACKBOX: string, dir: string): Promise<Blackbox> {
   const config = path.join(dir, 'blackbox.yml');
   writeFileSync(
     config,
@@ -169,40 +162,91 @@ async function driveBlackbox(bb: Blackbox, module: string, target: string): Prom
   return window;
 }
 
-const f = (n: number, digits: number) => n.toFixed(digits);
+const f = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
-export default async function benchHttp(): Promise<void> {
+type Prober = 'Prodrome http pipeline' | 'plain node:http loop' | 'blackbox_exporter http_2xx' | 'Prodrome tcp pipeline' | 'plain net.connect loop' | 'blackbox_exporter tcp_connect';
+const PROBERS: Prober[] = ['Prodrome http pipeline', 'plain node:http loop', 'blackbox_exporter http_2xx', 'Prodrome tcp pipeline', 'plain net.connect loop', 'blackbox_exporter tcp_connect'];
+
+const perProbe = (w: Window) => w.cpuMs / w.probes;
+
+export default async function benchHttp(): Promise<BenchOutput> {
+  const blackboxPeer = ensurePeer('prometheus-blackbox-exporter', BLACKBOX_PATHS);
+  const tableRows: (string | number)[][] = [];
+  const rows: ResultRow[] = [];
+  let bbVersion = blackboxPeer.missing ?? '?';
   for (const rate of RATES) {
     RATE = rate;
-    console.log(`\n### ${rate} probes per second\n`);
-    await benchAtRate();
+    console.log(`\n### ${rate} probes per second (${RUNS} run(s))\n`);
+    const runs: Row[][] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = await benchAtRate(blackboxPeer.path, blackboxPeer.missing);
+      runs.push(r.rows);
+      if (r.version) bbVersion = r.version;
+    }
+    // Per prober: the median over runs of CPU ms per probe (and its range).
+    const med = new Map<Prober, number>();
+    for (const what of PROBERS) {
+      const ws = runs.map((rs) => rs.find((r) => r.what === what)).filter((r): r is Row => !!r);
+      const measured = ws.filter((r) => r.window && r.window.probes > 0).map((r) => r.window!);
+      const note = ws.map((r) => r.note).filter(Boolean)[0];
+      if (!measured.length) {
+        tableRows.push([what, rate, 0, '—', '—', '—', '—', '—', note ?? 'no figure']);
+        continue;
+      }
+      const costs = measured.map(perProbe);
+      const m = median(costs);
+      med.set(what, m);
+      const userSys = `${f(median(measured.map((w) => w.userMs / w.probes)), 3)} / ${f(median(measured.map((w) => w.sysMs / w.probes)), 3)}`;
+      tableRows.push([what, rate, costs.length, median(measured.map((w) => w.probes)), median(measured.map((w) => w.ok)), f(m, 3), `${f(Math.min(...costs), 3)}–${f(Math.max(...costs), 3)}`, userSys, note ?? '']);
+    }
+    for (const family of ['http', 'tcp'] as const) {
+      const ours = med.get(`Prodrome ${family} pipeline`);
+      const bb = med.get(family === 'http' ? 'blackbox_exporter http_2xx' : 'blackbox_exporter tcp_connect');
+      const floor = med.get(family === 'http' ? 'plain node:http loop' : 'plain net.connect loop');
+      const vsBb = `${family} pipeline CPU/probe vs blackbox_exporter @ ${rate}/s`;
+      const vsFloor = `${family} pipeline CPU/probe vs plain node floor @ ${rate}/s`;
+      if (ours === undefined) {
+        rows.push(notMeasured(barSpec('http', vsBb), `the ${family} pipeline gave no figure`), notMeasured(barSpec('http', vsFloor), `the ${family} pipeline gave no figure`));
+        continue;
+      }
+      rows.push(bb === undefined ? notMeasured(barSpec('http', vsBb), `blackbox_exporter ${blackboxPeer.missing ?? 'gave no figure'}`) : barRow('http', vsBb, ours / bb, `${f(ours, 3)} vs ${f(bb, 3)} ms/probe`));
+      rows.push(floor === undefined ? notMeasured(barSpec('http', vsFloor), 'the plain loop gave no figure') : barRow('http', vsFloor, ours / floor, `${f(ours, 3)} vs ${f(floor, 3)} ms/probe`));
+      rows.push(figure(`${family} pipeline CPU per probe @ ${rate}/s`, ours, 'ms'));
+    }
   }
+  for (const rate of HTTP_RATES.filter((r) => !RATES.includes(r))) {
+    for (const spec of BARS.http!.filter((b) => b.name.endsWith(`@ ${rate}/s`))) rows.push(notMeasured(spec, `PRODROME_BENCH_RATE=${RATES.join(',')}: ${rate}/s not run`));
+  }
+  const notes = [
+    `Warm-up ${WARMUP_MS / 1000} s, window ${MEASURE_MS / 1000} s per prober; median of ${RUNS} run(s) of CPU ms per probe; node ${process.version}; blackbox_exporter: ${bbVersion}; CLK_TCK ${ticksPerSecond}.`,
+    "blackbox_exporter's CPU includes serving each /probe request and building its per-probe registry (how it runs in production, scraped by Prometheus); Prodrome's includes scheduling, the evaluator and prom-client updates, and not serving /metrics. The plain loops are the floor: a bare node:http GET (agent: false) or net.connect at the same rate.",
+  ];
+  const table = mdTable(['prober', 'probes/s', 'runs', 'probes (median)', 'ok', 'CPU ms/probe (median)', 'range', 'user / sys ms/probe', 'note'], tableRows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']);
+  return { rows, table, notes };
 }
 
-async function benchAtRate(): Promise<void> {
+async function benchAtRate(blackboxPath: string | undefined, missing: string | undefined): Promise<{ rows: Row[]; version?: string }> {
   const { child: targets, ports } = await startTargets();
   const dir = mkdtempSync(path.join(tmpdir(), 'prodrome-bench-http-'));
   let blackbox: Blackbox | undefined;
-  let blackboxMissing = '';
+  let blackboxMissing = missing ?? '';
   const rows: Row[] = [];
   try {
-    if (existsSync(BLACKBOX)) {
+    if (blackboxPath) {
       try {
-        blackbox = await startBlackbox(dir);
+        blackbox = await startBlackbox(blackboxPath, dir);
       } catch (err) {
         blackboxMissing = `failed to start: ${(err as Error).message}`;
       }
-    } else {
-      blackboxMissing = 'not installed';
     }
-    console.log(`${RATE} probes/s, ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s window; node ${process.version}; ${blackbox?.version ?? `blackbox_exporter ${blackboxMissing}`}; CLK_TCK ${ticksPerSecond}\n`);
+    console.log(`${RATE} probes/s, ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s window; ${blackbox?.version ?? `blackbox_exporter ${blackboxMissing}`}`);
     const job = (mode: WorkerJob['mode']): WorkerJob => ({ mode, ...ports, rate: RATE, warmupMs: WARMUP_MS, measureMs: MEASURE_MS });
-    const worker = async (what: string, family: Row['family'], mode: WorkerJob['mode']) => {
+    const worker = async (what: Prober, family: Row['family'], mode: WorkerJob['mode']) => {
       const r = await runWorker(job(mode));
       const failed = Object.entries(r.failures).map(([k, n]) => `${k} ×${n}`).join(', ');
       rows.push({ what, family, window: r, note: failed ? `failures: ${failed}` : undefined });
     };
-    const bb = async (what: string, family: Row['family'], module: string, target: string) => {
+    const bb = async (what: Prober, family: Row['family'], module: string, target: string) => {
       if (!blackbox) rows.push({ what, family, note: blackboxMissing });
       else rows.push({ what, family, window: await driveBlackbox(blackbox, module, target) });
     };
@@ -217,34 +261,6 @@ async function benchAtRate(): Promise<void> {
     targets.disconnect();
     rmSync(dir, { recursive: true, force: true });
   }
-
-  const perProbe = (w: Window) => w.cpuMs / w.probes;
-  const reference = (family: Row['family']) => rows.find((r) => r.family === family && r.what.startsWith('blackbox'))?.window;
-  console.log('| prober | probes | ok | wall s | CPU ms per probe | CPU s per 1,000 | ratio vs blackbox |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    if (!r.window) {
-      console.log(`| ${r.what} | — | — | — | — | — | ${r.note} |`);
-      continue;
-    }
-    const w = r.window;
-    const ref = reference(r.family);
-    const ratio = ref ? f(perProbe(w) / perProbe(ref), 2) : '—';
-    console.log(`| ${r.what} | ${w.probes} | ${w.ok} | ${f(w.wallS, 2)} | ${f(perProbe(w), 3)} | ${f(perProbe(w), 3)} | ${ratio} |`);
-  }
-  const split = rows.filter((r) => r.window).map((r) => `${r.what} ${f(r.window!.userMs / r.window!.probes, 3)}/${f(r.window!.sysMs / r.window!.probes, 3)}`);
-  console.log(`\nuser/system ms per probe: ${split.join(' · ')}`);
-  const notes = rows.filter((r) => r.window && r.note).map((r) => `- ${r.what}: ${r.note}`);
-  if (notes.length) console.log(`\n${notes.join('\n')}`);
-  console.log(
-    '\nblackbox_exporter\'s CPU includes serving each /probe request and building its per-probe registry (how it runs in production, scraped by Prometheus); Prodrome\'s includes scheduling, the evaluator and prom-client updates, and not serving /metrics.',
-  );
-  const ours = rows.find((r) => r.what === 'Prodrome http pipeline')?.window;
-  const ref = reference('http');
-  if (ours && ref) {
-    const ratio = perProbe(ours) / perProbe(ref);
-    console.log(`\n- Prodrome http CPU per probe ≤ 0.5× blackbox_exporter http_2xx: ${f(perProbe(ours), 3)} ms vs ${f(perProbe(ref), 3)} ms → ratio ${f(ratio, 2)} → ${ratio <= 0.5 ? 'met' : 'MISSED'}`);
-  } else {
-    console.log('\n- Prodrome http ≤ 0.5× blackbox_exporter: not measured (no blackbox_exporter)');
-  }
+  for (const r of rows) if (r.window) console.log(`  ${r.what}: ${r.window.probes} probes, ${f(perProbe(r.window), 3)} ms CPU/probe${r.note ? ` (${r.note})` : ''}`);
+  return { rows, version: blackbox?.version };
 }
