@@ -2,12 +2,15 @@
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { Command, Option } from 'commander';
 import { Redis } from 'ioredis';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { resolveRedis, startDaemon } from './app.js';
 import { configPathFrom, loadConfig } from './config/load.js';
+import { configWarnings } from './config/warnings.js';
 import { plugins } from './plugins.js';
 import type { ProdromeConfig } from './config/types.js';
 import { formatDuration, parseDuration } from './core/duration.js';
+import { redisUrlProblem } from './core/schema.js';
 import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { positiveNumber, runDemo } from './demo/demo.js';
 import { createLogger, silentLogger } from './core/logger.js';
@@ -25,10 +28,23 @@ import { buildReport, incidentsInPeriod, isAfterHours } from './report/report.js
 /** Exit codes of the contract. */
 const EXIT = { ok: 0, failed: 1, badConfig: 2, dependency: 3 } as const;
 
+/** The package's own folder (dist/src/cli.js is two below it): its package.json and sample configs. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
 function loadOrExit(option: string | undefined): ProdromeConfig {
   const path = configPathFrom(option);
+  if (!existsSync(path)) {
+    // The first thing a newcomer meets: say where a config to start from is.
+    const sample = `${PACKAGE_ROOT}config/prodrome.yaml or one of ${PACKAGE_ROOT}config/examples/*.yaml`;
+    process.stderr.write(`prodrome: config file not found: ${path} (copy ${sample}, or run prodrome demo to watch one at work)\n`);
+    process.exit(EXIT.badConfig);
+  }
   try {
-    return loadConfig(path, plugins);
+    const config = loadConfig(path, plugins);
+    // Without redis.url, $REDIS_URL is used: a bad one must stop validate too, not only start.
+    const envProblem = config.redis.url === undefined && process.env.REDIS_URL ? redisUrlProblem(process.env.REDIS_URL) : undefined;
+    if (envProblem) throw new ConfigError([{ path: 'REDIS_URL (environment, used as redis.url is not set)', message: envProblem }]);
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${path}: invalid config\n`);
@@ -42,6 +58,7 @@ function loadOrExit(option: string | undefined): ProdromeConfig {
 async function commandStart(opts: { config?: string }): Promise<void> {
   const config = loadOrExit(opts.config);
   const logger = createLogger({ level: config.log.level });
+  for (const warning of configWarnings(config)) logger.warn(warning.charAt(0).toUpperCase() + warning.slice(1));
   // Handlers first: a signal that arrives while the daemon is still starting stops it once started.
   let stopRequested: string | undefined;
   let onSignal = (signal: string) => void (stopRequested = signal);
@@ -72,7 +89,8 @@ async function commandStart(opts: { config?: string }): Promise<void> {
 }
 
 function commandValidate(opts: { config?: string }): void {
-  loadOrExit(opts.config);
+  const config = loadOrExit(opts.config);
+  for (const warning of configWarnings(config)) process.stderr.write(`prodrome: warning: ${warning}\n`);
   process.stdout.write('ok\n');
 }
 
@@ -96,9 +114,11 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
   }
   const heartbeats = new HeartbeatBook(conn?.redis, config.redis.prefix, 0);
   const probe = buildProbe(check, { logger, heartbeats });
-  const rows: { target: string; ok: boolean; durationMs: number; error?: unknown; values: unknown; phases?: unknown }[] = [];
+  const rows: { target: string; ok: boolean; severity?: string; durationMs: number; error?: unknown; values: unknown; phases?: unknown }[] = [];
   for (const unit of unitsFor(check, probe)) {
-    for (const [target, r] of await runProbe(unit, logger)) rows.push({ target, ok: r.ok, durationMs: r.durationMs, error: r.error, values: r.values, phases: r.phases });
+    for (const [target, r] of await runProbe(unit, logger)) {
+      rows.push({ target, ok: r.ok, ...(r.ok ? {} : { severity: r.severity ?? 'critical' }), durationMs: r.durationMs, error: r.error, values: r.values, phases: r.phases });
+    }
   }
   await probe.close?.();
   await conn?.close();
@@ -106,10 +126,11 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
   else {
     for (const r of rows) {
       const e = r.error as { kind: string; message: string } | undefined;
-      process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'}  ${check.id}  ${r.target}  ${Math.round(r.durationMs)}ms${e ? `  ${e.kind}: ${e.message}` : ''}\n`);
+      process.stdout.write(`${r.ok ? 'PASS' : r.severity === 'warning' ? 'WARN' : 'FAIL'}  ${check.id}  ${r.target}  ${Math.round(r.durationMs)}ms${e ? `  ${e.kind}: ${e.message}` : ''}\n`);
     }
   }
-  process.exit(rows.every((r) => r.ok) ? EXIT.ok : EXIT.failed);
+  // A warning (slow, a value near its limit) is worth seeing, not a failed check: exit 1 only for failures.
+  process.exit(rows.every((r) => r.ok || r.severity === 'warning') ? EXIT.ok : EXIT.failed);
 }
 
 function printIncident(i: Incident): string {
@@ -299,10 +320,20 @@ async function commandDemo(opts: { duration?: number; speed?: number }): Promise
   process.exit(await runDemo({ durationSeconds: opts.duration, speed: opts.speed }));
 }
 
+const { version } = JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string };
 const program = new Command()
   .name('prodrome')
   .description('Finds the early signs of hospital IT failures, heals what it safely can and opens tickets before anyone calls the help desk.')
-  .showHelpAfterError();
+  .version(version, '-V, --version', 'print the version')
+  .showHelpAfterError()
+  // A usage error is exit 2, as a bad config is; commander's own default would be 1.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig))
+  .addHelpText('after', `
+Exit codes:
+  0  ok (check: every target passed or only warned)
+  1  failed (check: a target failed; start: a start failure that is neither config nor dependency)
+  2  bad config or usage (validate lists each problem as PATH: message)
+  3  a dependency is unreachable (Redis, redis-server, the HTTP port, the running daemon)`);
 const configOption = () => new Option('-c, --config <file>', 'config file (default: $PRODROME_CONFIG, else config/prodrome.yaml)');
 
 program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption()).action(commandStart);

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { ConfigProblem } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import type { ProbeSchema } from './plugin-schemas.js';
-import { formatPath, issuesToProblems, safeMessage } from './problems.js';
+import { formatDuration } from '../core/duration.js';
+import { targetCredentialsProblem } from './credentials.js';
+import { formatPath, issuesToProblems, plainWords, safeMessage } from './problems.js';
 import { commonCheckShape, type TopLevelConfig } from './schema.js';
 import { expandTargets } from './targets.js';
 import type { CheckConfig, PredictConfig } from './types.js';
@@ -26,6 +28,17 @@ export interface CheckRefs {
 type CommonCheck = z.infer<z.ZodObject<typeof commonCheckShape>> & Record<string, unknown>;
 
 /**
+ * One schema per probe plugin, built once: zod compiles a fast parser the first time a schema is
+ * used, so building it per check made 10,000 checks take seconds (the compiler dominated the profile).
+ */
+const checkSchemas = new WeakMap<ProbeSchema, z.ZodType>();
+function checkSchema(plugin: ProbeSchema): z.ZodType {
+  let schema = checkSchemas.get(plugin);
+  if (!schema) checkSchemas.set(plugin, (schema = z.strictObject({ ...commonCheckShape, ...plugin.options })));
+  return schema;
+}
+
+/**
  * One entry of `checks`, validated against the common fields and its probe's own, with its
  * references and targets checked. Problems go to `problems`; undefined when there were any.
  */
@@ -36,7 +49,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     return undefined;
   }
   const plugin = probes.get(raw.type);
-  const parsed = z.strictObject({ ...commonCheckShape, ...plugin.options }).safeParse(raw);
+  const parsed = checkSchema(plugin).safeParse(raw, { error: plainWords });
   if (!parsed.success) {
     problems.push(...issuesToProblems(parsed.error, path));
     return undefined;
@@ -53,7 +66,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
   const intervalMs = c.schedule === undefined ? (c.interval ?? refs.defaults.interval) : undefined;
   const timeoutMs = c.timeout ?? refs.defaults.timeout;
   if (refs.checkDefaults && intervalMs !== undefined && timeoutMs > intervalMs) {
-    problems.push({ path: at('timeout'), message: `${timeoutMs}ms is longer than the interval (${intervalMs}ms): runs would overlap` });
+    problems.push({ path: at('timeout'), message: `${formatDuration(timeoutMs)} is longer than the interval (${formatDuration(intervalMs)}): runs would overlap` });
   }
   c.profiles.forEach((name, j) => {
     if (refs.profiles && !refs.profiles.has(name)) problems.push({ path: at('profiles', j), message: `no profile "${name}" under profiles` });
@@ -75,6 +88,9 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
   } catch (err) {
     problems.push({ path: at(c.targets ? 'targets' : 'target'), message: (err as Error).message });
   }
+  if (c.group && typeof c.group.failing === 'number' && targets.length > 0 && c.group.failing > targets.length) {
+    problems.push({ path: at('group', 'failing'), message: `${c.group.failing} is more than the check's ${targets.length} target${targets.length === 1 ? '' : 's'}: the group incident could never open` });
+  }
   if (problems.length > before) return undefined;
 
   const options: Record<string, unknown> = {};
@@ -83,6 +99,12 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
   if (targetProblems.length) {
     const key = c.targets !== undefined ? 'targets' : 'target';
     for (const message of targetProblems) problems.push({ path: at(key), message });
+    return undefined;
+  }
+  // What start would only find out at the first run (an ICMP cycle that cannot fit its timeout).
+  const whole = plugin.validateCheck?.({ targets, timeoutMs }, options);
+  if (whole) {
+    problems.push({ path: at(), message: whole });
     return undefined;
   }
   return {
@@ -100,13 +122,14 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
 
 /** The probe's own look at each target; a /16 of typos would bury everything else, so the first few tell the story. */
 function checkTargets(plugin: ProbeSchema, targets: readonly string[], options: Record<string, unknown>): string[] {
-  if (!plugin.validateTarget) return [];
   const bad: string[] = [];
   let more = 0;
   for (const t of targets) {
-    const problem = plugin.validateTarget(t, options);
-    if (problem === undefined) continue;
-    if (bad.length < MAX_TARGET_PROBLEMS) bad.push(`"${t}" ${problem}`);
+    // Credentials first: the probe's own message would quote the target, password and all.
+    const credentials = targetCredentialsProblem(t, plugin.options);
+    const own = credentials === undefined ? plugin.validateTarget?.(t, options) : undefined;
+    if (credentials === undefined && own === undefined) continue;
+    if (bad.length < MAX_TARGET_PROBLEMS) bad.push(credentials ?? `"${t}" ${own}`);
     else more++;
   }
   if (more) bad.push(`and ${more} more targets like these`);

@@ -4,7 +4,8 @@ import YAML from 'yaml';
 import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import type { PluginRegistries, PluginSchema } from './plugin-schemas.js';
-import { formatPath, issuesToProblems, safeMessage } from './problems.js';
+import { entryCredentialsProblems } from './credentials.js';
+import { formatPath, issuesToProblems, plainWords, safeMessage } from './problems.js';
 import { parseWorkingHours } from '../core/working-hours.js';
 import { parseCheck, type CheckRefs } from './check.js';
 import { parseNoiseControl } from './noise.js';
@@ -30,9 +31,14 @@ function parsePluginEntry(
     return undefined;
   }
   const plugin = registry.get(String(raw.type));
-  const parsed = z.strictObject({ ...common, ...plugin.options }).safeParse(raw);
+  const parsed = z.strictObject({ ...common, ...plugin.options }).safeParse(raw, { error: plainWords });
   if (!parsed.success) {
     problems.push(...issuesToProblems(parsed.error, path));
+    return undefined;
+  }
+  const credentials = entryCredentialsProblems(raw, path);
+  if (credentials.length) {
+    problems.push(...credentials);
     return undefined;
   }
   const { type: _type, ...options } = parsed.data as Record<string, unknown>;
@@ -128,7 +134,7 @@ function parseSections(raw: Record<string, unknown>, problems: ConfigProblem[]):
   for (const key of Object.keys(raw)) if (!(key in shape)) problems.push({ path: key, message: 'unknown key' });
   const sections: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(shape)) {
-    const parsed = (schema as z.ZodType).safeParse(raw[key]);
+    const parsed = (schema as z.ZodType).safeParse(raw[key], { error: plainWords });
     if (parsed.success) sections[key] = parsed.data;
     else {
       failed.add(key);

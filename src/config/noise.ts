@@ -26,7 +26,8 @@ export function parseNoiseControl(
       else if (!ids.has(parent)) problems.push({ path, message: `no check "${parent}"` });
     });
   }
-  for (const cycle of parentCycles(checks)) {
+  // A check that is its own parent has its own message above.
+  for (const cycle of parentCycles(checks).filter((c) => c.length > 1)) {
     problems.push({ path: `checks[${indexOf(cycle[0]!)}].parents`, message: `parents form a cycle: ${[...cycle, cycle[0]].join(' → ')}` });
   }
   cfg.vantage?.checks.forEach((id, j) => {

@@ -12,6 +12,8 @@ export interface PluginSchema {
 /** What config needs of a probe plugin: its fields, and a look at each target at load time. */
 export interface ProbeSchema extends PluginSchema {
   validateTarget?(target: string, options: Record<string, unknown>): string | undefined;
+  /** The probe's look at the whole check (all targets against the timeout): what cannot fit one run. */
+  validateCheck?(check: { targets: readonly string[]; timeoutMs: number }, options: Record<string, unknown>): string | undefined;
 }
 
 /**

@@ -12,16 +12,127 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 export function issuesToProblems(error: z.ZodError, prefix: readonly PropertyKey[]): ConfigProblem[] {
+  return toProblems(error.issues, prefix);
+}
+
+function toProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  for (const issue of error.issues) {
+  for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) problems.push({ path: formatPath([...path, key]), message: 'unknown key' });
+    } else if (issue.code === 'invalid_union' && closestBranch(issue.errors)) {
+      problems.push(...toProblems(closestBranch(issue.errors)!, path));
     } else {
       problems.push({ path: formatPath(path), message: issue.message });
     }
   }
   return problems;
+}
+
+/**
+ * A union none of whose branches matched (a maintenance entry is a window or `fromServiceNow`):
+ * when some branch got past the value's own type, its problems say what is wrong better than
+ * "must be A or B" does; the branch with the fewest is the one the author meant. Undefined when
+ * every branch failed on the type alone ("must be 1, 2 or 3" is then the clearest).
+ */
+function closestBranch(branches: readonly (readonly z.core.$ZodIssue[])[]): readonly z.core.$ZodIssue[] | undefined {
+  const typeOnly = (issues: readonly z.core.$ZodIssue[]) => issues.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'));
+  const deeper = branches.filter((b) => b.length > 0 && !typeOnly(b));
+  if (!deeper.length) return undefined;
+  return deeper.reduce((best, b) => (b.length < best.length ? b : best));
+}
+
+/** Zod's issue as an error map sees it (the parts read here). */
+interface RawIssue {
+  code?: string;
+  input?: unknown;
+  expected?: string;
+  values?: readonly unknown[];
+  origin?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  inclusive?: boolean;
+  format?: string;
+  pattern?: string;
+  divisor?: number;
+  errors?: readonly (readonly { code?: string; path?: readonly PropertyKey[]; message?: string; expected?: string; values?: readonly unknown[] }[])[];
+  issues?: readonly { message?: string }[];
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false', array: 'a list',
+  object: 'a mapping (key: value)', record: 'a mapping (key: value)', map: 'a mapping (key: value)', null: 'empty', date: 'a date',
+};
+
+const typeWord = (expected: string | undefined): string => TYPE_WORDS[expected ?? ''] ?? String(expected);
+const valueWord = (v: unknown): string => (typeof v === 'string' ? v : String(v));
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(words: readonly string[]): string {
+  const unique = [...new Set(words)];
+  return unique.length <= 1 ? (unique[0] ?? '') : `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}`;
+}
+
+function valuesWords(values: readonly unknown[]): string {
+  if (values.length === 1) return valueWord(values[0]);
+  // Short numeric choices read best as a sentence ("1, 2 or 3"); longer word lists as a list.
+  if (values.every((v) => typeof v !== 'string') || values.length <= 2) return orList(values.map(valueWord));
+  return `one of: ${values.map(valueWord).join(', ')}`;
+}
+
+/**
+ * A zod error map that says what is wrong in plain words ("is missing", "must be a number",
+ * "must be 1, 2 or 3") instead of zod's defaults ("Invalid input: expected number, received
+ * string"). Passed to each config parse; a schema's own message still wins over it.
+ */
+export function plainWords(issue: RawIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'is missing';
+      if (issue.input === null) return `is empty (must be ${typeWord(issue.expected)})`;
+      if (issue.expected === 'int' && typeof issue.input === 'number') return 'must be a whole number';
+      return `must be ${typeWord(issue.expected)}`;
+    case 'invalid_value':
+      return `must be ${valuesWords(issue.values ?? [])}`;
+    case 'invalid_union': {
+      if (issue.input === undefined) return 'is missing';
+      const choices: string[] = [];
+      for (const branch of issue.errors ?? []) {
+        for (const e of branch) {
+          if (e.code === 'invalid_value') choices.push(...(e.values ?? []).map(valueWord));
+          else if (e.code === 'invalid_type') choices.push(typeWord(e.expected));
+        }
+      }
+      return choices.length ? `must be ${orList(choices)}` : 'is not valid';
+    }
+    case 'too_small': {
+      const n = Number(issue.minimum);
+      if (issue.origin === 'string') return n <= 1 ? 'must not be empty' : `must be at least ${n} characters`;
+      if (issue.origin === 'array' || issue.origin === 'set') return n <= 1 ? 'must not be empty (list at least one)' : `must list at least ${n}`;
+      return issue.inclusive === false ? `must be above ${n}` : `must be at least ${n}`;
+    }
+    case 'too_big': {
+      const n = Number(issue.maximum);
+      if (issue.origin === 'string') return `must be at most ${n} characters`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `must list at most ${n}`;
+      return issue.inclusive === false ? `must be below ${n}` : `must be at most ${n}`;
+    }
+    case 'invalid_format':
+      if (issue.format === 'regex') return `must match ${String(issue.pattern).replace(/^\/|\/[a-z]*$/g, '')}`;
+      if (issue.format === 'url') return 'must be a URL';
+      return `must be a valid ${issue.format}`;
+    case 'not_multiple_of':
+      return `must be a multiple of ${issue.divisor}`;
+    case 'invalid_key':
+      return issue.issues?.map((i) => i.message).filter(Boolean).join('; ') || 'is not a valid name';
+    case 'invalid_element':
+      return 'holds an entry that is not valid';
+    case 'unrecognized_keys':
+      return 'unknown key';
+    default:
+      return 'is not valid';
+  }
 }
 
 /** The message a registry gives for an unknown type (it names the known ones). */

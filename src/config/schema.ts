@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import cron from 'node-cron';
-import { duration, scheduleDuration, secret } from '../core/schema.js';
+import { isIP } from 'node:net';
+import { duration, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
 import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
 
 export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
@@ -108,11 +109,32 @@ export const profileSchema = z.strictObject({
   urgency: impact.default(2),
   /** Dates (YYYY-MM-DD, in the profile's time zone) on which it is closed all day: public holidays. */
   closed: z
-    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' }))
+    .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' }))
     .default([]),
 });
 
-const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464');
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464')
+  .superRefine((text, ctx) => {
+    // The HTTP server would fail to listen at start: say so at load, where `validate` sees it.
+    const m = /^(\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+    if (!m) return;
+    const port = Number(m[4]);
+    if (port > 65_535) ctx.addIssue({ code: 'custom', message: `port ${port} is out of range (0-65535)` });
+    const host = m[2] ?? m[3]!;
+    const ok = m[2] !== undefined ? isIP(host) === 6 : isIP(host) === 4 || (!/^[\d.]+$/.test(host) && /^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/.test(host));
+    if (!ok) ctx.addIssue({ code: 'custom', message: `"${host}" is not an IP address or host name` });
+  });
+
+/** What a maintenance glob may hold: a check id's characters, `*` and `?` (as src/noise/glob.ts matches them). */
+const checkGlob = z.string().min(1).superRefine((glob, ctx) => {
+  if (!/^[a-z0-9._*?-]+$/.test(glob)) ctx.addIssue({ code: 'custom', message: `"${glob}" can match no check id: ids are [a-z0-9._-], with * and ? as wildcards` });
+});
+
+/** A plugin entry's `type`: missing and wrong are different mistakes. */
+const pluginType = (what: string) => z.string({ error: (issue) => (issue.input === undefined ? `is missing (the ${what})` : `must be text (the ${what})`) });
+
 
 /**
  * The top level. `checks`, `healers` and `ticketing.providers` entries are checked in a second
@@ -128,7 +150,12 @@ export const topLevelSchema = z.strictObject({
   redis: z
     .strictObject({
       /** Absent (and no REDIS_URL) → a managed redis-server under `dataDir`. */
-      url: secret.optional(),
+      url: secret
+        .superRefine((url, ctx) => {
+          const problem = redisUrlProblem(url);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
       prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('prodrome'),
       dataDir: z.string().default('./var/redis'),
       /** State changes held in memory while Redis is unreachable. */
@@ -185,7 +212,7 @@ export const topLevelSchema = z.strictObject({
         z.strictObject({
           id: z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+'),
           /** Globs on check ids (`ehr-*`). */
-          checks: z.array(z.string().min(1)).min(1),
+          checks: z.array(checkGlob).min(1),
           /** Cron expression of each window's start, in `timezone`. */
           schedule: z.string().refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' }),
           duration: duration,
@@ -238,8 +265,8 @@ export const topLevelSchema = z.strictObject({
       heal: z.array(z.string()).default([]),
     })
     .optional(),
-  checks: z.array(z.looseObject({ id: z.unknown(), type: z.string({ message: 'is required (the probe type)' }) })).default([]),
-  healers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the healer type)' }) })).default({}),
+  checks: z.array(z.looseObject({ id: z.unknown(), type: pluginType('probe type: http, tcp, fhir …') })).default([]),
+  healers: z.record(z.string(), z.looseObject({ type: pluginType('healer type') })).default({}),
   ticketing: z
     .strictObject({
       default: z.union([z.string(), z.literal(false)]).default('local'),
@@ -251,7 +278,7 @@ export const topLevelSchema = z.strictObject({
       backoff: z
         .strictObject({ initial: duration.default(1_000), max: duration.default(300_000) })
         .default({ initial: 1_000, max: 300_000 }),
-      providers: z.record(z.string(), z.looseObject({ type: z.string({ message: 'is required (the provider type)' }) })).default({ local: { type: 'local' } }),
+      providers: z.record(z.string(), z.looseObject({ type: pluginType('provider type') })).default({ local: { type: 'local' } }),
     })
     .default({ default: 'local', recordHealed: false, maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } }),
 });

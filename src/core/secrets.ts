@@ -1,33 +1,224 @@
 import { readFileSync } from 'node:fs';
 
+/** What stands where a secret was. */
+export const REDACTED = '[redacted]';
+
 /**
- * Every secret value resolved from `env:`/`file:` is remembered here so the logger can redact it
- * wherever it appears (a URL, an error message from a library, a response body).
+ * Secrets shorter than this are redacted only as a whole token (not inside a longer word): a
+ * 5-letter password must not turn every "admin" in "administrator" into a marker. Longer ones are
+ * redacted wherever they occur.
+ */
+const SHORT_SECRET = 8;
+
+/**
+ * Every secret value resolved from `env:`/`file:` (and every credential a plugin derives from one)
+ * is remembered here, so that whatever the daemon stores or emits can be redacted: logs, probe
+ * results, heal output, ticket errors, API answers, ticket bodies. A remote system echoing a
+ * secret back (an OAuth error quoting the client secret, a 400 quoting our headers) is the usual way
+ * one would otherwise get out.
  */
 const knownSecrets = new Set<string>();
 
+/**
+ * One pattern for all remembered secrets and their encoded forms, longest first, rebuilt when a
+ * secret is remembered (a handful of times at start-up) so that redacting costs one regex scan.
+ */
+let matcher: RegExp | undefined;
+/** The base64 fragments in `matcher`, by alphabet: a match is widened to its whole base64 run. */
+let base64Fragments = new Map<string, RegExp>();
+/** The longest form in `matcher`: how far past a cut a secret that starts before it can reach. */
+let longestForm = 0;
+
+const BASE64_CHAR = /[A-Za-z0-9+/]/;
+const BASE64URL_CHAR = /[A-Za-z0-9_-]/;
+
+/** `Bearer xyz`: a server refusing it often quotes the credential alone ("invalid token xyz"). */
+const AUTH_SCHEME = /^(?:Bearer|Basic|Token|ApiKey|Api-Key|SSWS|GenieKey|Splunk|Negotiate|Digest)\s+(\S+)$/i;
+
 export function rememberSecret(value: string): void {
-  // Very short values would redact ordinary words; they are still never logged on purpose.
-  if (value.length >= 4) knownSecrets.add(value);
+  if (!value || knownSecrets.has(value)) return;
+  knownSecrets.add(value);
+  const credential = AUTH_SCHEME.exec(value)?.[1];
+  if (credential) knownSecrets.add(credential);
+  // A URL with a password in it (redis://:pw@host): the password alone is as secret as the URL.
+  if (value.includes('@') && URL.canParse(value)) {
+    const password = new URL(value).password;
+    if (password) {
+      knownSecrets.add(password);
+      try {
+        knownSecrets.add(decodeURIComponent(password));
+      } catch {
+        // not %-encoded after all: the raw form is remembered
+      }
+    }
+  }
+  matcher = undefined;
 }
 
-export function redactSecrets(text: string): string {
-  let out = text;
-  for (const secret of knownSecrets) {
-    if (out.includes(secret)) out = out.split(secret).join('[redacted]');
+const HEADER_SECRET_NAME = /auth|token|secret|key|password|passwd|cookie|session|credential/i;
+
+/**
+ * Header values that are credentials whether or not they came from `env:`/`file:` (a webhook's
+ * `x-api-key: …` written out in the config): a name like authorization, *token*, *key*, *secret*.
+ * For `Scheme credential` the credential alone is remembered too. Placeholders (`{host}`) are not.
+ */
+export function rememberHeaderSecrets(headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_SECRET_NAME.test(name) || !value || /^\{[a-z]+\}$/.test(value)) continue;
+    rememberSecret(value);
+    // Any scheme here, not just the well-known ones: the header's name says it is a credential.
+    const credential = /^[A-Za-z][A-Za-z0-9_-]*\s+(\S+)$/.exec(value)?.[1];
+    if (credential) rememberSecret(credential);
   }
-  return out;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/** JSON string contents: the form a secret with `"` or `\` takes inside a JSON body quoted back. */
+const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
+
+/**
+ * The part of base64(prefix + secret) that depends only on the secret, for each of the three
+ * alignments a secret can have in a base64 stream (`Basic base64(user:secret)` puts it at any).
+ */
+function base64Cores(secret: string): { standard: string[]; url: string[] } {
+  const bytes = Buffer.from(secret, 'utf8');
+  const standard: string[] = [];
+  for (let align = 0; align < 3; align++) {
+    const encoded = Buffer.concat([Buffer.alloc(align), bytes]).toString('base64');
+    const first = Math.ceil((8 * align) / 6);
+    const end = Math.floor((8 * (align + bytes.length)) / 6);
+    if (end - first >= SHORT_SECRET) standard.push(encoded.slice(first, end));
+  }
+  return { standard, url: standard.map((f) => f.replace(/\+/g, '-').replace(/\//g, '_')) };
+}
+
+/** Every form a secret is redacted in, each as a pattern source, and its base64 fragments. */
+function formsOf(secret: string): { sources: { source: string; length: number }[]; fragments: Map<string, RegExp> } {
+  let encoded = secret;
+  try {
+    encoded = encodeURIComponent(secret);
+  } catch {
+    // a lone surrogate has no %-encoded form to look for
+  }
+  const formEncoded = new URLSearchParams([['', secret]]).toString().slice(1); // space as +, !'()~ encoded
+  const literal = new Set([
+    secret,
+    encoded,
+    encoded.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    formEncoded,
+    jsonEscaped(secret),
+    jsonEscaped(jsonEscaped(secret)), // a JSON body quoted inside a JSON error
+  ]);
+  const fragments = new Map<string, RegExp>();
+  if (secret.length < SHORT_SECRET) {
+    // Bounded by non-alphanumerics: a short secret is redacted as a word, never inside one.
+    return { sources: [...literal].map((f) => ({ source: `(?<![A-Za-z0-9])${escapeRegExp(f)}(?![A-Za-z0-9])`, length: f.length })), fragments };
+  }
+  // OAuth's Basic header form-encodes the secret before base64 (RFC 6749 §2.3.1): both are looked for.
+  for (const plain of new Set([secret, encoded, formEncoded])) {
+    const b64 = base64Cores(plain);
+    for (const f of b64.standard) fragments.set(f, BASE64_CHAR);
+    for (const f of b64.url) if (!fragments.has(f)) fragments.set(f, BASE64URL_CHAR);
+  }
+  for (const f of fragments.keys()) literal.add(f);
+  return { sources: [...literal].map((f) => ({ source: escapeRegExp(f), length: f.length })), fragments };
+}
+
+function compile(): RegExp | undefined {
+  const sources: { source: string; length: number }[] = [];
+  base64Fragments = new Map();
+  for (const secret of knownSecrets) {
+    const forms = formsOf(secret);
+    sources.push(...forms.sources);
+    for (const [f, alphabet] of forms.fragments) base64Fragments.set(f, alphabet);
+  }
+  if (!sources.length) return undefined;
+  // Longest first: where two forms match at one place (a secret and a longer one containing it),
+  // the alternation takes the first that matches, so the longer one is redacted whole.
+  sources.sort((a, b) => b.length - a.length);
+  longestForm = sources[0]!.length;
+  return new RegExp([...new Set(sources.map((s) => s.source))].join('|'), 'g');
+}
+
+/** The remembered secrets, in any of their forms, replaced by `[redacted]`. */
+export function redactSecrets(text: string): string {
+  if (!knownSecrets.size || !text) return text;
+  const re = (matcher ??= compile());
+  if (!re) return text;
+  re.lastIndex = 0;
+  let match = re.exec(text);
+  if (!match) return text;
+  let out = '';
+  let done = 0;
+  while (match) {
+    let start = match.index;
+    let end = start + match[0].length;
+    const alphabet = base64Fragments.get(match[0]);
+    if (alphabet) {
+      // The whole base64 token: what surrounds the fragment encodes the rest of the credential.
+      while (start > done && alphabet.test(text[start - 1]!)) start--;
+      while (end < text.length && alphabet.test(text[end]!)) end++;
+      while (end < text.length && text[end] === '=') end++;
+    }
+    out += text.slice(done, start) + REDACTED;
+    done = end;
+    re.lastIndex = end;
+    match = re.exec(text);
+  }
+  return out + text.slice(done);
+}
+
+/**
+ * The first `max` characters of redacted text. Redacting before cutting: a secret straddling the
+ * cut would otherwise leave its first half behind. Only the part that can reach the cut is scanned.
+ */
+export function clipRedacted(text: string, max: number): string {
+  const reach = max + (knownSecrets.size ? ((matcher ??= compile()), longestForm) : 0);
+  return redactSecrets(text.length > reach ? text.slice(0, reach) : text).slice(0, max);
+}
+
+/**
+ * A JSON-like value with every string in it redacted: the last line of defence on what the daemon
+ * answers and sends (API bodies, tickets). Returns the value itself when nothing needed redacting,
+ * so the common case copies nothing. Object keys are left as they are (they are ours).
+ */
+export function redactDeep<T>(value: T): T {
+  if (!knownSecrets.size) return value;
+  return deep(value, 0) as T;
+}
+
+function deep(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  if (value === null || typeof value !== 'object' || depth > 32) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = deep(value[i], depth + 1);
+      if (v !== value[i]) (copy ??= value.slice())[i] = v;
+    }
+    return copy ?? value;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value; // a Date, a Buffer: not text
+  let copy: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const r = deep(v, depth + 1);
+    if (r !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = r;
+  }
+  return copy ?? value;
 }
 
 export type SecretResult = { ok: true; value: string } | { ok: false; message: string };
 
 /** Resolves `env:NAME`, `file:/path` or a literal. Literals are allowed but discouraged for secrets. */
-export function resolveSecret(spec: string, env: NodeJS.ProcessEnv = process.env): SecretResult {
+export function resolveSecret(spec: string, env: NodeJS.ProcessEnv = process.env, options: { remember?: boolean } = {}): SecretResult {
+  const remember = options.remember === false ? () => {} : rememberSecret;
   if (spec.startsWith('env:')) {
     const name = spec.slice(4);
     const value = env[name];
     if (value === undefined || value === '') return { ok: false, message: `environment variable ${name} is not set` };
-    rememberSecret(value);
+    remember(value);
     return { ok: true, value };
   }
   if (spec.startsWith('file:')) {
@@ -35,12 +226,12 @@ export function resolveSecret(spec: string, env: NodeJS.ProcessEnv = process.env
     try {
       const value = readFileSync(path, 'utf8').trim();
       if (!value) return { ok: false, message: `secret file ${path} is empty` };
-      rememberSecret(value);
+      remember(value);
       return { ok: true, value };
     } catch (err) {
       return { ok: false, message: `cannot read secret file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}` };
     }
   }
-  rememberSecret(spec);
+  remember(spec);
   return { ok: true, value: spec };
 }

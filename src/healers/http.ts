@@ -3,7 +3,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import axios from 'axios';
 import { z } from 'zod';
 import { maybeSecret } from '../core/schema.js';
-import { redactSecrets } from '../core/secrets.js';
+import { redactSecrets, rememberHeaderSecrets } from '../core/secrets.js';
 import { defineHealer, type ActionOutcome, type HealRequest } from './healer.js';
 import { CappedOutput } from './lib/output.js';
 import { KNOWN_PLACEHOLDERS, isPlaceholder, placeholderProblem, placeholderValue, type Placeholder } from './lib/placeholders.js';
@@ -116,7 +116,8 @@ const options = {
     .record(headerName, headerValue, {
       error: (issue) => (issue.code === 'invalid_key' ? 'is not a header name' : issue.code === 'invalid_type' ? 'must be a map of name: value' : undefined),
     })
-    .default({}),
+    .default({})
+    .transform((headers) => (rememberHeaderSecrets(headers), headers)),
   body: z.string().optional(),
   /** The status (or statuses) that mean the action was taken; default any 2xx. Redirects are never followed. */
   expectStatus: z.union([status, z.array(status).min(1)], { error: 'must be a status code or a list of them' }).optional(),

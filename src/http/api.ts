@@ -1,4 +1,5 @@
 import type { ProdromeConfig } from '../config/types.js';
+import { clipRedacted, redactDeep } from '../core/secrets.js';
 import type { TargetState } from '../evaluator/evaluator.js';
 import { incidentKey } from '../messages/keys.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -57,13 +58,13 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
         };
       }),
     }));
-    return { status: 200, body };
+    return { status: 200, body: redactDeep(body) };
   });
 
   http.route('GET', '/api/incidents', async (_req, params) => {
     try {
       const incidents = params.all === '1' || params.all === 'true' ? await store.listRecent(Math.min(1_000, Math.max(1, Math.trunc(Number(params.limit ?? 200)) || 200))) : await store.listOpen();
-      return { status: 200, body: incidents };
+      return { status: 200, body: redactDeep(incidents) };
     } catch (err) {
       return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
     }
@@ -72,7 +73,7 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
   http.route('GET', '/api/incidents/:id', async (_req, params) => {
     try {
       const incident = await store.get(params.id!);
-      return incident ? { status: 200, body: { ...incident, timeline: timelineOf(incident).map((e) => ({ ...e, at: new Date(e.at).toISOString() })) } } : { status: 404, body: { error: `no incident ${params.id}` } };
+      return incident ? { status: 200, body: redactDeep({ ...incident, timeline: timelineOf(incident).map((e) => ({ ...e, at: new Date(e.at).toISOString() })) }) } : { status: 404, body: { error: `no incident ${params.id}` } };
     } catch (err) {
       return { status: 503, body: { error: `incidents are in Redis, which is unreachable: ${(err as Error).message}` } };
     }
@@ -99,7 +100,8 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
     const b = (body ?? {}) as { status?: unknown; message?: unknown };
     if (b.status !== undefined && b.status !== 'ok' && b.status !== 'fail') return { status: 400, body: { error: 'status must be "ok" or "fail"' } };
     if (b.message !== undefined && typeof b.message !== 'string') return { status: 400, body: { error: 'message must be a string' } };
-    const message = typeof b.message === 'string' ? b.message.slice(0, 500) : undefined;
+    // A sender's message may quote a credential (a backup job's failing URL): kept redacted.
+    const message = typeof b.message === 'string' ? clipRedacted(b.message, 500) : undefined;
     await heartbeats.record(params.id!, { at: Date.now(), status: b.status === 'fail' ? 'fail' : 'ok', ...(message ? { message } : {}) });
     return { status: 202, body: { accepted: params.id } };
   });

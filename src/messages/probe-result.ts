@@ -39,6 +39,12 @@ export interface ProbeResult {
    * Prediction uses them to say when a value will cross its critical limit.
    */
   thresholds?: Record<string, Threshold>;
+  /**
+   * The probe could not measure this target this run (an fping cycle cut short at the deadline
+   * before the target's turn): neither a pass nor a failure, so the target's state stays as it was.
+   * Such a result is also `ok: false`, so a reader that ignores this flag errs on the safe side.
+   */
+  unknown?: true;
 }
 
 export interface Threshold {

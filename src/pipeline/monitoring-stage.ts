@@ -71,6 +71,8 @@ export class MonitoringStage {
 
   /** One probe result of one target. */
   observe(check: CheckConfig, target: string, result: ProbeResult, at: number): void {
+    // Not measured this run: like a skipped run, it leaves the state, history and metrics as they were.
+    if (result.unknown) return;
     this.options.metrics.recordProbe(check, target, result);
     for (const f of this.watchers) f.observe!(check.id, target, result.ok, at);
     this.evaluator.observe(check, target, result, at);

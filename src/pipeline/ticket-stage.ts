@@ -1,5 +1,6 @@
 import { DeliveryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { redactDeep, redactSecrets } from '../core/secrets.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TicketPriority, TicketProvider } from '../ticketing/ticket-provider.js';
@@ -36,12 +37,15 @@ export function idempotencyKey(job: TicketJob): string {
  * again. Safe to repeat: an open that already has a ticket does nothing.
  */
 export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<void> {
-  const incident = await deps.store.get(job.incidentId);
+  // The last line of defence for ticket bodies: whatever reached the incident unredacted (a record
+  // written before a secret was known here) does not leave for a ticket system.
+  const incident = redactDeep(await deps.store.get(job.incidentId));
   if (!incident) throw new DeliveryError(`incident ${job.incidentId} no longer exists`, { retryable: false });
   const provider = deps.providers.get(job.provider);
   if (!provider) throw new DeliveryError(`ticket provider "${job.provider}" is not configured`, { retryable: false });
   const log = deps.logger.child({ component: 'ticketing', provider: provider.id, incident: incident.id, check: incident.checkId });
-  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...deps.describe(incident, Date.now()) };
+  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...redactDeep(deps.describe(incident, Date.now())) };
+  const note = job.note === undefined ? undefined : redactSecrets(job.note);
   const ticket = incident.tickets.find((t) => t.provider === provider.id);
 
   // An escalation retried until after the recovery would reopen the ticket in many systems.
@@ -66,12 +70,12 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
   try {
     if (job.action === 'open') {
       if (ticket) return;
-      const ref = await provider.open(incident, ctx);
+      const ref = redactDeep(await provider.open(incident, ctx));
       await deps.store.setTicket(incident.id, ref);
       deps.metrics.timeToTicket.observe({ provider: provider.id }, Math.max(0, (ref.openedAt - incident.firstFailureAt) / 1000));
       log.info('Ticket opened', { ticket: ref.number ?? ref.id, secondsSinceFirstFailure: (ref.openedAt - incident.firstFailureAt) / 1000 });
     } else if (job.action === 'update') {
-      await provider.update(ticket!, incident, job.note ?? '', ctx);
+      await provider.update(ticket!, incident, note ?? '', ctx);
       log.info('Ticket updated', { ticket: ticket!.number ?? ticket!.id });
       await recordEvent(deps, incident.id, { at: Date.now(), what: 'ticket-updated', provider: provider.id, ticket: ticket!.number ?? ticket!.id }, log);
     } else {
@@ -82,10 +86,23 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
     deps.metrics.tickets.inc({ provider: provider.id, action: job.action, result: 'ok' });
   } catch (err) {
     deps.metrics.tickets.inc({ provider: provider.id, action: job.action, result: 'error' });
-    const error = err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { retryable: true, cause: err });
+    // A vendor's error often quotes the request (our headers, our body): the message is kept on the
+    // incident (ticketError) and by the queue, so it is redacted here, where it comes in.
+    const error = redactedError(err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { retryable: true, cause: err }));
     log.warn('Ticket delivery failed', { action: job.action, error: error.message, retryable: error.retryable, retryAfterMs: error.retryAfterMs });
     throw error;
   }
+}
+
+/** The error with its message redacted; a new one when that changed it, so its stack is clean too. */
+function redactedError(err: DeliveryError): DeliveryError {
+  const message = redactSecrets(err.message);
+  if (message === err.message) return err;
+  return new DeliveryError(message, {
+    retryable: err.retryable,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+  });
 }
 
 /**

@@ -44,6 +44,13 @@ const options = {
 
 type Stage = 'connect' | 'associate' | 'echo' | 'release';
 
+/**
+ * Bytes one association may send us in all. An A-ASSOCIATE-AC, a C-ECHO-RSP and an A-RELEASE-RP
+ * come to well under 1 KiB; the cap per PDU alone does not stop an SCP that streams command
+ * fragments without end, which the probe would hold until the deadline (≈0.5 GB a second).
+ */
+export const MAX_ASSOCIATION_BYTES = 1024 * 1024;
+
 const TIMEOUT_TEXT: Record<Stage, string> = {
   connect: 'no connection before the deadline',
   associate: 'no answer to A-ASSOCIATE-RQ before the deadline',
@@ -62,6 +69,7 @@ class PduChannel {
   private ended?: Error;
   private waiter?: { resolve: (p: Pdu | undefined) => void; reject: (e: Error) => void; wantsConnect: boolean };
   private isConnected = false;
+  private received = 0;
   /** Removed by the caller once the exchange is over. */
   readonly onAbort: () => void;
 
@@ -71,6 +79,15 @@ class PduChannel {
       if (this.waiter?.wantsConnect) this.settle();
     });
     socket.on('data', (chunk: Buffer) => {
+      if (this.ended) return;
+      this.received += chunk.length;
+      if (this.received > MAX_ASSOCIATION_BYTES) {
+        // Paused and dropped: what already arrived is let go with the socket.
+        socket.pause();
+        this.queue.length = 0;
+        this.end(new ProbeFailure('bad_payload', `the SCP sent more than ${MAX_ASSOCIATION_BYTES} bytes during ${this.stage}: not an answer to a C-ECHO`));
+        return;
+      }
       try {
         this.queue.push(...this.reader.push(chunk));
       } catch (err) {

@@ -3,7 +3,7 @@ import { classifyError, failure, ms } from './failure.js';
 import { httpExchange, isHttpUrl, type HttpResponse } from './http-client.js';
 import { OAuthTokenCache, oauthClientSchema, type PostForm } from './lib/oauth-token.js';
 import { ProbeFailure } from './lib/probe-failure.js';
-import { httpFailure, isObject, parseJson, snippet } from './lib/response-body.js';
+import { httpFailure, isObject, jsonTooDeep, MAX_JSON_DEPTH, parseJson, snippet } from './lib/response-body.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
 import { duration } from '../core/schema.js';
 import type { ProbeResult } from '../messages/probe-result.js';
@@ -29,8 +29,11 @@ const options = {
   slow: duration.optional(),
   /** Verify the server's certificate (default true). Turn off only for a lab. */
   tlsVerify: z.boolean().default(true),
-  /** Bytes read at most per response (default 8 MiB: some CapabilityStatements are megabytes). */
-  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
+  /**
+   * Bytes read at most per response (default 2 MiB; a CapabilityStatement is rarely larger). The
+   * body is parsed in one synchronous step, so this bounds how long a run can stall the event loop.
+   */
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
 };
 
 type FhirOptions = z.infer<z.ZodObject<typeof options>>;
@@ -87,7 +90,7 @@ class FhirRun {
     return this.step('smart', 'SMART configuration', async () => {
       const res = await this.exchange(`${this.base}/.well-known/smart-configuration`, { accept: 'application/json' });
       if (res.status !== 200) throw httpFailure('SMART configuration', res);
-      const doc = parseJson(res.body);
+      const doc = parseBody('SMART configuration', res.body);
       if (!isObject(doc)) throw new ProbeFailure('bad_payload', `SMART configuration: not JSON: ${snippet(res.body)}`);
       if (typeof doc.token_endpoint !== 'string' || !isHttpUrl(doc.token_endpoint)) {
         throw new ProbeFailure('bad_payload', 'SMART configuration: no token_endpoint URL');
@@ -128,7 +131,7 @@ class FhirRun {
     values.metadata_status = res.status;
     if (res.status !== 200) throw httpFailure('metadata', res);
     if (res.truncated) throw new ProbeFailure('bad_payload', `metadata: larger than ${opts.maxBodyBytes} bytes`);
-    const doc = parseJson(res.body);
+    const doc = parseBody('metadata', res.body);
     if (!isObject(doc)) {
       throw new ProbeFailure('bad_payload', `metadata: not JSON (content-type ${res.contentType || 'none'}): ${snippet(res.body)}`);
     }
@@ -193,6 +196,15 @@ class FhirRun {
   }
 }
 
+/**
+ * A body as JSON (undefined when it is not), refusing before the parse what would make the
+ * synchronous JSON.parse slow: nesting deeper than MAX_JSON_DEPTH (its size is capped at the read).
+ */
+function parseBody(what: string, body: string): unknown {
+  if (jsonTooDeep(body)) throw new ProbeFailure('bad_payload', `${what}: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return parseJson(body);
+}
+
 /** What is wrong with the read's answer, if anything: it must be the very resource asked for. */
 function readProblem(resource: string, res: Response, maxBodyBytes: number): ProbeFailure | undefined {
   if (res.status === 404 || res.status === 410) {
@@ -200,6 +212,7 @@ function readProblem(resource: string, res: Response, maxBodyBytes: number): Pro
   }
   if (res.status !== 200) return httpFailure(`read ${resource}`, res);
   if (res.truncated) return new ProbeFailure('bad_payload', `read ${resource}: larger than ${maxBodyBytes} bytes`);
+  if (jsonTooDeep(res.body)) return new ProbeFailure('bad_payload', `read ${resource}: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   const doc = parseJson(res.body);
   if (!isObject(doc)) return new ProbeFailure('bad_payload', `read ${resource}: not JSON (content-type ${res.contentType || 'none'})`);
   const [type, id] = resource.split('/');
@@ -246,8 +259,11 @@ export default defineProbe({
           return failure(f.kind, f.message, { durationMs: ms(start), phases: run.phases, values: run.values });
         }
 
+        // Taken after the body checks, so a slow parse cannot report a fast pass; one that ended
+        // after the deadline is late however good the answer was.
         const durationMs = ms(start);
         const result = { durationMs, phases: run.phases, values: run.values };
+        if (ctx.signal.aborted) return failure('timeout', `answered, but the checks of the answer ended after the deadline (${Math.round(durationMs)}ms)`, result);
         if (opts.slow !== undefined && durationMs > opts.slow) {
           return failure('slow', `answered in ${Math.round(durationMs)}ms, over ${opts.slow}ms`, result, 'warning');
         }

@@ -225,6 +225,23 @@ interface Head {
   bodyStart: number;
 }
 
+const STATUS_PREFIX = Buffer.from('HTTP/1.');
+
+/**
+ * Whether the bytes so far can still begin an HTTP/1.x status line (`HTTP/1.1 `). Looked at as each
+ * chunk arrives, so an SSH banner or binary garbage fails at once instead of at the deadline
+ * (such a peer sends a line, or a few bytes, and then waits for us).
+ */
+function couldBeStatusLine(buf: Buffer): boolean {
+  const n = Math.min(buf.length, STATUS_PREFIX.length + 2);
+  for (let i = 0; i < n; i++) {
+    const c = buf[i]!;
+    const ok = i < STATUS_PREFIX.length ? c === STATUS_PREFIX[i] : i === STATUS_PREFIX.length ? c === 0x30 || c === 0x31 : c === 0x20;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 /** Parses the status line and headers once `\r\n\r\n` has arrived. */
 function parseHead(buf: Buffer, end: number): Head {
   const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
@@ -290,6 +307,10 @@ class ResponseReader {
     let from = Math.max(0, this.headBytes.length - 3);
     this.headBytes = this.headBytes.length ? Buffer.concat([this.headBytes, chunk]) : chunk;
     for (;;) {
+      if (!couldBeStatusLine(this.headBytes)) {
+        const line = this.headBytes.subarray(0, 40).toString('latin1').split('\r\n', 1)[0]!;
+        throw protocolError('HPE_INVALID_CONSTANT', `not an HTTP/1.x response: ${JSON.stringify(line)}`);
+      }
       const end = this.headBytes.indexOf('\r\n\r\n', from);
       if (end < 0 || end > MAX_HEADER_BYTES) {
         if (this.headBytes.length > MAX_HEADER_BYTES) throw protocolError('HPE_HEADER_OVERFLOW', `response headers larger than ${MAX_HEADER_BYTES} bytes`);

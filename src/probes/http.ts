@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
 import { httpExchange, isHttpUrl } from './http-client.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
-import { duration, maybeSecret } from '../core/schema.js';
+import { duration, maybeSecret, regex } from '../core/schema.js';
+import { clipRedacted } from '../core/secrets.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 
@@ -21,10 +22,7 @@ const options = {
       /** Accepted statuses; default any 2xx. Redirects are not followed: accept 3xx to allow them. */
       status: z.union([statusSpec, z.array(statusSpec).min(1)]).default('2xx'),
       bodyContains: z.string().optional(),
-      bodyMatches: z
-        .string()
-        .refine((re) => { try { new RegExp(re); return true; } catch { return false; } }, { message: 'is not a valid regular expression' })
-        .optional(),
+      bodyMatches: regex.optional(),
       /** Dot paths into a JSON body and the value each must equal: `{ "status": "UP" }`. */
       json: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
     })
@@ -127,7 +125,7 @@ export default defineProbe({
           const values: ProbeResult['values'] = { status: res.status, bytes: res.body.length };
           const base: Pick<ProbeResult, 'durationMs' | 'phases' | 'values' | 'thresholds'> = { durationMs, phases: res.phases, values };
           if (!statusAccepted(res.status, opts.expect.status)) {
-            return failure('http_status', `HTTP ${res.status}${res.body ? `: ${res.body.slice(0, 120).replace(/\s+/g, ' ')}` : ''}`, base);
+            return failure('http_status', `HTTP ${res.status}${res.body ? `: ${clipRedacted(res.body, 120).replace(/\s+/g, ' ')}` : ''}`, base);
           }
           if (res.truncated) return failure('bad_payload', `body larger than ${opts.maxBodyBytes} bytes`, base);
           const problem = bodyProblem(res.body, res.contentType, opts.expect);

@@ -12,6 +12,8 @@ export type EchoOutcome =
   | { kind: 'samples'; rtts: (number | undefined)[]; note?: string }
   | { kind: 'dns'; message: string }
   | { kind: 'timeout' }
+  /** The cycle was cut short at the deadline before this target had a reply or a settled loss. */
+  | { kind: 'unmeasured'; message: string }
   | { kind: 'error'; message: string };
 
 /** One target's lines in fping's output. */
@@ -115,18 +117,33 @@ export interface FpingRun {
 
 /** stderr beyond this is not fping talking about our targets. */
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+/**
+ * How long fping gets after SIGINT to print its summary and exit before it is killed. fping
+ * answers SIGINT at once (5,000 hosts' lines in a few ms); this stays well inside the scheduler's
+ * 1 s grace after the deadline.
+ */
+export const INTERRUPT_GRACE_MS = 300;
 
-function killGroup(pid: number | undefined): void {
+function signalGroup(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid === undefined) return;
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(-pid, sig);
   } catch {
     try {
-      process.kill(pid, 'SIGKILL');
+      process.kill(pid, sig);
     } catch {
       // already gone
     }
   }
+}
+const killGroup = (pid: number | undefined) => signalGroup(pid, 'SIGKILL');
+
+export interface FpingRunOptions {
+  /**
+   * The per-packet timeout of the run: at an interruption, a target's unanswered requests sent
+   * within this window before it may still have been in flight, and do not count as lost.
+   */
+  perPacketTimeoutMs?: number;
 }
 
 /**
@@ -138,8 +155,12 @@ function killGroup(pid: number | undefined): void {
  *
  * fping runs in its own process group so a wrapper script (sudo, a fake in tests) dies with it at
  * the deadline; the promise settles only after the process has been reaped.
+ *
+ * At the deadline fping is interrupted (SIGINT), not killed: it then prints the `-C` summary of
+ * what it has so far and exits, so the replies already received are kept. Only if it has not
+ * exited INTERRUPT_GRACE_MS later is it killed.
  */
-export function runFping(binary: string, args: readonly string[], names: readonly string[], signal: AbortSignal): Promise<FpingRun> {
+export function runFping(binary: string, args: readonly string[], names: readonly string[], signal: AbortSignal, options: FpingRunOptions = {}): Promise<FpingRun> {
   const start = process.hrtime.bigint();
   const wallMs = () => Number(process.hrtime.bigint() - start) / 1e6;
   if (signal.aborted) return Promise.resolve({ outcomes: new Map(), aborted: true, wallMs: 0 });
@@ -155,9 +176,11 @@ export function runFping(binary: string, args: readonly string[], names: readonl
     let overflow = false;
     let aborted = false;
 
+    let killTimer: NodeJS.Timeout | undefined;
     const onAbort = () => {
       aborted = true;
-      killGroup(child.pid);
+      signalGroup(child.pid, 'SIGINT');
+      killTimer = setTimeout(() => killGroup(child.pid), INTERRUPT_GRACE_MS);
     };
     signal.addEventListener('abort', onAbort, { once: true });
 
@@ -176,6 +199,7 @@ export function runFping(binary: string, args: readonly string[], names: readonl
 
     const finish = settleOnce((code: number | null) => {
       signal.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
       if (spawnError) {
         const code = (spawnError as NodeJS.ErrnoException).code;
         const failure = code === 'ENOENT' ? `fping not found at ${binary}` : `cannot start ${binary}: ${spawnError.message}`;
@@ -183,7 +207,7 @@ export function runFping(binary: string, args: readonly string[], names: readonl
         return;
       }
       const report = parseFpingOutput(Buffer.concat(chunks).toString('utf8'));
-      const outcomes = outcomesFor(names, report, aborted);
+      const outcomes = outcomesFor(names, report, aborted, options.perPacketTimeoutMs ?? 0);
       let failure: string | undefined;
       if (overflow) failure = `fping wrote more than ${MAX_OUTPUT_BYTES} bytes; output ignored`;
       else if (!aborted && code !== 0 && code !== 1 && code !== 2) {
@@ -205,8 +229,25 @@ function isResolverNote(note: string): boolean {
   return !note.startsWith('error while sending ping') && !note.startsWith("can't forward-lookup");
 }
 
-/** Maps fping's report onto the names asked for. Names it said nothing about are left out. */
-function outcomesFor(names: readonly string[], report: FpingReport, aborted: boolean): Map<string, EchoOutcome> {
+/**
+ * A cut-short run's samples: the trailing unanswered requests that may still have been in flight
+ * when fping was interrupted are dropped (not lost, not measured). Undefined when nothing is left.
+ */
+export function settledSamples(rtts: readonly (number | undefined)[], perPacketTimeoutMs: number): (number | undefined)[] | undefined {
+  const inFlight = Math.max(1, Math.ceil(perPacketTimeoutMs / PER_HOST_PERIOD_MS));
+  let lastReply = -1;
+  rtts.forEach((r, i) => {
+    if (r !== undefined) lastReply = i;
+  });
+  const kept = rtts.slice(0, Math.max(lastReply + 1, rtts.length - inFlight));
+  return kept.length ? kept : undefined;
+}
+
+/**
+ * Maps fping's report onto the names asked for. Names it said nothing about are left out; after an
+ * interruption, names without a settled sample are `unmeasured`.
+ */
+function outcomesFor(names: readonly string[], report: FpingReport, aborted: boolean, perPacketTimeoutMs: number): Map<string, EchoOutcome> {
   const outcomes = new Map<string, EchoOutcome>();
   for (const name of names) {
     const h = report.hosts.get(name);
@@ -216,10 +257,15 @@ function outcomesFor(names: readonly string[], report: FpingReport, aborted: boo
       outcomes.set(name, { kind: 'dns', message: `${name}: ${resolver}` });
       continue;
     }
-    // A summary line only comes at the end of a completed run; after a kill there is none.
-    if (!h.rtts || aborted) continue;
+    // A summary line comes at the end of a run, or of one interrupted at the deadline; after a kill there is none.
+    if (!h.rtts) continue;
+    const rtts = aborted ? settledSamples(h.rtts, perPacketTimeoutMs) : h.rtts;
+    if (!rtts) {
+      outcomes.set(name, { kind: 'unmeasured', message: `not measured: the cycle was cut short at the deadline before ${name} answered` });
+      continue;
+    }
     const note = [...h.icmp, ...h.notes.filter((n) => !isResolverNote(n))][0];
-    outcomes.set(name, note !== undefined ? { kind: 'samples', rtts: h.rtts, note } : { kind: 'samples', rtts: h.rtts });
+    outcomes.set(name, note !== undefined ? { kind: 'samples', rtts, note } : { kind: 'samples', rtts });
   }
   return outcomes;
 }

@@ -98,6 +98,8 @@ export function judge(outcome: EchoOutcome, opts: IcmpOptions, durationMs: numbe
       return failure('dns', outcome.message, base);
     case 'timeout':
       return failure('timeout', 'no complete answer before the deadline', base);
+    case 'unmeasured':
+      return { ...failure('timeout', outcome.message, base), unknown: true };
     case 'error':
       return failure('error', outcome.message, base);
     case 'samples':
@@ -125,6 +127,47 @@ export function judge(outcome: EchoOutcome, opts: IcmpOptions, durationMs: numbe
     return failure('slow', `median round trip ${s.median}ms, over ${opts.slow}ms`, result, 'warning');
   }
   return result;
+}
+
+/** What one fping cycle of a check takes, and whether it fits the check's timeout. */
+export interface IcmpCycle {
+  /** The gap between any two requests (fping -i), ms. */
+  intervalMs: number;
+  /** How long the cycle takes at that interval, ms. */
+  estimateMs: number;
+  /** The shortest timeout the cycle fits: at the configured interval, else at the fastest automatic one. */
+  minTimeoutMs: number;
+  fits: boolean;
+}
+
+type CycleOptions = Pick<IcmpOptions, 'count' | 'perPacketTimeout' | 'packetInterval'>;
+
+const cycleMs = (targets: number, opts: CycleOptions, intervalMs: number) =>
+  targets * opts.count * (intervalMs + SEND_OVERHEAD_MS) + (opts.count - 1) * PER_HOST_PERIOD_MS + opts.perPacketTimeout;
+
+/**
+ * The arithmetic of one fping cycle, shared by the load-time check (`validateCheck`) and the run:
+ * every target gets `count` requests, any two `intervalMs` apart, a target's own 200 ms apart, and
+ * the last reply may take `perPacketTimeout`.
+ */
+export function icmpCycle(targets: number, opts: CycleOptions, timeoutMs: number): IcmpCycle {
+  const intervalMs = opts.packetInterval ?? autoInterval(targets, opts.count, timeoutMs, opts.perPacketTimeout);
+  const estimateMs = cycleMs(targets, opts, intervalMs);
+  // The automatic interval never goes below MIN_INTERVAL_MS, so that is the fastest a cycle can be.
+  const minTimeoutMs = cycleMs(targets, opts, opts.packetInterval ?? MIN_INTERVAL_MS);
+  return { intervalMs, estimateMs, minTimeoutMs, fits: estimateMs <= timeoutMs };
+}
+
+const seconds = (ms: number) => (ms % 1_000 === 0 ? `${ms / 1_000}s` : ms < 1_000 ? `${ms}ms` : `${(ms / 1_000).toFixed(1)}s`);
+
+/** Why a check's fping cycle cannot fit its timeout, with the figures and the fix; undefined when it fits. */
+export function cycleProblem(targets: number, opts: CycleOptions, timeoutMs: number): string | undefined {
+  const cycle = icmpCycle(targets, opts, timeoutMs);
+  if (cycle.fits) return undefined;
+  const interval = opts.packetInterval ?? MIN_INTERVAL_MS;
+  return `${targets} target${targets === 1 ? '' : 's'} × count ${opts.count} need at least ${(cycle.minTimeoutMs / 1_000).toFixed(1)}s ` +
+    `at fping's ${interval}ms${opts.packetInterval === undefined ? ' fastest' : ''} interval; timeout is ${seconds(timeoutMs)} — ` +
+    `raise timeout to ${Math.ceil(cycle.minTimeoutMs / 1_000) + 1}s, lower count, or split the check`;
 }
 
 /** The gap between requests that spreads the cycle's requests over half the check's timeout. */
@@ -168,16 +211,17 @@ export function createIcmpProbe(check: CheckConfig, opts: IcmpOptions, services:
     let runFailure: string | undefined;
     let aborted: boolean;
     if (choice.engine === 'fping') {
-      const intervalMs = opts.packetInterval ?? autoInterval(valid.length, opts.count, check.timeoutMs, opts.perPacketTimeout);
-      const estimateMs = valid.length * opts.count * (intervalMs + SEND_OVERHEAD_MS) + (opts.count - 1) * PER_HOST_PERIOD_MS + opts.perPacketTimeout;
-      if (estimateMs > check.timeoutMs && !warnedBudget) {
+      // validateCheck rejects at load a check whose cycle cannot fit; a check built by other means
+      // (tests, a config loader without the hook) is still told, once.
+      const { intervalMs, estimateMs, fits } = icmpCycle(valid.length, opts, check.timeoutMs);
+      if (!fits && !warnedBudget) {
         warnedBudget = true;
         ctx.logger.warn('icmp check cannot finish within its timeout: raise timeout, lower count or split the targets', {
           check: check.id, targets: valid.length, count: opts.count, intervalMs, estimateMs: Math.round(estimateMs), timeoutMs: check.timeoutMs,
         });
       }
       const args = fpingArgs({ count: opts.count, perPacketTimeoutMs: opts.perPacketTimeout, intervalMs });
-      const run = await runFping(choice.fping!, args, valid, ctx.signal);
+      const run = await runFping(choice.fping!, args, valid, ctx.signal, { perPacketTimeoutMs: opts.perPacketTimeout });
       ({ outcomes, aborted } = run);
       runFailure = run.failure;
     } else {
@@ -189,7 +233,8 @@ export function createIcmpProbe(check: CheckConfig, opts: IcmpOptions, services:
     for (const t of valid) {
       let outcome = outcomes.get(t);
       if (!outcome) {
-        if (aborted) outcome = { kind: 'timeout' };
+        // Cut short before fping said anything of it: not measured, never down.
+        if (aborted) outcome = { kind: 'unmeasured', message: 'not measured: the cycle was cut short at the deadline' };
         else if (runFailure) outcome = { kind: 'error', message: runFailure };
         // fping exits 2 and, without -q, says why on stderr; a name it is silent about still did not resolve.
         else if (!/^[0-9.]+$|:/.test(t)) outcome = { kind: 'dns', message: `${t}: no address found` };
@@ -212,6 +257,9 @@ export default defineProbe({
   type: 'icmp',
   options,
   validateTarget: (target) => (HOST.test(target) ? undefined : 'is not an IP address or host name'),
+  // The ping engine's cycle is bounded by maxProcesses rather than fping's interval; fping is what
+  // `auto` picks wherever it is installed, so the cycle is judged as fping's.
+  validateCheck: (check, opts) => (opts.engine === 'ping' ? undefined : cycleProblem(check.targets.length, opts, check.timeoutMs)),
   create(check, opts, services) {
     return createIcmpProbe(check, opts, services);
   },

@@ -44,6 +44,12 @@ export interface ProbePlugin<S extends z.ZodRawShape = z.ZodRawShape> {
    * The message follows the quoted target: `"ehr-gateway" is not host:port …`.
    */
   validateTarget?(target: string, options: z.infer<z.ZodObject<S>>): string | undefined;
+  /**
+   * Optional: what is wrong with the check as a whole — its (expanded) targets and timeout taken
+   * together with its options (an fping cycle that cannot fit the timeout) — or undefined. Called at
+   * load time after the targets passed `validateTarget`; the message is reported at `checks[i]`.
+   */
+  validateCheck?(check: { targets: readonly string[]; timeoutMs: number }, options: z.infer<z.ZodObject<S>>): string | undefined;
 }
 
 /** Keeps a plugin's option types inside its own file while the registry holds them all alike. */

@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
 import { hostPortProblem, parseHostPort } from './lib/host-port.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
+import { regex } from '../core/schema.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 const options = {
   /** When set, the service must greet with a banner matching this regex (SMTP, FTP, some interface engines). */
-  expectBanner: z.string().optional(),
+  expectBanner: regex.optional(),
 };
 
 export default defineProbe({

@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { rememberSecret } from '../core/secrets.js';
 
 /**
  * Connection options from a URL: `redis://[user:pass@]host:port/db`, `rediss://…` (TLS), or
@@ -9,6 +10,8 @@ export function redisOptionsFrom(url: string): RedisOptions {
   const u = new URL(url);
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`unsupported Redis URL scheme "${u.protocol}"`);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  // REDIS_URL never passes the config's secret resolution: its password is remembered here.
+  if (u.password) rememberSecret(url);
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port: u.port ? Number(u.port) : 6379,

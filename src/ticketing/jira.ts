@@ -8,7 +8,7 @@ import { defineTicketProvider, type TicketCallContext, type TicketProvider } fro
 import { plainText } from './ticket-text.js';
 import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
-import { duration, secret } from '../core/schema.js';
+import { duration, identity, secret } from '../core/schema.js';
 import { rememberSecret } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 
@@ -37,7 +37,7 @@ const options = {
   /** Required. The site, e.g. https://hospital.atlassian.net (Data Center: with its context path). http:// only on loopback. */
   url: vendorUrl('https://hospital.atlassian.net'),
   /** Jira Cloud: the account's e-mail, with `apiToken` (HTTP Basic). */
-  email: secret.optional(),
+  email: identity.optional(),
   /** Jira Cloud: an API token of the account in `email`; use env: or file:. */
   apiToken: secret.optional(),
   /** Jira Data Center: a personal access token (HTTP Bearer), instead of email + apiToken. */

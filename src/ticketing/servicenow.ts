@@ -3,8 +3,8 @@ import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse 
 import { z } from 'zod';
 import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
-import { duration, secret } from '../core/schema.js';
-import { rememberSecret } from '../core/secrets.js';
+import { duration, identity, secret } from '../core/schema.js';
+import { clipRedacted, rememberSecret } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
 import { defineTicketProvider, type TicketCallContext, type TicketProvider, type TicketServices } from './ticket-provider.js';
@@ -53,7 +53,7 @@ const options = {
     // Paths are appended to it: a query or a fragment would swallow them.
     .refine((u) => !/[?#]/.test(u), { message: 'must be the instance address only, without a query or fragment' }),
   /** Basic auth user (an integration user with the itil role); use env: or file:. With `password`. */
-  user: secret.optional(),
+  user: identity.optional(),
   /** Basic auth password; use env: or file:. */
   password: secret.optional(),
   /** An OAuth access token, sent as `Authorization: Bearer …`, instead of user and password. */
@@ -372,7 +372,7 @@ class ServiceNowProvider implements TicketProvider {
 
   /** A 2xx answer that is not what the Table API sends. */
   private unexpected(what: string, res: AxiosResponse, retryable: boolean, why: string): DeliveryError {
-    return new DeliveryError(`servicenow ${this.id} ${what}: HTTP ${res.status} ${why}: ${JSON.stringify(res.data ?? '').slice(0, 200)}`, { retryable, status: res.status });
+    return new DeliveryError(`servicenow ${this.id} ${what}: HTTP ${res.status} ${why}: ${clipRedacted(JSON.stringify(res.data ?? ''), 200)}`, { retryable, status: res.status });
   }
 
   private refOf(sysId: string, number: string | undefined): TicketRef {

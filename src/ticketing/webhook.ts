@@ -4,6 +4,7 @@ import { deliveryErrorFrom } from './http-delivery.js';
 import { incidentSummary } from './summary.js';
 import { defineTicketProvider } from './ticket-provider.js';
 import { duration, maybeSecret, secret } from '../core/schema.js';
+import { rememberHeaderSecrets } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 
 const options = {
@@ -18,7 +19,7 @@ const options = {
   /** Sent as `Authorization: Bearer …`; use env: or file:. */
   token: secret.optional(),
   /** Extra request headers (default none); a value may be `env:NAME` or `file:/path`. */
-  headers: z.record(z.string(), maybeSecret).default({}),
+  headers: z.record(z.string(), maybeSecret).default({}).transform((headers) => (rememberHeaderSecrets(headers), headers)),
   timeout: duration.default(10_000),
   /**
    * Optional: the body to send instead of the contract payload, for a receiver that wants its own

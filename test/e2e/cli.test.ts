@@ -63,6 +63,64 @@ describe('command line', function () {
     expect(existsSync(join(dataDir, 'redis.sock')), 'no redis-server was started').to.equal(false);
   });
 
+  it('prints the version from package.json with --version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const r = await cli(['--version']);
+    expect(r).to.include({ code: 0, stdout: `${version}\n` });
+  });
+
+  it('lists the exit codes in --help', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).to.equal(0);
+    for (const line of ['0  ok', '1  failed', '2  bad config or usage', '3  a dependency']) expect(r.stdout).to.include(line);
+  });
+
+  it('names a missing config file and says how to create one', async () => {
+    const missing = join(tmpdir(), 'prodrome-surely-missing', 'prodrome.yaml');
+    const r = await cli(['validate', '-c', missing]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include(`config file not found: ${missing} (copy `);
+    expect(r.stderr).to.include(`${join(process.cwd(), 'config', 'prodrome.yaml')} or one of ${join(process.cwd(), 'config', 'examples')}/*.yaml, or run prodrome demo`);
+  });
+
+  it('validate warns on stderr, prints ok and exits 0 for a config without checks', async () => {
+    const r = await cli(['validate', '-c', writeConfig('http: { listen: "127.0.0.1:9464" }\n')]);
+    expect(r).to.include({ code: 0, stdout: 'ok\n' });
+    expect(r.stderr).to.include('warning: no checks configured: this daemon watches nothing');
+  });
+
+  it('validate rejects, with exit 2, a bad regular expression that start would only find when building the probe', async () => {
+    const config = writeConfig('checks:\n  - { id: smtp, type: tcp, target: "127.0.0.1:25", expectBanner: "(unclosed" }\n');
+    for (const command of ['validate', 'start']) {
+      const r = await cli([command, '-c', config]);
+      expect(r.code, `${command}: ${r.stderr}`).to.equal(2);
+      expect(r.stderr).to.include('checks[0].expectBanner: is not a valid regular expression');
+    }
+  });
+
+  it('start logs a warning when no checks are configured', async () => {
+    const url = await sharedRedisUrl();
+    const daemon = new DaemonProcess(['start', '-c', writeConfig(`redis: { url: "${url}", prefix: ${uniquePrefix('cli-empty')} }\nhttp: { listen: "127.0.0.1:${await freePort()}" }\n`)], { ...process.env, PRODROME_CONFIG: '' });
+    try {
+      const line = await daemon.waitForLog((l) => l.level === 'warn' && String(l.message).toLowerCase() === 'no checks configured: this daemon watches nothing');
+      expect(line).to.be.an('object');
+    } finally {
+      await daemon.kill('SIGTERM');
+    }
+  });
+
+  it('exits 2 for a usage error', async () => {
+    const r = await cli(['nosuch']);
+    expect(r.code).to.equal(2);
+  });
+
+  it('validate rejects a REDIS_URL that start could not use, when redis.url is not set', async () => {
+    const r = await cli(['validate', '-c', writeConfig('checks:\n  - { id: a, type: tcp, target: "127.0.0.1:1" }\n')], { REDIS_URL: 'http://:hunter2pw@127.0.0.1:6379/' });
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.include('REDIS_URL (environment, used as redis.url is not set): "http://:***@127.0.0.1:6379/" is not a Redis URL');
+    expect(r.stderr).not.to.include('hunter2pw');
+  });
+
   it('reads the config path from PRODROME_CONFIG', async () => {
     const r = await cli(['validate'], { PRODROME_CONFIG: writeConfig(BAD) });
     expect(r.code).to.equal(2);
@@ -88,6 +146,18 @@ describe('command line', function () {
       const r = await cli(['check', 'web', '--json', '-c', writeConfig(`checks:\n  - { id: web, type: tcp, target: "127.0.0.1:${dead}" }\n`)]);
       expect(r.code).to.equal(1);
       expect(JSON.parse(r.stdout).results[0].error.kind).to.equal('refused');
+    });
+
+    it('prints WARN and exits 0 for a target in warning state', async () => {
+      const slow = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 60));
+      const slowPort = await listen(slow);
+      try {
+        const r = await cli(['check', 'web', '-c', writeConfig(`checks:\n  - { id: web, type: http, target: "http://127.0.0.1:${slowPort}/", slow: 10ms }\n`)]);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(/^WARN {2}web .*slow: /);
+      } finally {
+        await close(slow);
+      }
     });
 
     it('judges a heartbeat check by the beats the daemon stored in Redis', async () => {

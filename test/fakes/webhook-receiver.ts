@@ -12,6 +12,15 @@ export interface ReceivedHook {
   receivedAt: number;
 }
 
+/** A failure the receiver answers with before normal service resumes. */
+export interface PlannedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Quote the request's headers and body back, as a careless server's 400 does (our credentials included). */
+  echo?: boolean;
+}
+
 /**
  * A ticket system's webhook endpoint: records deliveries, answers planned failures first (503,
  * 429 with Retry-After …), and like a careful receiver treats a repeated Idempotency-Key as the
@@ -19,7 +28,7 @@ export interface ReceivedHook {
  */
 export class WebhookReceiver extends EventEmitter<{ arrived: [string]; delivered: [ReceivedHook]; refused: [number] }> {
   readonly received: ReceivedHook[] = [];
-  private readonly planned: { status: number; headers?: Record<string, string>; body?: string }[] = [];
+  private readonly planned: PlannedAnswer[] = [];
   private readonly seen = new Map<string, string>();
   private server = http.createServer((req, res) => void this.handle(req, res));
   private nextId = 1;
@@ -48,7 +57,7 @@ export class WebhookReceiver extends EventEmitter<{ arrived: [string]; delivered
   }
 
   /** The next deliveries get these answers, in order, before normal service resumes. */
-  failNext(...answers: { status: number; headers?: Record<string, string>; body?: string }[]): void {
+  failNext(...answers: PlannedAnswer[]): void {
     this.planned.push(...answers);
   }
 
@@ -77,7 +86,8 @@ export class WebhookReceiver extends EventEmitter<{ arrived: [string]; delivered
     const planned = this.planned.shift();
     if (planned) {
       res.writeHead(planned.status, { 'content-type': 'application/json', ...planned.headers });
-      res.end(planned.body ?? JSON.stringify({ error: 'planned failure' }));
+      const quoted = planned.echo ? JSON.stringify({ error: 'bad request', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }) : undefined;
+      res.end(quoted ?? planned.body ?? JSON.stringify({ error: 'planned failure' }));
       this.refusedCount++;
       this.emit('refused', planned.status);
       return;

@@ -8,6 +8,7 @@ import { PduReader, associateRq, echoCommand, parseCommand } from '../../src/pro
 import { startDicomScp, type DicomScp, type DicomScpOptions } from '../../src/demo/simulators/dicom-scp.js';
 import { freePortClosed } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
+import { dicomPeer } from './hostile-peers.js';
 
 describe('dicom-echo probe', () => {
   let scp: DicomScp;
@@ -114,6 +115,23 @@ describe('dicom-echo probe', () => {
     it('fails with reset when the SCP closes the connection instead of answering the C-ECHO', async () => {
       const result = await run({ behaviour: 'close-on-echo' });
       expect(result.error).to.deep.equal({ kind: 'reset', message: 'connection closed by the SCP during echo' });
+    });
+
+    it('fails with bad_payload at once, holding at most about 1 MiB, when the SCP streams command fragments without end', async () => {
+      const peer = await dicomPeer('endless-pdata');
+      try {
+        const rssBefore = process.memoryUsage().rss;
+        const started = Date.now();
+        const result = await runOnce(makeProbe('dicom-echo'), peer.address, 3_000);
+        const elapsed = Date.now() - started;
+        const grewMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+        expect(result.error?.kind).to.equal('bad_payload');
+        expect(result.error?.message).to.match(/more than 1048576 bytes/);
+        expect(elapsed, 'well before the deadline').to.be.below(1_500);
+        expect(grewMb, 'RSS growth in MB').to.be.below(64);
+      } finally {
+        await peer.close();
+      }
     });
 
     it('fails with bad_payload when the answer is not DICOM', async () => {

@@ -3,7 +3,9 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { probeRegistry } from '../../src/probes/index.js';
 import { FakeFhirServer, operationOutcome } from '../../src/demo/simulators/fhir-server.js';
-import { freePortClosed } from '../helpers/servers.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { close, freePortClosed, httpServer, listen } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
 
 function pem(key: KeyObject): string {
@@ -286,6 +288,42 @@ describe('fhir probe', () => {
 
     it('fails, without throwing, on a target that is not a URL', async () => {
       expect((await runOnce(makeProbe('fhir'), 'ehr:8080')).error?.kind).to.equal('error');
+    });
+  });
+
+  describe('bodies built to stall the parse', () => {
+    let server: http.Server;
+    let body = '';
+    beforeEach(async () => {
+      server = httpServer((_req, res) => res.writeHead(200, { 'content-type': 'application/fhir+json' }).end(body));
+      await listen(server);
+    });
+    afterEach(() => close(server));
+    const base = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+    const capability = (inner: string) => `{"resourceType":"CapabilityStatement","fhirVersion":"4.0.1","x":${inner}}`;
+
+    it('fails with bad_payload, without parsing, on metadata nested deeper than 64 levels', async () => {
+      // 2 MB of [[[…]]]: JSON.parse would block the event loop ≈0.3 s; 8 MB, ≈2.5 s.
+      body = capability(`${'['.repeat(999_000)}${']'.repeat(999_000)}`);
+      const result = await runOnce(makeProbe('fhir'), base(), 3_000);
+      expect(result.error).to.deep.equal({ kind: 'bad_payload', message: 'metadata: JSON nested deeper than 64 levels' });
+      expect(result.phases!.metadata, 'ms in the metadata phase').to.be.below(150);
+    });
+
+    it('passes metadata nested 64 levels deep, with brackets inside strings not counted', async () => {
+      body = capability(`["${'['.repeat(100)}", ${'['.repeat(60)}${']'.repeat(60)}]`);
+      expect((await runOnce(makeProbe('fhir'), base())).ok).to.equal(true);
+    });
+
+    it('fails with bad_payload on metadata over the 2 MiB default body size', async () => {
+      body = capability(JSON.stringify('x'.repeat(3 * 1024 * 1024)));
+      const result = await runOnce(makeProbe('fhir'), base());
+      expect(result.error).to.deep.equal({ kind: 'bad_payload', message: 'metadata: larger than 2097152 bytes' });
+    });
+
+    it('reads a larger CapabilityStatement when maxBodyBytes allows it', async () => {
+      body = capability(JSON.stringify('x'.repeat(3 * 1024 * 1024)));
+      expect((await runOnce(makeProbe('fhir', { maxBodyBytes: 8 * 1024 * 1024 }), base())).ok).to.equal(true);
     });
   });
 

@@ -132,6 +132,26 @@ describe('probe HTTP client', () => {
     });
   }
 
+  const foreign: [string, string][] = [
+    ['an SSH banner', 'SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n'],
+    ['binary garbage without a line end', '\x00\x15\x03\x01\x00\x02\x02\x46'],
+    ['a status line of another protocol', 'HTTP/2.0 200 OK\r\n'],
+    ['an SMTP greeting, one byte short of a line', '220 mail.example.org ESMTP'],
+  ];
+  for (const [what, greeting] of foreign) {
+    it(`rejects ${what} with HPE_INVALID_CONSTANT at once, while the peer keeps the connection open`, async () => {
+      const started = Date.now();
+      const err = await exchange([greeting], {}, { end: false }, 3_000).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code).to.equal('HPE_INVALID_CONSTANT');
+      expect(Date.now() - started).to.be.below(1_000);
+    });
+  }
+
+  it('waits for the rest of a status line that arrives one byte at a time', async () => {
+    const { res } = await exchange([...'HTTP/1.1 200 OK\r\n', 'Content-Length: 2\r\n\r\nok']);
+    expect(res).to.include({ status: 200, body: 'ok' });
+  });
+
   it('rejects endless headers with HPE_HEADER_OVERFLOW', async () => {
     const err = await exchange([`HTTP/1.1 200 OK\r\nX-Junk: ${'a'.repeat(70_000)}`], {}, { end: false }).then(() => undefined, (e: NodeJS.ErrnoException) => e);
     expect(err?.code).to.equal('HPE_HEADER_OVERFLOW');

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { CheckConfig } from '../../src/config/types.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
-import icmp, { autoInterval, createIcmpProbe, type IcmpDeps, type IcmpOptions } from '../../src/probes/icmp.js';
+import icmp, { autoInterval, createIcmpProbe, cycleProblem, type IcmpDeps, type IcmpOptions } from '../../src/probes/icmp.js';
 import { parseFpingOutput } from '../../src/probes/icmp-fping.js';
 import { processExists, writeFakeFping, type FakeFping } from '../fakes/fake-fping.js';
 import { makeProbe, runOnce } from './run-probe.js';
@@ -45,6 +45,23 @@ describe('icmp probe', () => {
       expect(result.ok).to.equal(true);
       expect(result.thresholds?.loss_percent).to.deep.equal({ critical: 50, direction: 'above' });
       expect(result.thresholds?.rtt_ms).to.deep.equal({ critical: 1_000, direction: 'above' });
+    });
+
+    it('keeps the replies of a cycle cut short at the deadline and marks the targets not reached unknown, never down', async () => {
+      // 1,000 targets × 3 at 1 ms need ≈3.7 s; the deadline comes after 0.6 s, when fping has sent
+      // a first request to roughly half of them.
+      const targets = loopback(1_000);
+      const started = Date.now();
+      const results = await batch(probeWith({ engine: 'fping', count: 3, packetInterval: 1 }), targets, AbortSignal.timeout(600));
+      expect(Date.now() - started, 'ends soon after the deadline').to.be.below(600 + 500);
+      const passed = [...results.values()].filter((r) => r.ok);
+      const unknown = [...results.values()].filter((r) => r.unknown);
+      expect(results.size).to.equal(1_000);
+      expect(passed.length, 'the targets that answered pass').to.be.above(50);
+      expect(unknown.length, 'the targets not reached are unknown').to.be.above(50);
+      expect(passed.length + unknown.length, 'no target is down').to.equal(1_000);
+      for (const r of passed) expect(r.values.packets_received).to.be.at.least(1);
+      expect(results.get(targets[0]!)?.ok, 'the first target answered').to.equal(true);
     });
 
     it('fails with dns for a name that does not resolve', async () => {
@@ -196,7 +213,7 @@ describe('icmp probe', () => {
     }
   });
 
-  it('kills a hanging fping at the deadline and reports every target as timeout', async () => {
+  it('kills a hanging fping at the deadline and reports every target as unknown, not down', async () => {
     const fake = await writeFakeFping({ hang: true });
     try {
       const controller = new AbortController();
@@ -205,7 +222,7 @@ describe('icmp probe', () => {
       controller.abort();
       const results = await running;
       expect(results.size).to.equal(20);
-      for (const r of results.values()) expect(r.error?.kind).to.equal('timeout');
+      for (const r of results.values()) expect(r).to.include({ ok: false, unknown: true });
       expect(processExists(pid), 'the fake fping is gone, not a zombie').to.equal(false);
     } finally {
       await fake.remove();
@@ -302,6 +319,41 @@ describe('icmp probe', () => {
     } finally {
       await fake.remove();
     }
+  });
+
+  describe('at load time', () => {
+    const opts = (fields: Record<string, unknown>) => z.strictObject(icmp.options).parse(fields) as IcmpOptions;
+    const targets = (n: number) => ({ targets: loopback(n) });
+
+    it('rejects a cycle that cannot fit the timeout, naming the figures and the fix', () => {
+      const problem = icmp.validateCheck!({ ...targets(5_000), timeoutMs: 1_000 }, opts({ count: 3 }));
+      expect(problem).to.equal("5000 targets × count 3 need at least 5.9s at fping's 0.2ms fastest interval; timeout is 1s — raise timeout to 7s, lower count, or split the check");
+    });
+
+    it('rejects a cycle that cannot fit at a configured packet interval', () => {
+      const problem = icmp.validateCheck!({ ...targets(5_000), timeoutMs: 10_000 }, opts({ count: 3, packetInterval: 1 }));
+      expect(problem).to.match(/^5000 targets × count 3 need at least 17\.9s at fping's 1ms interval; timeout is 10s — raise timeout to 19s/);
+    });
+
+    it('accepts 5,000 targets × 3 in a 10 s timeout', () => {
+      expect(icmp.validateCheck!({ ...targets(5_000), timeoutMs: 10_000 }, opts({ count: 3 }))).to.equal(undefined);
+    });
+
+    it('leaves the ping engine alone', () => {
+      expect(icmp.validateCheck!({ ...targets(5_000), timeoutMs: 1_000 }, opts({ engine: 'ping' }))).to.equal(undefined);
+    });
+
+    it('judges a cycle as the run does: a check it accepts is one the run does not warn about', () => {
+      for (const n of [1, 100, 1_000, 5_000, 20_000]) {
+        for (const timeoutMs of [1_000, 2_000, 10_000, 60_000]) {
+          const fields = { count: 3, perPacketTimeout: 1_000 } as IcmpOptions;
+          const accepted = cycleProblem(n, fields, timeoutMs) === undefined;
+          const interval = autoInterval(n, 3, timeoutMs, 1_000);
+          const estimate = n * 3 * (interval + 0.1) + 2 * 200 + 1_000;
+          expect(accepted, `${n} targets in ${timeoutMs}ms`).to.equal(estimate <= timeoutMs);
+        }
+      }
+    });
   });
 
   it('spreads 5,000 targets × 3 requests over half of a 10 s timeout', () => {

@@ -1,4 +1,5 @@
 import type { FailureKind } from '../../messages/probe-result.js';
+import { clipRedacted } from '../../core/secrets.js';
 import { ProbeFailure } from './probe-failure.js';
 
 /*
@@ -6,8 +7,40 @@ import { ProbeFailure } from './probe-failure.js';
  * from servers that explain a refusal in a FHIR OperationOutcome, and must quote them alike.
  */
 
-/** The parsed body, or undefined when it is not JSON. */
+/**
+ * Nesting deeper than this is not a health answer: a CapabilityStatement or OperationOutcome goes
+ * about 8 levels deep. JSON.parse of deeply nested input is slow and cannot be interrupted (2 MB of
+ * `[[[…]]]` blocks the event loop ≈0.3 s, 8 MB ≈2.5 s).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Whether `body` nests objects and arrays deeper than `limit`: one pass counting brackets outside
+ * strings, so the question costs far less than JSON.parse would. Only nesting is looked at; the
+ * parse still judges whether the text is JSON.
+ */
+export function jsonTooDeep(body: string, limit = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/** The parsed body, or undefined when it is not JSON or nests deeper than MAX_JSON_DEPTH. */
 export function parseJson(body: string): unknown {
+  if (jsonTooDeep(body)) return undefined;
   try {
     return JSON.parse(body);
   } catch {
@@ -19,9 +52,12 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** The start of a body on one line: enough to recognise an error page in a failure message. */
+/**
+ * The start of a body on one line: enough to recognise an error page in a failure message.
+ * Redacted before the cut, so a server quoting a credential leaves none of it behind.
+ */
 export function snippet(body: string): string {
-  return body.slice(0, 120).replace(/\s+/g, ' ').trim();
+  return clipRedacted(body, 120).replace(/\s+/g, ' ').trim();
 }
 
 /** The diagnostics of an OperationOutcome body, else the start of the body: the server's own words. */
@@ -35,7 +71,7 @@ export function errorDetail(body: string): string {
         return typeof issue.diagnostics === 'string' ? issue.diagnostics : typeof details === 'string' ? details : typeof issue.code === 'string' ? issue.code : '';
       })
       .filter(Boolean);
-    if (texts.length) return texts.join('; ').slice(0, 300);
+    if (texts.length) return clipRedacted(texts.join('; '), 300);
   }
   return snippet(body);
 }
