@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
-import { Command, Option } from 'commander';
-import { Redis } from 'ioredis';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Redis } from 'ioredis';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { resolveRedis, startDaemon } from './app.js';
 import { configPathFrom, loadConfig } from './config/load.js';
 import { configWarnings } from './config/warnings.js';
 import { plugins } from './plugins.js';
@@ -12,18 +11,22 @@ import type { ProdromeConfig } from './config/types.js';
 import { formatDuration, parseDuration } from './core/duration.js';
 import { redisUrlProblem } from './core/schema.js';
 import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
-import { positiveNumber, runDemo } from './demo/demo.js';
 import { createLogger, silentLogger } from './core/logger.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
 import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
-import { redisOptionsFrom } from './queue/redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 import type { Incident } from './messages/incident.js';
 import { SilenceStore } from './noise/silences.js';
 import { formatReportCsv, formatReportText } from './report/format.js';
 import { readReportInput } from './report/gather.js';
 import { buildReport, incidentsInPeriod, isAfterHours } from './report/report.js';
+
+/*
+ * The daemon, the demo and the Redis client (BullMQ, ioredis: half a second and ~40 MB) are loaded
+ * by the commands that use them, not by `validate`, `check` or `--help`.
+ */
+const loadApp = () => import('./app.js');
 
 /** Exit codes of the contract. */
 const EXIT = { ok: 0, failed: 1, badConfig: 2, dependency: 3 } as const;
@@ -65,9 +68,9 @@ async function commandStart(opts: { config?: string }): Promise<void> {
   // process.on, not once: a second Ctrl-C during the drain must not kill the process half-way.
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  let daemon: Awaited<ReturnType<typeof startDaemon>>;
+  let daemon: Awaited<ReturnType<Awaited<ReturnType<typeof loadApp>>['startDaemon']>>;
   try {
-    daemon = await startDaemon(config, logger);
+    daemon = await (await loadApp()).startDaemon(config, logger);
   } catch (err) {
     logger.error('Cannot start', { error: errorMessage(err) });
     process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
@@ -158,10 +161,11 @@ async function openDaemonRedis(config: ProdromeConfig): Promise<{ redis: Redis; 
     const socket = managedSocketPath(config.redis.dataDir);
     if (existsSync(socket)) redisUrl = `unix:${socket}`;
     else {
-      managed = (await resolveRedis(config, silentLogger())).managed;
+      managed = (await (await loadApp()).resolveRedis(config, silentLogger())).managed;
       redisUrl = managed!.url;
     }
   }
+  const [{ Redis }, { redisOptionsFrom }] = await Promise.all([import('ioredis'), import('./queue/redis.js')]);
   const redis = new Redis({ ...redisOptionsFrom(redisUrl), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   try {
     await redis.connect();
@@ -317,7 +321,15 @@ async function commandSilenceRemove(id: string, opts: { config?: string }): Prom
 }
 
 async function commandDemo(opts: { duration?: number; speed?: number }): Promise<void> {
+  const { runDemo } = await import('./demo/demo.js');
   process.exit(await runDemo({ durationSeconds: opts.duration, speed: opts.speed }));
+}
+
+/** Commander argument parser for `--duration` and `--speed`. */
+function positiveNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number greater than 0');
+  return n;
 }
 
 const { version } = JSON.parse(readFileSync(`${PACKAGE_ROOT}package.json`, 'utf8')) as { version: string };

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { startDaemon, type Daemon } from '../app.js';
 import { createLogger } from '../core/logger.js';
@@ -190,9 +189,3 @@ async function removeKeys(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-/** Commander argument parser for `--duration` and `--speed`. */
-export function positiveNumber(text: string): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number greater than 0');
-  return n;
-}
