@@ -11,7 +11,7 @@
  * 4. `prodrome validate` of a generated 10,000-check config: wall time of the process, median of 3.
  *    Bar ≤ 2 s.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { BARS } from './lib/bars.js';
 import { CLI, disposeDaemon, startDaemon, type BenchDaemon } from './lib/daemon.js';
 import { envNumber, pick } from './lib/env.js';
-import { freePort, get, sleep } from './lib/net.js';
+import { freePort, get, sleep, startTargets } from './lib/net.js';
 import { MB, rssBytes } from './lib/proc.js';
 import { barRow, figure, fmt, mdTable, median, ROOT, type BenchOutput, type ResultRow } from './lib/results.js';
 import type { TargetPorts } from './lib/target-server.js';
@@ -34,14 +34,6 @@ const IDLE_WARMUP_S = envNumber('FOOTPRINT_IDLE_WARMUP_S', pick(60, 32));
 /** Wait for every check's first run (they are spread over the 30 s interval). */
 const FIRST_ROUND_S = 33;
 
-async function startTargets(): Promise<{ child: ChildProcess; ports: TargetPorts }> {
-  const child = fork(path.join(here, 'lib/target-server.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ports = await new Promise<TargetPorts>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as TargetPorts));
-    child.once('exit', (code) => reject(new Error(`target server exited (${code})`)));
-  });
-  return { child, ports };
-}
 
 /** `n` GETs, one a second, each on a fresh connection: their times and the last body's size. */
 async function timeGets(port: number, url: string, n: number): Promise<{ ms: number[]; bytes: number; body: string }> {

@@ -15,10 +15,9 @@
  * spent in that window. Only 127.0.0.1 is contacted. Set PRODROME_BENCH_CPU_PROF=<dir> to write a
  * V8 CPU profile of each worker there.
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +28,7 @@ import { ensurePeer } from './lib/peers.js';
 import { procCpu, ticksPerSecond } from './lib/proc.js';
 import { barRow, figure, mdTable, median, notMeasured, type BenchOutput, type ResultRow } from './lib/results.js';
 import type { WorkerJob, WorkerReport } from './lib/pipeline-worker.js';
-import type { TargetPorts } from './lib/target-server.js';
+import { freePort, startTargets } from './lib/net.js';
 
 /**
  * Probe rates measured, per second. A Node process pays per wake-up, so its cost per probe falls
@@ -50,14 +49,6 @@ interface Row {
   note?: string;
 }
 
-async function startTargets(): Promise<{ child: ChildProcess; ports: TargetPorts }> {
-  const child = fork(path.join(here, 'lib/target-server.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ports = await new Promise<TargetPorts>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as TargetPorts));
-    child.once('exit', (code) => reject(new Error(`target server exited (${code})`)));
-  });
-  return { child, ports };
-}
 
 async function runWorker(job: WorkerJob): Promise<WorkerReport> {
   const profDir = process.env.PRODROME_BENCH_CPU_PROF;
@@ -70,16 +61,6 @@ async function runWorker(job: WorkerJob): Promise<WorkerReport> {
   return report;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function get(agent: http.Agent | false, port: number, pathAndQuery: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

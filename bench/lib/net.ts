@@ -1,6 +1,8 @@
 /** Loopback-only HTTP helpers for the benches. */
+import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import type { TargetPorts } from './target-server.js';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,4 +54,14 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** The loopback target server (lib/target-server.js) in a process of its own, so its CPU is not the bench's. */
+export async function startTargets(): Promise<{ child: ChildProcess; ports: TargetPorts }> {
+  const child = fork(new URL('./target-server.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ports = await new Promise<TargetPorts>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as TargetPorts));
+    child.once('exit', (code) => reject(new Error(`target server exited (${code})`)));
+  });
+  return { child, ports };
 }
