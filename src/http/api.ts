@@ -1,7 +1,6 @@
 import type { ProdromeConfig } from '../config/types.js';
-import { clipRedacted, redactDeep } from '../core/secrets.js';
+import { clipRedacted, redactDeep, redactSecrets } from '../core/secrets.js';
 import type { TargetState } from '../evaluator/evaluator.js';
-import { incidentKey } from '../messages/keys.js';
 import type { IncidentStore } from '../incidents/store.js';
 import { timelineOf } from '../incidents/timeline.js';
 import type { HttpServer } from './server.js';
@@ -28,37 +27,46 @@ export interface ApiDeps {
 /** The JSON API: what the daemon sees now (checks) and what it has raised (incidents). */
 export function registerApiRoutes(http: HttpServer, { config, states, store, heartbeats, breakers }: ApiDeps): void {
   http.route('GET', '/api/checks', async () => {
-    // One pass over the states, grouped by check and target: linear in targets (20,000 targets
-    // once took a second of the event loop every probe shares, filtering all states per target).
-    const byTarget = new Map<string, { own?: TargetState; aspects: TargetState[] }>();
+    // One pass over the states, grouped by check, then target: linear in targets (20,000 targets
+    // once took a second of the event loop every probe shares, filtering all states per target),
+    // with no key strings built per target.
+    const byCheck = new Map<string, Map<string, { own?: TargetState; aspects: TargetState[] }>>();
     for (const s of states.all()) {
-      const base = incidentKey(s.checkId, s.target);
-      let entry = byTarget.get(base);
-      if (!entry) byTarget.set(base, (entry = { aspects: [] }));
+      let byTarget = byCheck.get(s.checkId);
+      if (!byTarget) byCheck.set(s.checkId, (byTarget = new Map()));
+      let entry = byTarget.get(s.target);
+      if (!entry) byTarget.set(s.target, (entry = { aspects: [] }));
       if (s.aspect) entry.aspects.push(s);
       else entry.own = s;
     }
-    const body = config.checks.map((check) => ({
-      id: check.id,
-      type: check.type,
-      description: check.description,
-      interval: check.intervalMs,
-      schedule: check.schedule,
-      targets: check.targets.map((target) => {
-        const entry = byTarget.get(incidentKey(check.id, target));
-        const s = entry?.own;
-        return {
-          target,
-          status: s?.status ?? 'unknown',
-          since: s ? new Date(s.since).toISOString() : null,
-          lastRunAt: s?.lastRunAt ? new Date(s.lastRunAt).toISOString() : null,
-          consecutiveFailures: s?.consecutiveFailures ?? 0,
-          last: s?.lastResult ? { ok: s.lastResult.ok, durationMs: s.lastResult.durationMs, error: s.lastResult.error ?? null } : null,
-          predictions: (entry?.aspects ?? []).map((p) => ({ aspect: p.aspect, status: p.status, message: p.lastResult?.error?.message ?? null, values: p.lastResult?.values ?? {} })),
-        };
-      }),
-    }));
-    return { status: 200, body: redactDeep(body) };
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const body = config.checks.map((check) => {
+      const byTarget = byCheck.get(check.id);
+      return {
+        id: check.id,
+        type: check.type,
+        description: check.description,
+        interval: check.intervalMs,
+        schedule: check.schedule,
+        targets: check.targets.map((target) => {
+          const entry = byTarget?.get(target);
+          const s = entry?.own;
+          const error = s?.lastResult?.error;
+          return {
+            target,
+            status: s?.status ?? 'unknown',
+            since: s ? iso(s.since) : null,
+            lastRunAt: s?.lastRunAt ? iso(s.lastRunAt) : null,
+            consecutiveFailures: s?.consecutiveFailures ?? 0,
+            // What a peer said is redacted where it entered (runProbe); again here, on the only
+            // strings that came from outside, rather than walking every target's answer.
+            last: s?.lastResult ? { ok: s.lastResult.ok, durationMs: s.lastResult.durationMs, error: error ? { ...error, message: redactSecrets(error.message) } : null } : null,
+            predictions: entry?.aspects.length ? entry.aspects.map((p) => ({ aspect: p.aspect, status: p.status, message: p.lastResult?.error?.message ? redactSecrets(p.lastResult.error.message) : null, values: redactDeep(p.lastResult?.values ?? {}) })) : [],
+          };
+        }),
+      };
+    });
+    return { status: 200, body };
   });
 
   http.route('GET', '/api/incidents', async (_req, params) => {
