@@ -12,6 +12,18 @@ export interface ScrapeSources {
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
+/** A gauge whose series are computed at scrape time from what the daemon already holds. */
+class DerivedGauge<T extends string> extends client.Gauge<T> {
+  constructor(config: client.GaugeConfiguration<T>, private readonly values: () => client.MetricValue<T>[]) {
+    super(config);
+  }
+
+  override async get(): Promise<client.MetricObjectWithValues<client.MetricValue<T>>> {
+    const self = this as unknown as { name: string; help: string; aggregator: client.Aggregator };
+    return { name: self.name, help: self.help, type: 'gauge', values: this.values(), aggregator: self.aggregator } as unknown as client.MetricObjectWithValues<client.MetricValue<T>>;
+  }
+}
+
 /**
  * The one prom-client registry and every metric Prodrome exports. Names and labels are part of
  * the contract (dashboards depend on them); labels are bounded by the config, never by input.
@@ -20,11 +32,10 @@ export class Metrics {
   readonly registry = new client.Registry();
   private sources: ScrapeSources | undefined;
 
-  readonly probeSuccess = new client.Gauge({
+  readonly probeSuccess = new DerivedGauge({
     name: 'prodrome_probe_success', help: 'Last probe result: 1 passed, 0 failed.',
     labelNames: ['check', 'type', 'target'] as const, registers: [this.registry],
-    collect: () => this.publishProbeGauges('success'),
-  });
+  }, () => this.probeGaugeValues('success'));
   /*
    * Seven buckets, not twelve: this histogram is per check, so at 10,000 checks each bucket is
    * 10,000 lines of every scrape (it was most of a 14 MB /metrics). These are the lines an operator
@@ -35,16 +46,14 @@ export class Metrics {
     name: 'prodrome_probe_duration_seconds', help: 'Wall time of a probe.',
     labelNames: ['check', 'type'] as const, buckets: [0.025, 0.1, 0.25, 1, 2.5, 5, 10], registers: [this.registry],
   });
-  readonly probePhase = new client.Gauge({
+  readonly probePhase = new DerivedGauge({
     name: 'prodrome_probe_phase_seconds', help: 'Time of each phase of the last probe (connect, tls, firstByte, token, metadata, read …).',
     labelNames: ['check', 'type', 'target', 'phase'] as const, registers: [this.registry],
-    collect: () => this.publishProbeGauges('phases'),
-  });
-  readonly probeValue = new client.Gauge({
+  }, () => this.probeGaugeValues('phases'));
+  readonly probeValue = new DerivedGauge({
     name: 'prodrome_probe_value', help: 'Numeric values a probe measured (disk used %, cert days left, rtt), as judged by thresholds.',
     labelNames: ['check', 'target', 'name'] as const, registers: [this.registry],
-    collect: () => this.publishProbeGauges('values'),
-  });
+  }, () => this.probeGaugeValues('values'));
   readonly checkState = new client.Gauge({
     name: 'prodrome_check_state', help: 'Evaluated state: 0 ok, 1 warning, 2 critical, 3 unknown.',
     labelNames: ['check', 'target'] as const, registers: [this.registry],
@@ -131,21 +140,25 @@ export class Metrics {
     duration.observe(result.durationMs / 1000);
   }
 
-  /** Rebuilt from the last results: a phase or value the latest result lacks is not shown stale. */
-  private publishProbeGauges(which: 'success' | 'phases' | 'values'): void {
-    if (which === 'phases') this.probePhase.reset();
-    if (which === 'values') this.probeValue.reset();
+  /**
+   * The series of a scrape-time gauge, straight from the last results: a phase or value the latest
+   * result lacks is not shown stale, and nothing is hashed into a gauge only to be read back out
+   * (at 10,000 targets that reset-and-set was a third of a scrape).
+   */
+  private probeGaugeValues(which: 'success' | 'phases' | 'values'): client.MetricValue<string>[] {
+    const out: client.MetricValue<string>[] = [];
     for (const { check, target, result } of this.lastResults.values()) {
-      if (which === 'success') this.probeSuccess.set({ check: check.id, type: check.type, target }, result.ok ? 1 : 0);
+      if (which === 'success') out.push({ labels: { check: check.id, type: check.type, target }, value: result.ok ? 1 : 0 });
       else if (which === 'phases') {
-        for (const phase in result.phases) this.probePhase.set({ check: check.id, type: check.type, target, phase }, result.phases[phase]! / 1000);
+        for (const phase in result.phases) out.push({ labels: { check: check.id, type: check.type, target, phase }, value: result.phases[phase]! / 1000 });
       } else {
         for (const name in result.values) {
           const value = result.values[name];
-          if (typeof value === 'number' && Number.isFinite(value)) this.probeValue.set({ check: check.id, target, name }, value);
+          if (typeof value === 'number' && Number.isFinite(value)) out.push({ labels: { check: check.id, target, name }, value });
         }
       }
     }
+    return out;
   }
 
   setSources(sources: ScrapeSources): void {
