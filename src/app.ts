@@ -1,4 +1,6 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import type { AgentRole } from './agents/assignment.js';
+import { Membership } from './agents/membership.js';
 import type { ProdromeConfig } from './config/types.js';
 import { DependencyError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
@@ -15,6 +17,7 @@ import { SilenceStore } from './noise/silences.js';
 import { readReportInput } from './report/gather.js';
 import { buildReport } from './report/report.js';
 import { registerApiRoutes } from './http/api.js';
+import { registerAgentRoutes } from './http/agents.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
 import { Metrics } from './metrics/metrics.js';
@@ -45,6 +48,11 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+export interface DaemonOptions {
+  /** `probe`: scheduler and monitoring stage, no queue workers; `worker`: queue workers only; `all` (default): both. */
+  role?: AgentRole;
+}
+
 /** Which Redis: the config's URL, else REDIS_URL, else a managed redis-server of our own. */
 export async function resolveRedis(config: ProdromeConfig, logger: Logger): Promise<{ options: RedisOptions; managed?: ManagedRedis }> {
   const url = config.redis.url ?? process.env.REDIS_URL;
@@ -72,18 +80,18 @@ function buildHealers(config: ProdromeConfig, logger: Logger): Map<string, Heale
  * and scheduler, HTTP — starts them, and takes them apart again in order on stop. What happens to
  * a probe result is the pipeline's business, not this file's.
  */
-export async function startDaemon(config: ProdromeConfig, logger: Logger): Promise<Daemon> {
+export async function startDaemon(config: ProdromeConfig, logger: Logger, options: DaemonOptions = {}): Promise<Daemon> {
   const metrics = new Metrics();
   const { options: redisOptions, managed } = await resolveRedis(config, logger);
   try {
-    return await wire(config, logger, metrics, redisOptions, managed);
+    return await wire(config, logger, metrics, redisOptions, managed, options.role ?? 'all');
   } catch (err) {
     await managed?.stop();
     throw err;
   }
 }
 
-async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, redisOptions: RedisOptions, managed: ManagedRedis | undefined): Promise<Daemon> {
+async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, redisOptions: RedisOptions, managed: ManagedRedis | undefined, role: AgentRole): Promise<Daemon> {
   const log = logger.child({ component: 'app' });
   const prefix = config.redis.prefix;
 
@@ -96,7 +104,13 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
   const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
-  const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger });
+  // Several agents on one prefix share the checks: each runs those the assignment gives it.
+  const membership = new Membership(redis, prefix, {
+    self: { id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role },
+    checks: config.checks.filter((c) => c.enabled),
+    logger,
+  });
+  const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger, owns: (unit) => membership.owns(unit.check.id) });
   const maintenance = buildMaintenance(config, redis, logger);
   const pipeline = new Pipeline({
     suppressions: maintenance,
@@ -121,7 +135,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   } catch (err) {
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
   }
-  queues.startWorkers(pipeline.processors, config.agent.id);
+  if (role !== 'probe') queues.startWorkers(pipeline.processors, config.agent.id);
 
   const http = new HttpServer({
     listen: config.http.listen,
@@ -136,6 +150,9 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
   registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   registerSilenceRoutes(http, maintenance);
+  registerAgentRoutes(http, () => membership.live().map((a) => ({
+    id: a.id, ...(a.site ? { site: a.site } : {}), role: a.role, checks: membership.checksOf(a.id), heartbeatAt: a.heartbeatAt, startedAt: a.startedAt, self: a.id === config.agent.id,
+  })));
   // The IT page's headline figures: the help-desk report over the last 7 days (cached by the page).
   const silenceLog = new SilenceStore(redis, prefix, { logRetentionMs: config.history.retention });
   const headline = async () => {
@@ -152,9 +169,10 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     throw new DependencyError(`cannot listen on ${config.http.listen}: ${errorMessage(err)}`, { cause: err });
   }
   maintenance.start();
-  scheduler.start();
+  await membership.start();
+  if (role !== 'worker') scheduler.start();
   statusLog.start();
-  log.info('Prodrome started', { agent: config.agent.id, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
+  log.info('Prodrome started', { agent: config.agent.id, role, owned: role === 'worker' ? 0 : config.checks.filter((c) => membership.owns(c.id)).length, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 
   return {
     config,
@@ -166,6 +184,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     stop() {
       stopping ??= stopInOrder(log, [
         ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
+        ['membership', (left) => withTimeout(membership.stop(), Math.min(1_000, left))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {
           const unsent = await pipeline.drain(Math.min(2_000, left / 3));

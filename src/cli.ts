@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Redis } from 'ioredis';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AGENT_ROLES, type AgentRole } from './agents/assignment.js';
 import { configPathFrom, loadConfig } from './config/load.js';
 import { configWarnings } from './config/warnings.js';
 import { plugins } from './plugins.js';
@@ -58,7 +59,7 @@ function loadOrExit(option: string | undefined): ProdromeConfig {
   }
 }
 
-async function commandStart(opts: { config?: string }): Promise<void> {
+async function commandStart(opts: { config?: string; role?: AgentRole }): Promise<void> {
   const config = loadOrExit(opts.config);
   const logger = createLogger({ level: config.log.level });
   for (const warning of configWarnings(config)) logger.warn(warning.charAt(0).toUpperCase() + warning.slice(1));
@@ -70,7 +71,7 @@ async function commandStart(opts: { config?: string }): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
   let daemon: Awaited<ReturnType<Awaited<ReturnType<typeof loadApp>>['startDaemon']>>;
   try {
-    daemon = await (await loadApp()).startDaemon(config, logger);
+    daemon = await (await loadApp()).startDaemon(config, logger, { role: opts.role ?? 'all' });
   } catch (err) {
     logger.error('Cannot start', { error: errorMessage(err) });
     process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
@@ -348,7 +349,8 @@ Exit codes:
   3  a dependency is unreachable (Redis, redis-server, the HTTP port, the running daemon)`);
 const configOption = () => new Option('-c, --config <file>', 'config file (default: $PRODROME_CONFIG, else config/prodrome.yaml)');
 
-program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption()).action(commandStart);
+program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption())
+  .addOption(new Option('--role <role>', 'probe: schedule, probe, evaluate; worker: heal and ticket jobs; all: both').choices([...AGENT_ROLES]).default('all')).action(commandStart);
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);

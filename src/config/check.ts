@@ -112,6 +112,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     confirm: c.confirm ?? refs.defaults.confirm, recover: c.recover ?? refs.defaults.recover,
     impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
     ...(c.agent ? { agent: c.agent } : {}),
+    ...(c.site ? { site: c.site } : {}),
     parents: c.parents,
     ...(c.group ? { group: { failing: groupCount(c.group.failing, targets.length) } } : {}),
     ...(c.cmdbCi ? { cmdbCi: c.cmdbCi } : {}),

@@ -34,6 +34,8 @@ export const commonCheckShape = {
   heal: z.array(z.string()).default([]),
   /** The agent that owns this check's host: its healers run only there (an agent's `agent.id`). */
   agent: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (an agent id)').optional(),
+  /** Only live agents of this site (their `agent.site`) run this check. */
+  site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (a site)').optional(),
   /** A provider id, a list of them (`[servicenow, oncall]`: each gets its own ticket), or false for never. */
   ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
   enabled: z.boolean().default(true),
@@ -145,6 +147,8 @@ export const topLevelSchema = z.strictObject({
     .strictObject({
       /** Names this daemon in incidents and logs when several agents share one Redis. */
       id: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(hostname()),
+      /** Where this agent stands (a building, a ward): checks with the same `site:` run only on such agents. */
+      site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').optional(),
     })
     .default({ id: hostname() }),
   redis: z

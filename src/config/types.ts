@@ -23,6 +23,8 @@ export interface CheckConfig {
   heal: string[];
   /** The agent whose host this check watches: its healers run only there. */
   agent?: string;
+  /** Only live agents of this site run this check. */
+  site?: string;
   /** Checks this one depends on: while one fails, this one's failures are held and listed on it. */
   parents: string[];
   /** One incident for the check once this many targets fail (a share already turned into a count). */

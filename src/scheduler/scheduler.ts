@@ -58,6 +58,11 @@ export interface SchedulerOptions {
   /** Probes in flight at once across all checks. */
   concurrency: number;
   logger: Logger;
+  /**
+   * Whether this daemon runs the unit now, asked at each tick (several agents share the checks).
+   * A tick of a unit it does not own is no run and no skip. Default: every unit.
+   */
+  owns?: (unit: ScheduledUnit) => boolean;
 }
 
 /**
@@ -116,7 +121,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private tick(unit: ScheduledUnit): void {
-    if (this.stopped) return;
+    if (this.stopped || (this.options.owns && !this.options.owns(unit))) return;
     if (this.inFlight.has(unit.id)) {
       this.emit('skipped', unit);
       return;
@@ -134,6 +139,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const wanted = new Set(checkIds);
     for (const unit of this.units) {
       if (!wanted.has(unit.check.id) || !unit.check.enabled || this.inFlight.has(unit.id)) continue;
+      if (this.options.owns && !this.options.owns(unit)) continue;
       const run = this.runUnit(unit, true).finally(() => this.inFlight.delete(unit.id));
       this.inFlight.set(unit.id, run);
     }

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import { Membership } from '../../src/agents/membership.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { freePort, redisClient, uniquePrefix } from '../helpers/redis.js';
+
+const checks = Array.from({ length: 50 }, (_, i) => ({ id: `c-${i}` }));
+
+describe('membership: the live agents on one Redis prefix', () => {
+  const clients: Redis[] = [];
+  const members: Membership[] = [];
+  afterEach(async () => {
+    await Promise.all(members.splice(0).map((m) => m.stop()));
+    for (const c of clients.splice(0)) c.disconnect();
+  });
+
+  async function member(id: string, prefix: string, redis?: Redis): Promise<Membership> {
+    const client = redis ?? (await redisClient());
+    clients.push(client);
+    const m = new Membership(client, prefix, { self: { id, role: 'all' }, checks, logger: silentLogger(), ttlMs: 2_000, heartbeatMs: 60_000 });
+    members.push(m);
+    return m;
+  }
+  const owned = (m: Membership) => checks.filter((c) => m.owns(c.id)).map((c) => c.id);
+
+  it('lists every agent that joined, and splits the checks between them without overlap', async () => {
+    const prefix = uniquePrefix('members');
+    const a = await member('a', prefix);
+    const b = await member('b', prefix);
+    await a.start();
+    await b.start();
+    await a.heartbeat();
+    expect(a.live().map((r) => r.id)).to.deep.equal(['a', 'b']);
+    expect(b.live().map((r) => r.id)).to.deep.equal(['a', 'b']);
+    expect([...owned(a), ...owned(b)].sort()).to.deep.equal(checks.map((c) => c.id).sort());
+    expect(owned(a).filter((id) => b.owns(id))).to.deep.equal([]);
+    expect(a.checksOf('a') + a.checksOf('b')).to.equal(checks.length);
+  });
+
+  it('deletes its record on stop, so the others take its checks at their next heartbeat', async () => {
+    const prefix = uniquePrefix('members');
+    const a = await member('a', prefix);
+    const b = await member('b', prefix);
+    await a.start();
+    await b.start();
+    await a.stop();
+    await b.heartbeat();
+    expect(b.live().map((r) => r.id)).to.deep.equal(['b']);
+    expect(owned(b)).to.have.length(checks.length);
+  });
+
+  it('keeps the last known agents while Redis is unreachable', async () => {
+    const prefix = uniquePrefix('members');
+    const a = await member('a', prefix);
+    const b = await member('b', prefix);
+    await a.start();
+    await b.start();
+    await a.heartbeat();
+    const before = owned(a);
+    clients[0]!.disconnect();
+    await a.heartbeat();
+    expect(a.live().map((r) => r.id)).to.deep.equal(['a', 'b']);
+    expect(owned(a)).to.deep.equal(before);
+  });
+
+  it('runs alone when it never reached Redis', async () => {
+    const nowhere = new Redis({ port: await freePort(), host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    nowhere.on('error', () => {});
+    const a = await member('a', uniquePrefix('members'), nowhere);
+    await a.start();
+    expect(a.live().map((r) => r.id)).to.deep.equal(['a']);
+    expect(owned(a)).to.have.length(checks.length);
+  });
+});
