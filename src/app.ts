@@ -26,7 +26,7 @@ import { StatusLog } from './pipeline/status-log.js';
 import { buildProbe } from './probes/build.js';
 import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
 import { PipelineQueues } from './queue/queues.js';
-import { createControlConnection, describeRedis, redisOptionsFrom } from './queue/redis.js';
+import { createControlConnection, describeRedis, redisOptionsFrom, redisOptionsFromSentinels } from './queue/redis.js';
 import { Scheduler, unitsFor } from './scheduler/scheduler.js';
 import { LatencyHistory } from './status/latency-history.js';
 import { ticketRegistry } from './ticketing/index.js';
@@ -55,6 +55,8 @@ export interface DaemonOptions {
 
 /** Which Redis: the config's URL, else REDIS_URL, else a managed redis-server of our own. */
 export async function resolveRedis(config: ProdromeConfig, logger: Logger): Promise<{ options: RedisOptions; managed?: ManagedRedis }> {
+  // Sentinels first: a config naming them means them, whatever REDIS_URL the environment holds.
+  if (config.redis.sentinels) return { options: redisOptionsFromSentinels(config.redis.sentinels) };
   const url = config.redis.url ?? process.env.REDIS_URL;
   if (url) return { options: redisOptionsFrom(url) };
   const managed = await startManagedRedis(config.redis.dataDir, logger);
@@ -130,7 +132,12 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   scheduler.on('skipped', (unit) => pipeline.monitoring.skipped(unit.check));
 
   try {
-    await redis.connect();
+    // Bounded: through sentinels none of which answers, connect() would wait for one forever, and
+    // the daemon must start (probe, serve /healthz) without Redis. A later 'ready' catches up.
+    const connecting = redis.connect();
+    connecting.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([connecting, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no connection within 5 s')), 5_000)))]).finally(() => clearTimeout(timer));
     await pipeline.connected();
   } catch (err) {
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });

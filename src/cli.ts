@@ -46,7 +46,7 @@ function loadOrExit(option: string | undefined): ProdromeConfig {
   try {
     const config = loadConfig(path, plugins);
     // Without redis.url, $REDIS_URL is used: a bad one must stop validate too, not only start.
-    const envProblem = config.redis.url === undefined && process.env.REDIS_URL ? redisUrlProblem(process.env.REDIS_URL) : undefined;
+    const envProblem = config.redis.url === undefined && !config.redis.sentinels && process.env.REDIS_URL ? redisUrlProblem(process.env.REDIS_URL) : undefined;
     if (envProblem) throw new ConfigError([{ path: 'REDIS_URL (environment, used as redis.url is not set)', message: envProblem }]);
     return config;
   } catch (err) {
@@ -158,6 +158,19 @@ function printIncident(i: Incident): string {
 async function openDaemonRedis(config: ProdromeConfig): Promise<{ redis: Redis; close(): Promise<void> }> {
   let redisUrl = config.redis.url ?? process.env.REDIS_URL;
   let managed: ManagedRedis | undefined;
+  if (config.redis.sentinels) {
+    const { redisOptionsFromSentinels } = await import('./queue/redis.js');
+    const { Redis } = await import('ioredis');
+    const redis = new Redis({ ...redisOptionsFromSentinels(config.redis.sentinels), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, sentinelRetryStrategy: () => null });
+    redis.on('error', () => {}); // connect() rejects with the same error, reported by the caller
+    try {
+      await redis.connect();
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    return { redis, close: async () => redis.disconnect() };
+  }
   if (!redisUrl) {
     const socket = managedSocketPath(config.redis.dataDir);
     if (existsSync(socket)) redisUrl = `unix:${socket}`;

@@ -115,19 +115,22 @@ export const profileSchema = z.strictObject({
     .default([]),
 });
 
-const listenAddress = z
+/** `host:port` (`[v6]:port`), checked as the socket would: a bad one stops `validate`, not start-up. */
+const hostPort = (example: string, minPort: number) => z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:9464')
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, `must be host:port, e.g. ${example}`)
   .superRefine((text, ctx) => {
     // The HTTP server would fail to listen at start: say so at load, where `validate` sees it.
     const m = /^(\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
     if (!m) return;
     const port = Number(m[4]);
-    if (port > 65_535) ctx.addIssue({ code: 'custom', message: `port ${port} is out of range (0-65535)` });
+    if (port > 65_535 || port < minPort) ctx.addIssue({ code: 'custom', message: `port ${port} is out of range (${minPort}-65535)` });
     const host = m[2] ?? m[3]!;
     const ok = m[2] !== undefined ? isIP(host) === 6 : isIP(host) === 4 || (!/^[\d.]+$/.test(host) && /^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/.test(host));
     if (!ok) ctx.addIssue({ code: 'custom', message: `"${host}" is not an IP address or host name` });
   });
+
+const listenAddress = hostPort('127.0.0.1:9464', 0);
 
 /** What a maintenance glob may hold: a check id's characters, `*` and `?` (as src/noise/glob.ts matches them). */
 const checkGlob = z.string().min(1).superRefine((glob, ctx) => {
@@ -164,6 +167,25 @@ export const topLevelSchema = z.strictObject({
       dataDir: z.string().default('./var/redis'),
       /** State changes held in memory while Redis is unreachable. */
       bufferSize: z.number().int().min(10).max(1_000_000).default(10_000),
+      /**
+       * Redis Sentinel (high availability): the sentinels to ask where the master `name` is; every
+       * connection follows it through a failover. Instead of `url`, never beside it.
+       */
+      sentinels: z
+        .strictObject({
+          name: z.string().min(1),
+          hosts: z.array(hostPort('127.0.0.1:26379', 1)).min(1),
+          /** The Redis nodes' password (requirepass/masterauth): `env:NAME` or `file:/path`. */
+          password: secret.optional(),
+          /** The sentinels' own password, when they have one (`requirepass` in sentinel.conf). */
+          sentinelPassword: secret.optional(),
+        })
+        .optional(),
+    })
+    .superRefine((redis, ctx) => {
+      if (redis.url !== undefined && redis.sentinels !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['sentinels'], message: 'redis.url and redis.sentinels exclude each other: give the master\'s address (url) or the sentinels that know it (sentinels), not both' });
+      }
     })
     .default({ prefix: 'prodrome', dataDir: './var/redis', bufferSize: 10_000 }),
   http: z

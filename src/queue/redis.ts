@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { rememberSecret } from '../core/secrets.js';
 
@@ -18,7 +19,44 @@ export function redisOptionsFrom(url: string): RedisOptions {
     ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
     ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
     db: Number.isInteger(db) ? db : 0,
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    // TLS: the host name goes out as SNI and is what the certificate is checked against (an IP
+    // address is never sent as SNI; Node checks the certificate's IP SANs against it instead).
+    ...(u.protocol === 'rediss:' ? { tls: isIP(u.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: u.hostname } } : {}),
+  };
+}
+
+/** `redis.sentinels` as the config gives it: secrets already resolved. */
+export interface SentinelSettings {
+  /** The monitored master's name (`sentinel monitor <name> …`). */
+  name: string;
+  /** `host:port` of each sentinel (`[::1]:26379` for IPv6; port 26379 when absent). */
+  hosts: string[];
+  /** The data nodes' password (requirepass / masterauth). */
+  password?: string;
+  /** The sentinels' own password, when they have one. */
+  sentinelPassword?: string;
+}
+
+/** `host:port`, `[v6]:port` or a bare host (port 26379) → {host, port}; throws on a bad port. */
+export function sentinelAddress(spec: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(spec) ?? /^([^:]+)(?::(\d+))?$/.exec(spec);
+  if (!m || !m[1]) throw new Error(`"${spec}" is not host:port`);
+  const port = m[2] === undefined ? 26379 : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`"${spec}": port must be 1-65535`);
+  return { host: m[1], port };
+}
+
+/**
+ * ioredis options for a master found through Redis Sentinel: ioredis asks the sentinels where
+ * the master is, connects there, and asks again after a failover, so every connection built from
+ * these options (control connection, BullMQ queues and workers) follows the new primary.
+ */
+export function redisOptionsFromSentinels(s: SentinelSettings): RedisOptions {
+  return {
+    sentinels: s.hosts.map(sentinelAddress),
+    name: s.name,
+    ...(s.password ? { password: s.password } : {}),
+    ...(s.sentinelPassword ? { sentinelPassword: s.sentinelPassword } : {}),
   };
 }
 
@@ -37,5 +75,6 @@ export function createControlConnection(options: RedisOptions): Redis {
 
 /** A redacted form for logs: never the password. */
 export function describeRedis(options: RedisOptions): string {
+  if (options.sentinels?.length) return `sentinel ${options.name ?? 'mymaster'} via ${options.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
   return options.path ? `unix:${options.path}` : `${options.host}:${options.port}/${options.db ?? 0}`;
 }
