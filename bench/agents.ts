@@ -18,18 +18,16 @@
  * One run (not a median): the kill ends it. Env: AGENTS_CHECKS (10,000; quick 2,000),
  * AGENTS_INTERVAL_S (30; quick 10).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assign } from '../src/agents/assignment.js';
 import { BARS } from './lib/bars.js';
 import { BenchDaemon } from './lib/daemon.js';
 import { envNumber, pick } from './lib/env.js';
-import { freePort, getJson, sleep, waitFor } from './lib/net.js';
+import { dumpHits, freePort, getJson, sleep, startRecordingTarget, waitFor } from './lib/net.js';
 import { alive, MB, procCpuSeconds, rssBytes } from './lib/proc.js';
-import type { DumpReply } from './lib/recording-target.js';
 import { barRow, figure, fmt, mdTable, median, percentile, versionOf, type BenchOutput } from './lib/results.js';
 
 const CHECKS = envNumber('AGENTS_CHECKS', pick(10_000, 2_000));
@@ -38,7 +36,6 @@ const TTL_S = 10; // src/agents/membership.ts default record TTL
 const IDS = ['agent-a', 'agent-b', 'agent-c'];
 const VICTIM = IDS[1]!;
 const PREFIX = 'bench-agents';
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface AgentView {
   id: string;
@@ -46,21 +43,7 @@ interface AgentView {
   self: boolean;
 }
 
-async function startTarget(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(path.join(here, 'lib/recording-target.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`target exited (${code})`)));
-  });
-  return { child, port };
-}
 
-function dump(child: ChildProcess, from: number, to: number): Promise<DumpReply> {
-  return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as DumpReply));
-    child.send({ dump: [from, to] });
-  });
-}
 
 async function startRedis(dir: string): Promise<{ child: ChildProcess; socket: string }> {
   const socket = path.join(dir, 'redis.sock');
@@ -93,7 +76,7 @@ export default async function benchAgents(): Promise<BenchOutput> {
   try {
     const r = await startRedis(root);
     redis = r.child;
-    const t = await startTarget();
+    const t = await startRecordingTarget();
     target = t.child;
     const checkIds = Array.from({ length: CHECKS }, (_, n) => `c-${n}`);
     const checksYaml = checkIds.map((id, n) => `  - { id: ${id}, type: http, target: "http://127.0.0.1:${t.port}/c/${n}", interval: ${INTERVAL_S}s, timeout: 5s }`).join('\n');
@@ -132,7 +115,7 @@ export default async function benchAgents(): Promise<BenchOutput> {
     const redisPct = ((procCpuSeconds(redis.pid!) - rcpu0) / wallS) * 100;
     const views = await Promise.all(agents.map(agentsOf));
     const checksOf = agents.map((_, i) => views[i]!.find((v) => v.self)?.checks ?? NaN);
-    const windowRuns = (await dump(target, w0, w1)).arrivals.length;
+    const windowRuns = (await dumpHits(target, w0, w1)).arrivals.length;
     const expectedRuns = Math.round((CHECKS * (w1 - w0)) / intervalMs);
 
     // Which checks the victim owns: the agents' own rendezvous hashing over the three.
@@ -154,7 +137,7 @@ export default async function benchAgents(): Promise<BenchOutput> {
     while ((membershipAt === undefined || victimAt === undefined || allAt === undefined) && Date.now() < deadline) {
       await sleep(250);
       const now = Date.now();
-      const { arrivals } = await dump(target, from, now);
+      const { arrivals } = await dumpHits(target, from, now);
       from = now;
       for (const [n, at] of arrivals) if (!firstHit.has(n)) firstHit.set(n, at);
       if (membershipAt === undefined) {

@@ -18,23 +18,18 @@
  * Env: SCALE_CHECKS (10,000), SCALE_WARMUP_S (30; quick 10), SCALE_MEASURE_S (120; quick 35),
  * BENCH_RUNS (median over runs, default 3; quick 1).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { firstRunOffset } from '../src/scheduler/scheduler.js';
 import { BARS } from './lib/bars.js';
 import { disposeDaemon, startDaemon, type BenchDaemon } from './lib/daemon.js';
 import { envNumber, pick, RUNS } from './lib/env.js';
-import { getJson, sleep } from './lib/net.js';
+import { dumpHits, getJson, sleep, startRecordingTarget } from './lib/net.js';
 import { MB, procCpuSeconds, rssBytes } from './lib/proc.js';
-import type { DumpReply } from './lib/recording-target.js';
 import { barRow, figure, fmt, mdTable, median, percentile, type BenchOutput } from './lib/results.js';
 
 const CHECKS = envNumber('SCALE_CHECKS', 10_000);
 const INTERVAL_MS = 30_000;
 const WARMUP_S = envNumber('SCALE_WARMUP_S', pick(30, 10));
 const MEASURE_S = envNumber('SCALE_MEASURE_S', pick(120, 35));
-const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface Run {
   cpuPct: number;
@@ -50,21 +45,7 @@ interface Run {
   apiMs: number;
 }
 
-async function startTarget(): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(path.join(here, 'lib/recording-target.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m) => resolve((m as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`target exited (${code})`)));
-  });
-  return { child, port };
-}
 
-function dump(child: ChildProcess, from: number, to: number): Promise<DumpReply> {
-  return new Promise((resolve) => {
-    child.once('message', (m) => resolve(m as DumpReply));
-    child.send({ dump: [from, to] });
-  });
-}
 
 /**
  * Lags (ms) of runs against a schedule first + offset + k·interval with an unknown `first`: the
@@ -88,7 +69,7 @@ export function lagsFrom(samples: { at: number; offset: number }[], interval: nu
 }
 
 async function oneRun(i: number): Promise<Run> {
-  const { child: target, port } = await startTarget();
+  const { child: target, port } = await startRecordingTarget();
   const ids = Array.from({ length: CHECKS }, (_, n) => `c-${n}`);
   const offsets = ids.map((id) => firstRunOffset(id, INTERVAL_MS));
   const checks = ids.map((id, n) => `  - { id: ${id}, type: http, target: "http://127.0.0.1:${port}/c/${n}", interval: 30s, timeout: 5s }`).join('\n');
@@ -110,7 +91,7 @@ async function oneRun(i: number): Promise<Run> {
     const cpuS = procCpuSeconds(daemon.pid) - cpu0;
     const rcpuS = redisPid ? procCpuSeconds(redisPid) - rcpu0 : NaN;
     const wallS = (t1 - t0) / 1000;
-    const { arrivals } = await dump(target, t0, t1);
+    const { arrivals } = await dumpHits(target, t0, t1);
     const lags = lagsFrom(arrivals.map(([n, at]) => ({ at, offset: offsets[n]! })), INTERVAL_MS);
     // Cross-check through the API: lastRunAt is when each check's latest result was recorded.
     const a0 = process.hrtime.bigint();

@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import type { DumpReply } from './recording-target.js';
 import type { TargetPorts } from './target-server.js';
 
 export function freePort(): Promise<number> {
@@ -64,4 +65,22 @@ export async function startTargets(): Promise<{ child: ChildProcess; ports: Targ
     child.once('exit', (code) => reject(new Error(`target server exited (${code})`)));
   });
   return { child, ports };
+}
+
+/** The recording target (lib/recording-target.js: notes when each path was hit) in its own process. */
+export async function startRecordingTarget(): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(new URL('./recording-target.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`target exited (${code})`)));
+  });
+  return { child, port };
+}
+
+/** The hits the recording target saw in [from, to). */
+export function dumpHits(child: ChildProcess, from: number, to: number): Promise<DumpReply> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as DumpReply));
+    child.send({ dump: [from, to] });
+  });
 }
