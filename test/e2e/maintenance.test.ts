@@ -90,11 +90,10 @@ ${extra}
   /** The service broke inside [.., endsAt) and stayed broken: nothing before the end, one heal and one ticket after. */
   async function expectHeldUntil(api: string, endsAt: number): Promise<void> {
     await waitUntil(() => failing(api), 'ehr-api confirmed failing inside the window');
-    const held = await waitUntil(async () => {
+    await waitUntil(async () => {
       const m = /prodrome_suppressed_total\{[^}]*reason="maintenance"[^}]*\} (\d+)/.exec(await (await fetch(`${api}/metrics`)).text());
       return m && Number(m[1]) > 0;
     }, 'the failure counted as suppressed by maintenance');
-    expect(held).to.equal(true);
     expect(Date.now(), 'the failure was confirmed inside the window (test timing)').to.be.below(endsAt);
     await receiver.waitFor('open', receiver.received.slice(0, seenBefore).filter((r) => r.action === 'open').length + 1);
     const opens = delivered('open');

@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { close, listen } from '../helpers/servers.js';
+import { close, listen, TcpService } from '../helpers/servers.js';
 
 interface IncidentView {
   key: string;
@@ -15,19 +14,6 @@ interface IncidentView {
   affected?: { check: string; target: string }[];
 }
 
-/** Listens on host:port; `close()` takes it down, `open()` brings it back on the same address. */
-class Endpoint {
-  private server?: net.Server;
-  constructor(readonly host: string, readonly port: number) {}
-  async open(): Promise<void> {
-    this.server = net.createServer((s) => s.end());
-    await new Promise<void>((resolve, reject) => this.server!.once('error', reject).listen(this.port, this.host, () => resolve()));
-  }
-  async close(): Promise<void> {
-    if (this.server) await close(this.server);
-    this.server = undefined;
-  }
-}
 
 /**
  * Noise control through the daemon as a child process, with real loopback servers and a real
@@ -71,9 +57,9 @@ ticketing:
   it('opens one ticket for a switch, listing its 200 workstations, and none for them when it comes back', async () => {
     const port = await freePort();
     const switchPort = await freePort();
-    const ward = Array.from({ length: 200 }, (_, i) => new Endpoint(`127.0.${10 + Math.floor(i / 250)}.${(i % 250) + 1}`, port));
-    const sw = new Endpoint('127.0.0.1', switchPort);
-    await Promise.all([sw.open(), ...ward.map((w) => w.open())]);
+    const ward = Array.from({ length: 200 }, (_, i) => new TcpService(port, `127.0.${10 + Math.floor(i / 250)}.${(i % 250) + 1}`));
+    const sw = new TcpService(switchPort);
+    await Promise.all([sw.up(), ...ward.map((w) => w.up())]);
     try {
       const api = await start(`
   - { id: ward5-switch, type: tcp, target: "127.0.0.1:${switchPort}", interval: 300ms, timeout: 250ms, confirm: 2, recover: 2 }
@@ -87,7 +73,7 @@ ticketing:
     parents: [ward5-switch]
 `);
       await waitUntil(async () => ((await getJson(`${api}/api/checks`)) as { targets: { status: string }[] }[])[1]!.targets.every((t) => t.status === 'ok'), 'every workstation seen up', 30_000);
-      await Promise.all([sw.close(), ...ward.map((w) => w.close())]);
+      await Promise.all([sw.down(), ...ward.map((w) => w.down())]);
       const parent = await waitUntil(async () => {
         const [incident] = ((await getJson(`${api}/api/incidents`)) as IncidentView[]).filter((i) => i.key.startsWith('ward5-switch|'));
         return incident?.affected?.length === 200 ? incident : undefined;
@@ -96,14 +82,14 @@ ticketing:
       expect(delivered('open').map((r) => r.key)).to.deep.equal([`ward5-switch|127.0.0.1:${switchPort}`]);
       await waitUntil(async () => delivered('update').some((u) => String(u.body.summary).includes('200 affected')), 'the ticket told of 200 affected', 30_000);
 
-      await Promise.all([sw.open(), ...ward.map((w) => w.open())]);
+      await Promise.all([sw.up(), ...ward.map((w) => w.up())]);
       await waitUntil(async () => delivered('resolve').length > 0, 'the switch resolved', 30_000);
       // The workstations are looked at afresh and pass: they never get incidents of their own.
       await waitUntil(async () => ((await getJson(`${api}/api/checks`)) as { targets: { status: string }[] }[])[1]!.targets.every((t) => t.status === 'ok'), 'the workstations seen up again', 30_000);
       expect(((await getJson(`${api}/api/incidents?all=1`)) as IncidentView[]).filter((i) => i.key.startsWith('ward5-workstations|'))).to.deep.equal([]);
       expect(delivered('open')).to.have.length(1);
     } finally {
-      await Promise.all([sw.close(), ...ward.map((w) => w.close())]);
+      await Promise.all([sw.down(), ...ward.map((w) => w.down())]);
     }
   });
 

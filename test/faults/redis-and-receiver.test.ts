@@ -1,27 +1,12 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { freePort, startRedis, uniquePrefix, type TestRedis } from '../helpers/redis.js';
-import { close } from '../helpers/servers.js';
+import { TcpService } from '../helpers/servers.js';
 
-/** A TCP service that can be taken down and brought back on the same port. */
-class Service {
-  private server?: net.Server;
-  constructor(readonly port: number) {}
-  async up(): Promise<void> {
-    if (this.server) return;
-    this.server = net.createServer((s) => s.end());
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
-  }
-  async down(): Promise<void> {
-    if (this.server) await close(this.server);
-    this.server = undefined;
-  }
-}
 
 const ready = async (api: string) => (await fetch(`${api}/readyz`)).status;
 
@@ -54,7 +39,7 @@ describe('fault: Redis killed and restarted, ticket system refusing for a long w
   });
   const delivered = (action: string) => receiver.received.slice(seenBefore).filter((r) => r.action === action);
 
-  function checksFor(services: Service[]): string {
+  function checksFor(services: TcpService[]): string {
     return `checks:
 ${services.map((s, i) => `  - { id: lis-${i}, type: tcp, target: "127.0.0.1:${s.port}", interval: 100ms, timeout: 80ms, confirm: 2, recover: 2 }`).join('\n')}
 ticketing:
@@ -69,18 +54,17 @@ ticketing:
     const redisPort = await freePort();
     const redisDir = mkdtempSync(join(dir, 'redis-'));
     redis = await startRedis(redisPort, { dir: redisDir, persist: true });
-    const before = new Service(await freePort());
-    const during = new Service(await freePort());
+    const before = new TcpService(await freePort());
+    const during = new TcpService(await freePort());
     await Promise.all([before.up(), during.up()]);
     const started = await startDaemonWith(dir, uniquePrefix('redis-kill'), checksFor([before, during]), { ...process.env, REDIS_URL: redis.url, PRODROME_CONFIG: '' });
     daemon = started.daemon;
     const { api } = started;
     await waitUntil(async () => (await ready(api)) === 200, 'ready');
 
-    // An incident opened before the crash (ticketed, so written and fsynced well before the kill).
+    // An incident opened before the crash (a persistent test Redis fsyncs every write: see startRedis).
     await before.down();
     await receiver.waitFor('open', receiver.received.slice(0, seenBefore).filter((r) => r.action === 'open').length + 1);
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // appendfsync everysec: let the AOF catch up
     // Redis dies without a word; while it is gone the second service fails and the first recovers.
     await redis.kill();
     await waitUntil(async () => (await ready(api)) === 503, '/readyz 503 while Redis is gone', 20_000);
@@ -102,7 +86,7 @@ ticketing:
   it('delivers every ticket once and in order per incident after a long run of 503 and 429 answers', async () => {
     const redisPort = await freePort();
     redis = await startRedis(redisPort);
-    const services = await Promise.all([0, 1, 2].map(async () => new Service(await freePort())));
+    const services = await Promise.all([0, 1, 2].map(async () => new TcpService(await freePort())));
     await Promise.all(services.map((s) => s.up()));
     // 40 refusals: 503s, 429s with Retry-After (seconds), 429s without; at the backoff's 500 ms cap that is many seconds of refusing.
     receiver.failNext(...Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? { status: 503 } : i % 3 === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 429 })));

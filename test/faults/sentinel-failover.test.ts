@@ -1,29 +1,14 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { freePort, uniquePrefix } from '../helpers/redis.js';
-import { close } from '../helpers/servers.js';
+import { TcpService } from '../helpers/servers.js';
 
-/** A TCP service that can be taken down and brought back on the same port. */
-class Service {
-  private server?: net.Server;
-  constructor(readonly port: number) {}
-  async up(): Promise<void> {
-    if (this.server) return;
-    this.server = net.createServer((s) => s.end());
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
-  }
-  async down(): Promise<void> {
-    if (this.server) await close(this.server);
-    this.server = undefined;
-  }
-}
 
 /** A redis-server (data node or sentinel) whose start is awaited on its log line; kept in `children` for the clean-up. */
 async function spawnRedis(children: ChildProcess[], args: string[]): Promise<ChildProcess> {
@@ -126,8 +111,8 @@ describe('fault: Redis Sentinel failover (primary SIGKILLed, replica promoted)',
     }
 
     receiver = await new WebhookReceiver().start();
-    const first = new Service(await freePort());
-    const second = new Service(await freePort());
+    const first = new TcpService(await freePort());
+    const second = new TcpService(await freePort());
     await Promise.all([first.up(), second.up()]);
     const env = { ...process.env, REDIS_URL: '', PRODROME_CONFIG: '' };
     const started = await startDaemonWith(dir, uniquePrefix('sentinel'), `checks:
@@ -142,10 +127,11 @@ ticketing:
     const { api } = started;
     await waitUntil(async () => (await ready(api)) === 200, 'ready through the sentinels', 15_000);
 
-    // An incident ticketed before the failover, written and (appendfsync everysec) fsynced.
+    // An incident ticketed before the failover; WAIT returns once the replica has acknowledged
+    // every write so far (what a promoted replica holds is what was replicated, not what was fsynced).
     await first.down();
     await receiver.waitFor('open', 1);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    expect(Number(await ask(p1!, 'WAIT', '1', '5000')), 'replicas that acknowledged the writes').to.equal(1);
 
     await kill(primary);
     await waitUntil(async () => (await ready(api)) === 503, '/readyz 503 while there is no primary', 10_000);

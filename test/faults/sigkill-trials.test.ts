@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { DaemonProcess, getJson, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
-import { close } from '../helpers/servers.js';
+import { TcpService } from '../helpers/servers.js';
 
 const TRIALS = Number(process.env.PRODROME_KILL_TRIALS ?? 30);
 const SEED = Number(process.env.PRODROME_KILL_SEED ?? 20261203);
@@ -38,30 +37,21 @@ describe(`fault: SIGKILL at random points of the incident lifecycle (${TRIALS} t
   let receiver: WebhookReceiver;
   let daemon: DaemonProcess | undefined;
   let dir: string;
-  let server: net.Server | undefined;
-  let port: number;
+  let target: TcpService;
 
   before(async () => {
     receiver = await new WebhookReceiver().start();
     dir = mkdtempSync(join(tmpdir(), 'prodrome-kill-'));
-    port = await freePort();
+    target = new TcpService(await freePort());
   });
   after(async () => {
     await daemon?.kill('SIGKILL');
-    if (server) await close(server);
+    await target.down();
     await receiver.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function setTarget(up: boolean): Promise<void> {
-    if (up && !server) {
-      server = net.createServer((s) => s.end());
-      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', () => resolve()));
-    } else if (!up && server) {
-      await close(server);
-      server = undefined;
-    }
-  }
+  const setTarget = (up: boolean) => (up ? target.up() : target.down());
 
   it('ends every incident with exactly one open and one resolve', async () => {
     const random = prng(SEED);
@@ -71,7 +61,7 @@ describe(`fault: SIGKILL at random points of the incident lifecycle (${TRIALS} t
 redis: { prefix: ${uniquePrefix('kill')} }
 http: { listen: "127.0.0.1:${apiPort}" }
 checks:
-  - { id: lab-interface, type: tcp, target: "127.0.0.1:${port}", interval: 100ms, timeout: 80ms, confirm: 2, recover: 2 }
+  - { id: lab-interface, type: tcp, target: "127.0.0.1:${target.port}", interval: 100ms, timeout: 80ms, confirm: 2, recover: 2 }
 ticketing:
   default: helpdesk
   backoff: { initial: 100ms, max: 500ms }

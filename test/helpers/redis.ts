@@ -29,8 +29,9 @@ export interface TestRedis {
 export async function startRedis(fixedPort?: number, options: { dir?: string; persist?: boolean } = {}): Promise<TestRedis> {
   const port = fixedPort ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'prodrome-test-redis-'));
-  // `persist` keeps data across a stop and a start on the same dir (an outage, not a wipe).
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.persist ? 'yes' : 'no'], {
+  // `persist` keeps data across a stop and a start on the same dir (an outage, not a wipe), and
+  // fsyncs every write, so a test that SIGKILLs it knows what survived without waiting on a clock.
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {

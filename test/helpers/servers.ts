@@ -18,3 +18,21 @@ export async function freePortClosed(): Promise<number> {
   await close(server);
   return port;
 }
+
+/** A TCP service (accepts, then closes) that a test takes down and brings back on the same address. */
+export class TcpService {
+  private server?: net.Server;
+  constructor(readonly port: number, readonly host = '127.0.0.1') {}
+
+  async up(): Promise<void> {
+    if (this.server) return;
+    const server = net.createServer((s) => s.end());
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, this.host, () => resolve()));
+    this.server = server;
+  }
+
+  async down(): Promise<void> {
+    if (this.server) await close(this.server);
+    this.server = undefined;
+  }
+}
