@@ -1,17 +1,11 @@
+import { formatDuration } from '../core/duration.js';
 import type { Incident } from '../messages/incident.js';
 import type { Percentiles, Report } from './report-types.js';
 
-/** 75 s → "1m15s"; 9000 s → "2h30m"; null → "—". */
+/** 75 s → "1m15s", 9000 s → "2h30m" (core/duration's format), with tenths under a minute (2.1s); null → "—". */
 export function humanSeconds(s: number | null): string {
   if (s === null) return '—';
-  if (s < 59.95) return `${Number(s.toFixed(1))}s`;
-  // Whole seconds first, so 119.8 s reads 2m00s, not 1m60s.
-  const whole = Math.round(s);
-  const m = Math.floor(whole / 60);
-  if (m < 60) return `${m}m${String(whole % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+  return s < 59.95 ? `${Number(s.toFixed(1))}s` : formatDuration(s * 1000);
 }
 
 const pct = (share: number) => `${(share * 100).toFixed(share === 1 || share === 0 ? 0 : 1)}%`;
