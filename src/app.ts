@@ -1,6 +1,8 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import type { AgentRole } from './agents/assignment.js';
+import { EvaluatorHandover } from './agents/handover.js';
 import { Membership } from './agents/membership.js';
+import { QuorumVotes } from './agents/quorum-votes.js';
 import type { ProdromeConfig } from './config/types.js';
 import { DependencyError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
@@ -106,18 +108,29 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
   const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
-  // Several agents on one prefix share the checks: each runs those the assignment gives it.
-  const membership = new Membership(redis, prefix, {
-    self: { id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role },
-    checks: config.checks.filter((c) => c.enabled),
-    logger,
-  });
+  // Several agents on one prefix share the checks: each runs those the assignment gives it, and
+  // a check's evaluator state goes with it from agent to agent (src/agents).
+  // (The closures below read `membership`, built once the evaluator it hands over exists; none runs before.)
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger, owns: (unit) => membership.owns(unit.check.id) });
   const maintenance = buildMaintenance(config, redis, logger);
+  const site = config.agent.site ?? config.agent.id;
+  const votes = new QuorumVotes(redis, prefix, site);
   const pipeline = new Pipeline({
     suppressions: maintenance,
     config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
     reprobe: (ids) => scheduler.probeNow(ids),
+    quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
+  });
+  const handover = new EvaluatorHandover(redis, prefix, {
+    evaluator: pipeline.monitoring.evaluator, checks: new Map(config.checks.map((c) => [c.id, c])), site, metrics, logger,
+  });
+  const membership: Membership = new Membership(redis, prefix, {
+    self: { id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role },
+    checks: config.checks.filter((c) => c.enabled),
+    ttlMs: config.agent.ttl,
+    heartbeatMs: config.agent.ttl / 4,
+    handover,
+    logger,
   });
   metrics.setSources({ incidentsOpen: () => store.openCount(), queueCounts: () => queues.counts() });
 
@@ -125,7 +138,8 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
 
   const latency = new LatencyHistory();
-  scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
+  // A run that ends after its check went to another agent: its state was handed over, the result is not ours.
+  scheduler.on('result', (check, target, result, at) => membership.owns(check.id) && pipeline.monitoring.observe(check, target, result, at));
   scheduler.on('result', (check, _target, result) => latency.record(check.id, result.durationMs));
   const statusLog = new StatusLog({ checks: config.checks, states: pipeline.monitoring.evaluator, openIncidents: () => store.openCount(), logger, intervalMs: config.log.summaryInterval });
   scheduler.on('result', (check, target, result) => statusLog.observe(check.id, target, result));
@@ -142,7 +156,8 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   } catch (err) {
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
   }
-  if (role !== 'probe') queues.startWorkers(pipeline.processors, config.agent.id);
+  // A probe-only agent still works its own heal queue: a check pinned to its host heals nowhere else.
+  queues.startWorkers(pipeline.processors, config.agent.id, { shared: role !== 'probe' });
 
   const http = new HttpServer({
     listen: config.http.listen,
@@ -177,6 +192,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   }
   maintenance.start();
   await membership.start();
+  handover.start();
   if (role !== 'worker') scheduler.start();
   statusLog.start();
   log.info('Prodrome started', { agent: config.agent.id, role, owned: role === 'worker' ? 0 : config.checks.filter((c) => membership.owns(c.id)).length, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
@@ -191,7 +207,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     stop() {
       stopping ??= stopInOrder(log, [
         ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
-        ['membership', (left) => withTimeout(membership.stop(), Math.min(1_000, left))],
+        ['membership', (left) => withTimeout(membership.stop().finally(() => handover.stop()), Math.min(1_000, left))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {
           const unsent = await pipeline.drain(Math.min(2_000, left / 3));

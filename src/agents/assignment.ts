@@ -23,6 +23,8 @@ export interface AssignableCheck {
   agent?: string;
   /** Only live agents of this site share it. */
   site?: string;
+  /** Seen from several sites: one agent of each site runs it. */
+  quorum?: number;
 }
 
 /**
@@ -71,14 +73,41 @@ export function owner(check: AssignableCheck, live: readonly AgentSlot[]): strin
   return best;
 }
 
-/** Every check's owner: agent id → the ids of the checks it runs; `undefined` → checks nobody may run. */
+/** Where an agent stands, for quorums: its `site`, or itself when it names none. */
+export function siteOf(agent: AgentSlot): string {
+  return agent.site ?? agent.id;
+}
+
+/**
+ * The agents that run this check: its owner, or for a check with a quorum the owner among each
+ * site's agents (one view per site, each site's agents sharing its checks as any others).
+ */
+export function owners(check: AssignableCheck, live: readonly AgentSlot[]): string[] {
+  if (!check.quorum) {
+    const id = owner(check, live);
+    return id === undefined ? [] : [id];
+  }
+  const bySite = new Map<string, AgentSlot[]>();
+  for (const agent of live) {
+    let list = bySite.get(siteOf(agent));
+    if (!list) bySite.set(siteOf(agent), (list = []));
+    list.push(agent);
+  }
+  return [...bySite.values()].flatMap((agents) => owner({ id: check.id }, agents) ?? []);
+}
+
+/** Every check's owners: agent id → the ids of the checks it runs; `undefined` → checks nobody may run. */
 export function assign(checks: readonly AssignableCheck[], live: readonly AgentSlot[]): Map<string | undefined, string[]> {
   const out = new Map<string | undefined, string[]>();
-  for (const check of checks) {
-    const id = owner(check, live);
+  const add = (id: string | undefined, checkId: string) => {
     let list = out.get(id);
     if (!list) out.set(id, (list = []));
-    list.push(check.id);
+    list.push(checkId);
+  };
+  for (const check of checks) {
+    const ids = owners(check, live);
+    if (!ids.length) add(undefined, check.id);
+    for (const id of ids) add(id, check.id);
   }
   return out;
 }

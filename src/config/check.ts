@@ -91,6 +91,9 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
   if (c.group && typeof c.group.failing === 'number' && targets.length > 0 && c.group.failing > targets.length) {
     problems.push({ path: at('group', 'failing'), message: `${c.group.failing} is more than the check's ${targets.length} target${targets.length === 1 ? '' : 's'}: the group incident could never open` });
   }
+  if (c.quorum !== undefined && (c.agent !== undefined || c.site !== undefined)) {
+    problems.push({ path: at('quorum'), message: `cannot be combined with "${c.agent !== undefined ? 'agent' : 'site'}": a quorum needs agents at ${c.quorum} different sites, and a pinned check runs at one` });
+  }
   if (problems.length > before) return undefined;
 
   const options: Record<string, unknown> = {};
@@ -113,6 +116,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
     ...(c.agent ? { agent: c.agent } : {}),
     ...(c.site ? { site: c.site } : {}),
+    ...(c.quorum ? { quorum: c.quorum } : {}),
     parents: c.parents,
     ...(c.group ? { group: { failing: groupCount(c.group.failing, targets.length) } } : {}),
     ...(c.cmdbCi ? { cmdbCi: c.cmdbCi } : {}),

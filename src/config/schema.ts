@@ -36,6 +36,11 @@ export const commonCheckShape = {
   agent: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (an agent id)').optional(),
   /** Only live agents of this site (their `agent.site`) run this check. */
   site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (a site)').optional(),
+  /**
+   * Seen from several sites: one agent per site probes it, and an incident opens only when this many
+   * sites see it fail (one site's network trouble is not the system being down).
+   */
+  quorum: z.number().int().min(2, 'must be at least 2 (sites); leave it out for one').max(9).optional(),
   /** A provider id, a list of them (`[servicenow, oncall]`: each gets its own ticket), or false for never. */
   ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
   enabled: z.boolean().default(true),
@@ -152,8 +157,14 @@ export const topLevelSchema = z.strictObject({
       id: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(hostname()),
       /** Where this agent stands (a building, a ward): checks with the same `site:` run only on such agents. */
       site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').optional(),
+      /**
+       * How long this agent's heartbeat record lives (renewed every quarter of it): the others take
+       * its checks over this long after it dies. Short enough for the checks' intervals, long enough
+       * that a busy Redis or a GC pause does not look like a death.
+       */
+      ttl: duration.refine((ms) => ms >= 2_000 && ms <= 300_000, { message: 'must be between 2s and 5m' }).default(10_000),
     })
-    .default({ id: hostname() }),
+    .default({ id: hostname(), ttl: 10_000 }),
   redis: z
     .strictObject({
       /** Absent (and no REDIS_URL) → a managed redis-server under `dataDir`. */

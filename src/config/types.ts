@@ -25,6 +25,8 @@ export interface CheckConfig {
   agent?: string;
   /** Only live agents of this site run this check. */
   site?: string;
+  /** One agent per site probes it; an incident needs this many sites seeing it fail. */
+  quorum?: number;
   /** Checks this one depends on: while one fails, this one's failures are held and listed on it. */
   parents: string[];
   /** One incident for the check once this many targets fail (a share already turned into a count). */

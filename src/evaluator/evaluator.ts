@@ -23,6 +23,23 @@ export interface TargetState {
   lastResult?: ProbeResult;
 }
 
+/**
+ * The part of a target's state that travels with its check when another agent takes the check
+ * over (through Redis): enough to neither re-confirm an open problem nor forget a half-confirmed one.
+ */
+export interface SavedTargetState {
+  key: string;
+  aspect?: string;
+  target: string;
+  status: CheckStatus;
+  since: number;
+  consecutiveFailures: number;
+  consecutivePasses: number;
+  firstFailureAt?: number;
+  lastProblemAt?: number;
+  lastRunAt?: number;
+}
+
 export interface EvaluatorEvents {
   change: [StateChange];
 }
@@ -37,6 +54,8 @@ export interface EvaluatorEvents {
  */
 export class Evaluator extends EventEmitter<EvaluatorEvents> {
   private readonly states = new Map<string, TargetState>();
+  /** Keys whose saved state is behind: everything but a steady pass of a healthy target. */
+  private readonly dirty = new Set<string>();
 
   /**
    * `aspect` names a second state on the same check and target (`predict:disk_percent:/var`,
@@ -73,6 +92,8 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
       else if (state.consecutiveFailures >= check.confirm) to = severity;
     }
 
+    // A steady pass of a healthy target changes nothing worth handing over: no write for it.
+    if (!(result.ok && from === 'ok' && state.consecutivePasses > 1)) this.dirty.add(key);
     if (to === from) return undefined;
     const change: StateChange = {
       key,
@@ -106,6 +127,42 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     });
   }
 
+  /** The states changed since the last call, to save (and forgets that they were changed). */
+  takeDirty(): SavedTargetState[] {
+    const out: SavedTargetState[] = [];
+    for (const key of this.dirty) {
+      const state = this.states.get(key);
+      if (state) out.push(saved(state));
+    }
+    this.dirty.clear();
+    return out;
+  }
+
+  /**
+   * Takes on a state another agent saved (this agent takes the check over). A problem this
+   * evaluator already holds (an open incident it resumed) is kept over a saved 'ok': clearing it
+   * takes `recover` passes, which loses nothing, whereas a stale 'ok' could leave it open for ever.
+   */
+  restore(check: CheckConfig, saved: SavedTargetState): void {
+    const held = this.states.get(saved.key);
+    if (held && isProblem(held.status) && !isProblem(saved.status)) return;
+    const { key, target, status, since, consecutiveFailures, consecutivePasses, firstFailureAt, lastProblemAt, lastRunAt, aspect } = saved;
+    this.states.set(key, {
+      key, checkId: check.id, target, type: check.type, status, since, consecutiveFailures, consecutivePasses,
+      ...(firstFailureAt !== undefined ? { firstFailureAt } : {}), ...(lastProblemAt !== undefined ? { lastProblemAt } : {}),
+      ...(lastRunAt !== undefined ? { lastRunAt } : {}), ...(aspect ? { aspect } : {}),
+    });
+  }
+
+  /** Forgets every state of a check (another agent runs it now; what it knew was handed over). */
+  forgetCheck(checkId: string): void {
+    for (const [key, state] of this.states) {
+      if (state.checkId !== checkId) continue;
+      this.states.delete(key);
+      this.dirty.delete(key);
+    }
+  }
+
   /**
    * Whether a problem change no longer describes its check: this evaluator has seen the check
    * healthy since the change was made, and never saw that problem itself. Such a change was left
@@ -134,4 +191,13 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
   all(): TargetState[] {
     return [...this.states.values()];
   }
+}
+
+function saved(state: TargetState): SavedTargetState {
+  const { key, aspect, target, status, since, consecutiveFailures, consecutivePasses, firstFailureAt, lastProblemAt, lastRunAt } = state;
+  return {
+    key, target, status, since, consecutiveFailures, consecutivePasses,
+    ...(aspect ? { aspect } : {}), ...(firstFailureAt !== undefined ? { firstFailureAt } : {}),
+    ...(lastProblemAt !== undefined ? { lastProblemAt } : {}), ...(lastRunAt !== undefined ? { lastRunAt } : {}),
+  };
 }

@@ -140,6 +140,14 @@ export class Metrics {
     duration.observe(result.durationMs / 1000);
   }
 
+  /** Drops a check's per-target series: another agent runs it now and exports them. */
+  forgetCheck(check: CheckConfig): void {
+    for (const target of check.targets) {
+      this.lastResults.delete(`${check.id}\u0000${target}`);
+      this.checkState.remove({ check: check.id, target });
+    }
+  }
+
   /**
    * The series of a scrape-time gauge, straight from the last results: a phase or value the latest
    * result lacks is not shown stale, and nothing is hashed into a gauge only to be read back out

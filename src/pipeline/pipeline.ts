@@ -18,6 +18,7 @@ import { DependencyFilter } from './filters/dependency-filter.js';
 import { FlappingFilter } from './filters/flapping-filter.js';
 import { GroupFilter } from './filters/group-filter.js';
 import { MaintenanceFilter, type Suppressions } from './filters/maintenance-filter.js';
+import { QuorumFilter, type QuorumBallot } from './filters/quorum-filter.js';
 import { VANTAGE_CHECK, VantageFilter } from './filters/vantage-filter.js';
 import { MonitoringStage, type ChangeFilter, type FilterContext } from './monitoring-stage.js';
 import { reconcile } from './reconcile.js';
@@ -65,6 +66,8 @@ export interface PipelineDeps {
   suppressions?: Suppressions;
   /** Probe these checks now, out of schedule (the scheduler's). */
   reprobe?(checkIds: readonly string[]): void;
+  /** How the sites see `quorum:` checks (src/agents); without it a quorum check's problems go on as any. */
+  quorum?: QuorumBallot;
   metrics: Metrics;
   logger: Logger;
 }
@@ -170,14 +173,15 @@ export class Pipeline {
   }
 
   /**
-   * Noise control between the evaluator and the queue, in order: the daemon's own vantage, then
-   * maintenance and silences, dependencies, flapping, groups. A new filter is a file in filters/
-   * and a line here.
+   * Noise control between the evaluator and the queue, in order: the daemon's own vantage, the
+   * other sites' view (quorum), then maintenance and silences, dependencies, flapping, groups. A new
+   * filter is a file in filters/ and a line here.
    */
   private noiseFilters(ctx: FilterContext): ChangeFilter[] {
     const { config } = this.deps;
     const filters: ChangeFilter[] = [];
     if (config.vantage) filters.push((this.vantage = new VantageFilter(config.vantage.checks, config.agent.id, ctx)));
+    if (this.deps.quorum && config.checks.some((c) => c.quorum)) filters.push(new QuorumFilter(this.deps.quorum, ctx));
     if (this.deps.suppressions) filters.push(new MaintenanceFilter(this.deps.suppressions, ctx.evaluator));
     filters.push((this.dependencies = new DependencyFilter(ctx)));
     filters.push(new FlappingFilter(config.flapping, ctx));

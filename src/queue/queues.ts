@@ -150,14 +150,27 @@ export class PipelineQueues {
     });
   }
 
-  /** `agent`: this daemon's id; it works the shared heal queue and its own. */
-  startWorkers(processors: Processors, agent: string): void {
+  /**
+   * `agent`: this daemon's id; it works the shared queues and its own heal queue. `shared: false`
+   * (a probe-only agent) works its own heal queue alone: heals of checks pinned to its host can
+   * run nowhere else.
+   */
+  startWorkers(processors: Processors, agent: string, { shared = true }: { shared?: boolean } = {}): void {
     const connection = { ...this.options.connection, maxRetriesPerRequest: null, retryStrategy };
     const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, this.options.backoff) };
     const common = {
       connection, prefix: this.options.prefix, concurrency: 4, settings,
       lockDuration: LOCK_MS, stalledInterval: STALL_CHECK_MS, maxStalledCount: MAX_STALLS,
     };
+    const heal = processors.heal;
+    const healWorkers = (heal ? [...(shared ? [healQueueName(undefined)] : []), healQueueName(agent)] : []).map((name) => {
+      const worker = new Worker<HealJob>(name, (job) => heal!(job.data), common);
+      worker.on('failed', (job: Job<HealJob> | undefined, err: Error) => this.options.logger.warn('Heal round failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
+      return worker;
+    });
+    this.workers = healWorkers;
+    for (const w of healWorkers) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
+    if (!shared) return;
     const incidentWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), common);
     const ticketWorker = new Worker<TicketJob>(
       QUEUE_NAMES.tickets,
@@ -183,14 +196,8 @@ export class PipelineQueues {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
       this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
     });
-    const heal = processors.heal;
-    const healWorkers = (heal ? [healQueueName(undefined), healQueueName(agent)] : []).map((name) => {
-      const worker = new Worker<HealJob>(name, (job) => heal!(job.data), common);
-      worker.on('failed', (job: Job<HealJob> | undefined, err: Error) => this.options.logger.warn('Heal round failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
-      return worker;
-    });
-    this.workers = [incidentWorker, ticketWorker, ...healWorkers];
-    for (const w of this.workers) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
+    this.workers.push(incidentWorker, ticketWorker);
+    for (const w of [incidentWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
   }
 
   /**

@@ -14,10 +14,15 @@ describe('membership: the live agents on one Redis prefix', () => {
     for (const c of clients.splice(0)) c.disconnect();
   });
 
+  // The clock claims are timed by: a joining agent waits CLAIM_DELAY before running a live agent's checks.
+  let clock = 0;
+  const CLAIM_DELAY = 5_000;
+  beforeEach(() => (clock = Date.now()));
+
   async function member(id: string, prefix: string, redis?: Redis): Promise<Membership> {
     const client = redis ?? (await redisClient());
     clients.push(client);
-    const m = new Membership(client, prefix, { self: { id, role: 'all' }, checks, logger: silentLogger(), ttlMs: 2_000, heartbeatMs: 60_000 });
+    const m = new Membership(client, prefix, { self: { id, role: 'all' }, checks, logger: silentLogger(), ttlMs: 2_000, heartbeatMs: 60_000, claimDelayMs: CLAIM_DELAY, now: () => clock });
     members.push(m);
     return m;
   }
@@ -30,6 +35,8 @@ describe('membership: the live agents on one Redis prefix', () => {
     await a.start();
     await b.start();
     await a.heartbeat();
+    clock += CLAIM_DELAY;
+    await b.heartbeat();
     expect(a.live().map((r) => r.id)).to.deep.equal(['a', 'b']);
     expect(b.live().map((r) => r.id)).to.deep.equal(['a', 'b']);
     expect([...owned(a), ...owned(b)].sort()).to.deep.equal(checks.map((c) => c.id).sort());
@@ -43,9 +50,48 @@ describe('membership: the live agents on one Redis prefix', () => {
     const b = await member('b', prefix);
     await a.start();
     await b.start();
+    await a.heartbeat();
+    clock += CLAIM_DELAY;
+    await b.heartbeat();
+    expect(owned(b).length).to.be.within(10, 40);
     await a.stop();
     await b.heartbeat();
     expect(b.live().map((r) => r.id)).to.deep.equal(['b']);
+    expect(owned(b)).to.have.length(checks.length);
+  });
+
+  it('a joining agent runs a live agent\'s checks only after the claim delay, by when that agent has let them go', async () => {
+    const prefix = uniquePrefix('members');
+    const a = await member('a', prefix);
+    const b = await member('b', prefix);
+    await a.start();
+    expect(owned(a)).to.have.length(checks.length);
+    const both = () => owned(a).filter((id) => b.owns(id));
+    await b.start();
+    // b knows its share but a still runs it: b waits.
+    expect(owned(b)).to.deep.equal([]);
+    await a.heartbeat();
+    const share = checks.map((c) => c.id).filter((id) => !a.owns(id));
+    expect(share.length).to.be.within(10, 40);
+    // a has let b's share go; b has not taken it yet: a pause, never two agents on one check.
+    clock += CLAIM_DELAY - 1;
+    await b.heartbeat();
+    expect(owned(b)).to.deep.equal([]);
+    clock += 1;
+    await b.heartbeat();
+    expect(owned(b)).to.deep.equal(share);
+    expect(both()).to.deep.equal([]);
+  });
+
+  it('takes a departed agent\'s checks at once, and a check it was waiting to claim too', async () => {
+    const prefix = uniquePrefix('members');
+    const a = await member('a', prefix);
+    const b = await member('b', prefix);
+    await a.start();
+    await b.start();
+    // b is waiting for a to let its share go when a leaves: nobody is left to wait for.
+    await a.stop();
+    await b.heartbeat();
     expect(owned(b)).to.have.length(checks.length);
   });
 
@@ -56,6 +102,8 @@ describe('membership: the live agents on one Redis prefix', () => {
     await a.start();
     await b.start();
     await a.heartbeat();
+    clock += CLAIM_DELAY;
+    await b.heartbeat();
     const before = owned(a);
     clients[0]!.disconnect();
     await a.heartbeat();
