@@ -20,14 +20,20 @@ if n < tonumber(ARGV[6]) then
   redis.call('HDEL', KEYS[1], '!opened')
   return {n, 0}
 end
-if ARGV[7] == '1' and redis.call('HSETNX', KEYS[1], '!opened', ARGV[1]) == 1 then return {n, 1} end
+if ARGV[7] ~= '1' then return {n, 0} end
+local opener = redis.call('HGET', KEYS[1], '!opened')
+if not opener then
+  redis.call('HSET', KEYS[1], '!opened', ARGV[1])
+  return {n, 1}
+end
+if opener == ARGV[1] then return {n, 1} end
 return {n, 0}`;
 
 /** How the sites see a key after this site's vote. */
 export interface QuorumCount {
   /** Sites that see it failing now. */
   sites: number;
-  /** This site is the one to send the problem on (the quorum was reached and no site had yet). */
+  /** This site is the one to send the problem on (it reached the quorum first, now or at an earlier vote). */
   first: boolean;
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { assign, owner, type AgentSlot } from '../../src/agents/assignment.js';
+import { assign, owner, owners, type AgentSlot } from '../../src/agents/assignment.js';
 
 const checks = Array.from({ length: 300 }, (_, i) => ({ id: `check-${i}` }));
 const three: AgentSlot[] = [
@@ -53,5 +53,20 @@ describe('assignment: rendezvous hashing of checks over live agents', () => {
     const withWorker: AgentSlot[] = [...three, { id: 'worker-1', role: 'worker' }];
     expect(assign(checks, withWorker).get('worker-1')).to.equal(undefined);
     expect(owner({ id: 'c', agent: 'worker-1' }, withWorker)).to.equal(undefined);
+  });
+
+  it('runs a check with quorum: on one agent of each site, and moves it within its site only', () => {
+    const sites: AgentSlot[] = [
+      { id: 'north-1', site: 'north', role: 'all' }, { id: 'north-2', site: 'north', role: 'all' },
+      { id: 'south-1', site: 'south', role: 'all' }, { id: 'solo', role: 'all' }, { id: 'w', site: 'south', role: 'worker' },
+    ];
+    const runners = owners({ id: 'ehr', quorum: 2 }, sites);
+    // One per site; an agent with no site is a site of its own; a worker runs nothing.
+    expect(runners.filter((id) => id.startsWith('north'))).to.have.length(1);
+    expect(runners.filter((id) => !id.startsWith('north')).sort()).to.deep.equal(['solo', 'south-1']);
+    const north = runners.find((id) => id.startsWith('north'))!;
+    const after = owners({ id: 'ehr', quorum: 2 }, sites.filter((a) => a.id !== north));
+    expect(after.sort()).to.deep.equal([north === 'north-1' ? 'north-2' : 'north-1', 'solo', 'south-1']);
+    expect(assign([{ id: 'ehr', quorum: 2 }], sites).get('south-1')).to.deep.equal(['ehr']);
   });
 });

@@ -32,6 +32,15 @@ describe('config loading', () => {
     }
   });
 
+  it('takes quorum: N on a check, and refuses it with agent: or site:, or below 2', () => {
+    expect(parseConfig(check('    quorum: 2\n'), 't').checks[0]!.quorum).to.equal(2);
+    expect(problemsOf(check('    quorum: 2\n    site: north\n'))).to.deep.equal(['checks[0].quorum: cannot be combined with "site": a quorum needs agents at 2 different sites, and a pinned check runs at one']);
+    expect(problemsOf(check('    quorum: 3\n    agent: ward-a-1\n'))[0]).to.match(/^checks\[0\]\.quorum: cannot be combined with "agent"/);
+    expect(problemsOf(check('    quorum: 1\n'))[0]).to.match(/^checks\[0\]\.quorum: must be at least 2/);
+    expect(parseConfig('agent: { id: a, ttl: 3s }\n', 't').agent.ttl).to.equal(3_000);
+    expect(problemsOf('agent: { id: a, ttl: 1s }\n')[0]).to.match(/^agent\.ttl: must be between 2s and 5m/);
+  });
+
   it('applies defaults to a check that leaves them out', () => {
     const config = parseConfig(`defaults: { interval: 20s, timeout: 3s, confirm: 4, recover: 5 }\n${check('')}`, 't');
     const c = config.checks[0]!;

@@ -67,17 +67,12 @@ export class QuorumFilter implements ChangeFilter {
   release(): StateChange[] {
     const out: StateChange[] = [];
     for (const [key, { change, count }] of this.held) {
-      if (!count) continue;
-      if (count.first) {
-        out.push({
-          ...change,
-          evidence: { ...change.evidence, message: `${change.evidence.message} (failing as seen from ${count.sites} sites)`, values: { ...change.evidence.values, sitesFailing: count.sites } },
-        });
-        this.held.delete(key);
-      } else if (count.sites >= this.need(change.checkId)) {
-        // Another site reached the quorum first and sent it on: one incident, not one per site.
-        this.held.delete(key);
-      }
+      if (!count?.first) continue;
+      out.push({
+        ...change,
+        evidence: { ...change.evidence, message: `${change.evidence.message} (failing as seen from ${count.sites} sites)`, values: { ...change.evidence.values, sitesFailing: count.sites } },
+      });
+      this.held.delete(key);
     }
     return out;
   }
@@ -105,7 +100,11 @@ export class QuorumFilter implements ChangeFilter {
     const vote: Promise<void> = this.ballot.vote(key, { failing, claim, at, freshMs, need: this.need(check.id) }).then(
       (count) => {
         const held = this.held.get(key);
-        if (held && failing) held.count = count;
+        if (!held || !failing) return;
+        // Another site reached the quorum first and sent it on: one incident, not one per site; and
+        // this site's recovery must then go on, so it is let go now, not at the next release.
+        if (!count.first && count.sites >= this.need(check.id)) this.held.delete(key);
+        else held.count = count;
       },
       (err) => void this.ctx.logger.debug('Cannot count the sites now; the problem stays held', { key, error: errorMessage(err) }),
     ).finally(() => this.votes.delete(vote));
