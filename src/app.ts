@@ -3,6 +3,7 @@ import type { AgentRole } from './agents/assignment.js';
 import { EvaluatorHandover } from './agents/handover.js';
 import { Membership } from './agents/membership.js';
 import { QuorumVotes } from './agents/quorum-votes.js';
+import { SharedStates } from './agents/shared-states.js';
 import type { ProdromeConfig } from './config/types.js';
 import { DependencyError, errorMessage } from './core/errors.js';
 import type { Logger } from './core/logger.js';
@@ -169,7 +170,9 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
       return { ready: reasons.length === 0, reasons };
     },
   });
-  registerApiRoutes(http, { config, states: pipeline.monitoring.evaluator, store, heartbeats, breakers: healPolicy });
+  // The API and the pages show every check, whichever agent runs it.
+  const states = new SharedStates(redis, prefix, { evaluator: pipeline.monitoring.evaluator, checks: config.checks, owns: (id) => membership.owns(id), logger });
+  registerApiRoutes(http, { config, states, store, heartbeats, breakers: healPolicy });
   registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   registerSilenceRoutes(http, maintenance);
   registerAgentRoutes(http, () => membership.live().map((a) => ({
@@ -181,7 +184,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     const to = Date.now();
     return buildReport(await readReportInput({ config, store, silences: silenceLog }, to - REPORT_DAYS * 86_400_000, to));
   };
-  registerStatusPages(http, { config, states: pipeline.monitoring.evaluator, store, latency, headline });
+  registerStatusPages(http, { config, states, store, latency, headline });
   let address;
   try {
     address = await http.listen();

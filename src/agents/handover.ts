@@ -53,7 +53,7 @@ export class EvaluatorHandover implements CheckHandover {
   }
 
   private hashKey(checkId: string): string {
-    return `${this.prefix}:evaluator:${checkId}`;
+    return savedStatesKey(this.prefix, checkId);
   }
 
   private field(check: CheckConfig, key: string): string {
@@ -108,15 +108,10 @@ export class EvaluatorHandover implements CheckHandover {
     if (!checks.length) return;
     let restored = 0;
     try {
-      const pipeline = this.redis.pipeline();
-      for (const check of checks) pipeline.hgetall(this.hashKey(check.id));
-      const results = (await pipeline.exec()) ?? [];
+      const saved = await readSavedStates(this.redis, this.prefix, checks);
       checks.forEach((check, i) => {
-        const [err, hash] = results[i] ?? [];
-        if (err || !hash) return;
-        for (const [field, text] of Object.entries(hash as Record<string, string>)) {
-          const state = parseSaved(text);
-          if (!state || this.field(check, state.key) !== field || !check.targets.includes(state.target)) continue;
+        for (const { site, state } of saved[i]!) {
+          if (check.quorum && site !== this.options.site) continue;
           this.options.evaluator.restore(check, state);
           restored++;
         }
@@ -144,6 +139,30 @@ export class EvaluatorHandover implements CheckHandover {
       if (check) this.options.metrics.forgetCheck(check);
     }
   }
+}
+
+export function savedStatesKey(prefix: string, checkId: string): string {
+  return `${prefix}:evaluator:${checkId}`;
+}
+
+/**
+ * The saved states of these checks, in their order: each with the site it was seen from when the
+ * check has a quorum (its field is `<key>@<site>`). One round trip; unreadable entries are skipped.
+ */
+export async function readSavedStates(redis: Redis, prefix: string, checks: readonly CheckConfig[]): Promise<{ site?: string; state: SavedTargetState }[][]> {
+  const pipeline = redis.pipeline();
+  for (const check of checks) pipeline.hgetall(savedStatesKey(prefix, check.id));
+  const results = (await pipeline.exec()) ?? [];
+  return checks.map((check, i) => {
+    const [err, hash] = results[i] ?? [];
+    if (err || !hash) return [];
+    return Object.entries(hash as Record<string, string>).flatMap(([field, text]) => {
+      const state = parseSaved(text);
+      if (!state || !check.targets.includes(state.target)) return [];
+      if (!check.quorum) return field === state.key ? [{ state }] : [];
+      return field.startsWith(`${state.key}@`) ? [{ site: field.slice(state.key.length + 1), state }] : [];
+    });
+  });
 }
 
 function parseSaved(text: string): SavedTargetState | undefined {

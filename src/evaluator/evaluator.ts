@@ -38,6 +38,8 @@ export interface SavedTargetState {
   firstFailureAt?: number;
   lastProblemAt?: number;
   lastRunAt?: number;
+  /** What the last failed probe said (a pass is not kept: its timings would go stale unwritten). */
+  lastFailure?: { durationMs: number; error?: ProbeResult['error']; severity?: Severity };
 }
 
 export interface EvaluatorEvents {
@@ -146,12 +148,7 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
   restore(check: CheckConfig, saved: SavedTargetState): void {
     const held = this.states.get(saved.key);
     if (held && isProblem(held.status) && !isProblem(saved.status)) return;
-    const { key, target, status, since, consecutiveFailures, consecutivePasses, firstFailureAt, lastProblemAt, lastRunAt, aspect } = saved;
-    this.states.set(key, {
-      key, checkId: check.id, target, type: check.type, status, since, consecutiveFailures, consecutivePasses,
-      ...(firstFailureAt !== undefined ? { firstFailureAt } : {}), ...(lastProblemAt !== undefined ? { lastProblemAt } : {}),
-      ...(lastRunAt !== undefined ? { lastRunAt } : {}), ...(aspect ? { aspect } : {}),
-    });
+    this.states.set(saved.key, stateFromSaved(check, saved));
   }
 
   /** Forgets every state of a check (another agent runs it now; what it knew was handed over). */
@@ -194,10 +191,22 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
 }
 
 function saved(state: TargetState): SavedTargetState {
-  const { key, aspect, target, status, since, consecutiveFailures, consecutivePasses, firstFailureAt, lastProblemAt, lastRunAt } = state;
+  const { key, aspect, target, status, since, consecutiveFailures, consecutivePasses, firstFailureAt, lastProblemAt, lastRunAt, lastResult } = state;
+  const failed = lastResult && !lastResult.ok ? { durationMs: lastResult.durationMs, ...(lastResult.error ? { error: lastResult.error } : {}), ...(lastResult.severity ? { severity: lastResult.severity } : {}) } : undefined;
   return {
-    key, target, status, since, consecutiveFailures, consecutivePasses,
+    key, target, status, since, consecutiveFailures, consecutivePasses, ...(failed ? { lastFailure: failed } : {}),
     ...(aspect ? { aspect } : {}), ...(firstFailureAt !== undefined ? { firstFailureAt } : {}),
     ...(lastProblemAt !== undefined ? { lastProblemAt } : {}), ...(lastRunAt !== undefined ? { lastRunAt } : {}),
+  };
+}
+
+/** A saved state as the evaluator holds it (another agent's, read back for the pages, or taken over). */
+export function stateFromSaved(check: CheckConfig, saved: SavedTargetState): TargetState {
+  const { key, target, status, since, consecutiveFailures, consecutivePasses, firstFailureAt, lastProblemAt, lastRunAt, aspect, lastFailure } = saved;
+  return {
+    key, checkId: check.id, target, type: check.type, status, since, consecutiveFailures, consecutivePasses,
+    ...(firstFailureAt !== undefined ? { firstFailureAt } : {}), ...(lastProblemAt !== undefined ? { lastProblemAt } : {}),
+    ...(lastRunAt !== undefined ? { lastRunAt } : {}), ...(aspect ? { aspect } : {}),
+    ...(lastFailure ? { lastResult: { ok: false, durationMs: lastFailure.durationMs, values: {}, ...(lastFailure.error ? { error: lastFailure.error } : {}), ...(lastFailure.severity ? { severity: lastFailure.severity } : {}) } } : {}),
   };
 }

@@ -9,6 +9,8 @@ import type { HeartbeatBook } from '../heartbeats/heartbeat-book.js';
 /** Where the API reads the evaluator's states: every state, once per request. */
 export interface CheckStates {
   all(): Iterable<TargetState>;
+  /** Brings states held elsewhere (other agents' checks) up to date before `all`. */
+  refresh?(): Promise<void>;
 }
 
 /** The healers' shared breakers, for a person to reset. */
@@ -27,6 +29,7 @@ export interface ApiDeps {
 /** The JSON API: what the daemon sees now (checks) and what it has raised (incidents). */
 export function registerApiRoutes(http: HttpServer, { config, states, store, heartbeats, breakers }: ApiDeps): void {
   http.route('GET', '/api/checks', async () => {
+    await states.refresh?.();
     // One pass over the states, grouped by check, then target: linear in targets (20,000 targets
     // once took a second of the event loop every probe shares, filtering all states per target),
     // with no key strings built per target.

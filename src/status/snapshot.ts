@@ -7,6 +7,8 @@ import { isProblem, type CheckStatus } from '../messages/state-change.js';
 /** The evaluator's states (the same shape the JSON API reads). */
 export interface StateSource {
   all(): Iterable<TargetState>;
+  /** Brings states held elsewhere (other agents' checks) up to date before `all`. */
+  refresh?(): Promise<void>;
 }
 
 /** The incident store's reads the pages need (IncidentStore has them). */

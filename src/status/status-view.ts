@@ -35,7 +35,7 @@ export class StatusViews {
 
   async it(now = Date.now()): Promise<ItView> {
     const { config, states, incidents, latency } = this.sources;
-    const [read, headline] = await Promise.all([readIncidents(incidents, RECENT_INCIDENTS), this.headline.get(now)]);
+    const [read, headline] = await Promise.all([readIncidents(incidents, RECENT_INCIDENTS), this.headline.get(now), states.refresh?.()]);
     const checks = checksNow(config, states, 'unavailable' in read ? [] : read.open);
     return buildItView(config, checks, read, headline, (id) => latency.samples(id), now);
   }
@@ -45,7 +45,7 @@ export class StatusViews {
     const { config, states, incidents } = this.sources;
     const profile = config.profiles.get(name);
     if (!profile) return undefined;
-    const read = await readIncidents(incidents, 0);
+    const [read] = await Promise.all([readIncidents(incidents, 0), states.refresh?.()]);
     return buildProfileView(profile, checksNow(config, states, 'unavailable' in read ? [] : read.open), now);
   }
 }

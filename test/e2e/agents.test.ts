@@ -117,6 +117,17 @@ ticketing:
 
     // One ticket per failing target.
     await waitUntil(async () => new Set(deliveries('open')).size === FAILING || undefined, 'a ticket for each failing target', 20_000);
+    // Any agent's API shows every check, whichever agent runs it: the others' states are read from
+    // Redis, where their agents write them within a second (and read again every 5 s at most).
+    type Row = { id: string; targets: { status: string }[] };
+    const critical = (rows: Row[]) => rows.filter((c) => c.targets[0]!.status === 'critical').map((c) => c.id).sort();
+    const everyCheck = await waitUntil(async () => {
+      const rows = (await getJson(`${apis[0]}/api/checks`)) as Row[];
+      // Until every check has run once, some are still unknown.
+      return rows.every((c) => c.targets[0]!.status !== 'unknown') ? rows : undefined;
+    }, 'agent a shows a state for every check', 10_000);
+    expect(critical(everyCheck)).to.deep.equal([...failing].map((i) => `c-${i}`).sort());
+    expect(everyCheck.filter((c) => c.targets[0]!.status === 'ok')).to.have.length(CHECKS - FAILING);
 
     // Two intervals: 2 requests per check (3 at a window's edges); two agents on one check make 4 or more.
     const shared = await window(2 * INTERVAL);
@@ -179,6 +190,8 @@ ticketing:
     expect(Math.max(...counts)).to.be.at.most(3);
     expect(started[0]!.daemon.lines.find((l) => l.message === 'Prodrome started')).to.include({ role: 'probe', owned: 20 });
     expect(started[1]!.daemon.lines.find((l) => l.message === 'Prodrome started')).to.include({ role: 'worker', owned: 0 });
+    // The worker probes nothing, yet its API shows what the probing agent saw.
+    await waitUntil(async () => ((await getJson(`${started[1]!.api}/api/checks`)) as { targets: { status: string }[] }[]).every((c) => c.targets[0]!.status === 'ok') || undefined, 'the worker shows every check ok', 10_000);
   });
 
   it('quorum: 2 — one site failing opens nothing; both failing open one ticket, saying so; one site recovering resolves it', async () => {
