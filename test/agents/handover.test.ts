@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import { EvaluatorHandover } from '../../src/agents/handover.js';
 import { Membership } from '../../src/agents/membership.js';
+import { SharedStates } from '../../src/agents/shared-states.js';
 import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Evaluator } from '../../src/evaluator/evaluator.js';
@@ -190,5 +191,33 @@ describe('handover: a check\'s evaluator state travels with it between agents', 
     await north2.membership.start();
     expect(north2.membership.owns(q.id)).to.equal(true);
     expect(north2.evaluator.get(`${q.id}|t1`)).to.include({ consecutiveFailures: 2 });
+  });
+
+  it('shows every agent the states of the checks others run: as saved, and a quorum check as its best site sees it', async () => {
+    const prefix = uniquePrefix('handover');
+    const q = check('q-ehr', { quorum: 2, targets: ['t1'] });
+    const plain = check('lab', { targets: ['t1'] });
+    const north = await agent('north-1', prefix, 'north', [q, plain]);
+    const south = await agent('south-1', prefix, 'south', [q, plain]);
+    await north.membership.start();
+    await south.membership.start();
+    await north.membership.heartbeat();
+    clock += CLAIM_DELAY;
+    await south.membership.heartbeat();
+    const runner = north.membership.owns(plain.id) ? north : south;
+    for (let i = 0; i < 3; i++) {
+      north.observe(q, 't1', fail);
+      south.observe(q, 't1', pass);
+      runner.observe(plain, 't1', fail);
+    }
+    await north.handover.flush();
+    await south.handover.flush();
+    // A worker: it runs nothing, so everything it shows comes from Redis.
+    const viewer = new SharedStates(clients[0]!, prefix, { evaluator: new Evaluator(), checks: [q, plain], owns: () => false, logger: silentLogger() });
+    await viewer.refresh();
+    const shown = new Map([...viewer.all()].map((s) => [s.checkId, s]));
+    expect(shown.get(plain.id)).to.include({ status: 'critical', consecutiveFailures: 3 });
+    expect(shown.get(plain.id)!.lastResult!.error).to.deep.equal({ kind: 'refused', message: 'connection refused' });
+    expect(shown.get(q.id)).to.include({ status: 'ok' });
   });
 });
