@@ -134,10 +134,10 @@ export class EvaluatorHandover implements CheckHandover {
     for (const [id, entry] of this.unsaved) if (released.has(entry.checkId)) this.unsaved.delete(id);
     for (const id of checkIds) {
       this.mine.delete(id);
-      this.options.evaluator.forgetCheck(id);
       const check = this.options.checks.get(id);
       if (check) this.options.metrics.forgetCheck(check);
     }
+    this.options.evaluator.forgetChecks(released);
   }
 }
 

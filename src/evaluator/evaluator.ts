@@ -151,10 +151,13 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     this.states.set(saved.key, stateFromSaved(check, saved));
   }
 
-  /** Forgets every state of a check (another agent runs it now; what it knew was handed over). */
-  forgetCheck(checkId: string): void {
+  /**
+   * Forgets every state of these checks (another agent runs them now; what it knew was handed
+   * over). One pass over the states, however many checks go: an agent joining moves thousands.
+   */
+  forgetChecks(checkIds: ReadonlySet<string>): void {
     for (const [key, state] of this.states) {
-      if (state.checkId !== checkId) continue;
+      if (!checkIds.has(state.checkId)) continue;
       this.states.delete(key);
       this.dirty.delete(key);
     }
