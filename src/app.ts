@@ -158,7 +158,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
   }
   // A probe-only agent still works its own heal queue: a check pinned to its host heals nowhere else.
-  queues.startWorkers(pipeline.processors, config.agent.id, { shared: role !== 'probe' });
+  queues.startWorkers(pipeline.processors, { agent: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}) }, { shared: role !== 'probe' });
 
   const http = new HttpServer({
     listen: config.http.listen,

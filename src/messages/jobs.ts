@@ -21,3 +21,13 @@ export interface HealJob {
   incidentId: string;
   round: number;
 }
+
+/** Where a check runs, as far as its heals go: pinned to an agent, shared within a site, or anywhere. */
+export interface HealPlace {
+  agent?: string;
+  site?: string;
+}
+
+export function healPlaceOf(check: { agent?: string; site?: string } | undefined): HealPlace {
+  return { ...(check?.agent ? { agent: check.agent } : {}), ...(check?.site ? { site: check.site } : {}) };
+}

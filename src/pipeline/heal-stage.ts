@@ -5,7 +5,7 @@ import type { ActionOutcome, Healer, HealRequest } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { HealAttempt, HealResult, Incident } from '../messages/incident.js';
-import type { HealJob, TicketAction } from '../messages/jobs.js';
+import { healPlaceOf, type HealJob, type HealPlace, type TicketAction } from '../messages/jobs.js';
 import type { TicketedIncident } from './ticket-stage.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 import { evidenceOf } from '../messages/state-change.js';
@@ -27,7 +27,7 @@ export interface HealStageDeps {
   /** One ticket job for each of the incident's providers. */
   enqueueTickets(incident: TicketedIncident, action: TicketAction, at: number, note?: string): Promise<void>;
   /** Another round after a cooldown, on the check's own agent when it is pinned to one. */
-  enqueueHeal(job: HealJob, agent: string | undefined, delayMs: number): Promise<void>;
+  enqueueHeal(job: HealJob, place: HealPlace, delayMs: number): Promise<void>;
   /** Verification probe results, for the monitoring stage: they are real results of the check. */
   observe(check: CheckConfig, target: string, result: ProbeResult, at: number): void;
   now?: () => number;
@@ -119,7 +119,7 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
   }
 
   await notHealed(incident, heals, job, deps, log);
-  if (earliestRetry !== Infinity) await deps.enqueueHeal({ incidentId: incident.id, round: job.round + 1 }, check?.agent, Math.max(0, earliestRetry - now()));
+  if (earliestRetry !== Infinity) await deps.enqueueHeal({ incidentId: incident.id, round: job.round + 1 }, healPlaceOf(check), Math.max(0, earliestRetry - now()));
 }
 
 /** Runs one action and verifies it; the fields that finish the attempt record. */

@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { priorityOf, urgencyOf } from '../ticketing/priority.js';
 import { incidentTitle } from '../ticketing/summary.js';
 import type { IncidentCore, IncidentStore } from '../incidents/store.js';
-import type { HealJob, TicketAction } from '../messages/jobs.js';
+import { healPlaceOf, type HealJob, type HealPlace, type TicketAction } from '../messages/jobs.js';
 import { joinStorm, type StormDeps } from './storm.js';
 import type { TicketedIncident } from './ticket-stage.js';
 import type { Incident } from '../messages/incident.js';
@@ -26,7 +26,8 @@ export interface StateChangeDeps {
   /** The storm guard, where configured (pipeline/storm.ts). */
   storm?: StormDeps;
   /** Round 1 of self-healing; `agent` is the check's owner, whose queue it goes to. */
-  enqueueHeal(job: HealJob, agent: string | undefined): Promise<void>;
+  /** Onto the heal queue of where the check runs (its agent's, its site's, or the shared one). */
+  enqueueHeal(job: HealJob, place: HealPlace): Promise<void>;
   logger: Logger;
   now?: () => number;
 }
@@ -134,7 +135,7 @@ export function affectedNote(affected: readonly AffectedTarget[]): string {
  */
 async function askForTicket(incident: TicketedIncident, confirmedAt: number, check: CheckConfig | undefined, deps: StateChangeDeps): Promise<void> {
   if (check?.heal.length) {
-    await deps.enqueueHeal({ incidentId: incident.id, round: 1 }, check.agent);
+    await deps.enqueueHeal({ incidentId: incident.id, round: 1 }, healPlaceOf(check));
     return;
   }
   if (!incident.ticketProviders.length) return;

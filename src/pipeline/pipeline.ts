@@ -123,12 +123,12 @@ export class Pipeline {
       store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger, storm: this.storm,
       isOutdated: (c) => evaluator.isOutdated(c),
       enqueueTickets,
-      enqueueHeal: (job, agent) => queues.addHealJob(job, agent),
+      enqueueHeal: (job, place) => queues.addHealJob(job, place),
     };
     const healStage: HealStageDeps = {
       store, checks, healerConfigs: config.healers, healers, probes, policy: healPolicy, metrics, logger, recordHealed: config.ticketing.recordHealed,
       enqueueTickets,
-      enqueueHeal: (job, agent, delayMs) => queues.addHealJob(job, agent, delayMs),
+      enqueueHeal: (job, place, delayMs) => queues.addHealJob(job, place, delayMs),
       observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
     };
     const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }) };

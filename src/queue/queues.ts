@@ -6,13 +6,20 @@ import type { Logger } from '../core/logger.js';
 import type { QueueCounts } from '../metrics/metrics.js';
 import { retryStrategy } from './redis.js';
 import type { StateChange } from '../messages/state-change.js';
-import type { HealJob, TicketJob } from '../messages/jobs.js';
+import type { HealJob, HealPlace, TicketJob } from '../messages/jobs.js';
 
 export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets', heals: 'heals' } as const;
 
-/** Heal jobs of a check pinned to an agent go to that agent's own queue: its healers act on its host. */
-export function healQueueName(agent: string | undefined): string {
-  return agent ? `${QUEUE_NAMES.heals}-${agent}` : QUEUE_NAMES.heals;
+/**
+ * Heal rounds run where the check's healers belong: those of a check pinned to an agent on that
+ * agent's own queue (its healers act on its host), those of a check shared within a site on the
+ * site's queue (worked only by that site's agents: its healers reach what only the site reaches),
+ * the rest on the shared queue. '@' cannot appear in an agent id, so the two kinds never collide.
+ */
+export function healQueueName(place: HealPlace = {}): string {
+  if (place.agent) return `${QUEUE_NAMES.heals}-${place.agent}`;
+  if (place.site) return `${QUEUE_NAMES.heals}@${place.site}`;
+  return QUEUE_NAMES.heals;
 }
 
 export function healJobId(job: HealJob): string {
@@ -101,8 +108,8 @@ export class PipelineQueues {
     return queue;
   }
 
-  private healQueue(agent: string | undefined): Queue {
-    const name = healQueueName(agent);
+  private healQueue(place: HealPlace): Queue {
+    const name = healQueueName(place);
     let queue = this.heals.get(name);
     if (!queue) this.heals.set(name, (queue = this.producer(name)));
     return queue;
@@ -138,9 +145,9 @@ export class PipelineQueues {
     });
   }
 
-  /** A heal round, on the owning agent's queue when the check is pinned to one; `delayMs` for a cooldown. */
-  async addHealJob(job: HealJob, agent: string | undefined, delayMs = 0): Promise<void> {
-    await this.healQueue(agent).add('heal', job, {
+  /** A heal round, on the queue of where its check runs (healQueueName); `delayMs` for a cooldown. */
+  async addHealJob(job: HealJob, place: HealPlace, delayMs = 0): Promise<void> {
+    await this.healQueue(place).add('heal', job, {
       ...this.jobDefaults(),
       jobId: healJobId(job),
       delay: delayMs,
@@ -151,11 +158,11 @@ export class PipelineQueues {
   }
 
   /**
-   * `agent`: this daemon's id; it works the shared queues and its own heal queue. `shared: false`
-   * (a probe-only agent) works its own heal queue alone: heals of checks pinned to its host can
-   * run nowhere else.
+   * `self`: this daemon's id and site; it works the shared queues, its own heal queue and its
+   * site's. `shared: false` (a probe-only agent) works only its own and its site's heal queues:
+   * heals of checks pinned to its host or its site can run nowhere else.
    */
-  startWorkers(processors: Processors, agent: string, { shared = true }: { shared?: boolean } = {}): void {
+  startWorkers(processors: Processors, self: { agent: string; site?: string }, { shared = true }: { shared?: boolean } = {}): void {
     const connection = { ...this.options.connection, maxRetriesPerRequest: null, retryStrategy };
     const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, err, this.options.backoff) };
     const common = {
@@ -163,7 +170,8 @@ export class PipelineQueues {
       lockDuration: LOCK_MS, stalledInterval: STALL_CHECK_MS, maxStalledCount: MAX_STALLS,
     };
     const heal = processors.heal;
-    const healWorkers = (heal ? [...(shared ? [healQueueName(undefined)] : []), healQueueName(agent)] : []).map((name) => {
+    const names = [...(shared ? [healQueueName()] : []), healQueueName({ agent: self.agent }), ...(self.site ? [healQueueName({ site: self.site })] : [])];
+    const healWorkers = (heal ? names : []).map((name) => {
       const worker = new Worker<HealJob>(name, (job) => heal!(job.data), common);
       worker.on('failed', (job: Job<HealJob> | undefined, err: Error) => this.options.logger.warn('Heal round failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
       return worker;
@@ -211,7 +219,7 @@ export class PipelineQueues {
 
   async counts(): Promise<QueueCounts> {
     const out: QueueCounts = {};
-    for (const q of [this.stateChanges, this.tickets, this.healQueue(undefined)]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    for (const q of [this.stateChanges, this.tickets, this.healQueue({})]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
     return out;
   }
 

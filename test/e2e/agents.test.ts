@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
-import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 
@@ -232,5 +232,38 @@ ticketing:
     const southNow = siteHits.get('south') ?? 0;
     await waitUntil(async () => (siteHits.get('south') ?? 0) >= southNow + 3 || undefined, 'south probed it three more times', 10_000);
     expect(mine().map((r) => r.action)).to.deep.equal(['open', 'resolve']);
+  });
+
+  it('runs the heals of a site\'s check on that site\'s agent, a probe-only one included, never on the central worker', async () => {
+    const env = { ...process.env, REDIS_URL: await sharedRedisUrl(), PRODROME_CONFIG: '' };
+    const prefix = uniquePrefix('site-heal-e2e');
+    const ran = join(dir, 'site-heal-ran.txt');
+    const closed = await freePort();
+    // The same healer everywhere; each daemon's copy says who it is when it runs.
+    const config = (id: string, site: string) => `agent: { id: ${id}${site ? `, site: ${site}` : ''}, ttl: 2s }
+healers:
+  whoami:
+    type: command
+    argv: [${JSON.stringify(process.execPath)}, "-e", "require('fs').appendFileSync(process.argv[1], process.env.WHO + ';')", ${JSON.stringify(ran)}]
+    env: { WHO: ${id} }
+    timeout: 5s
+    verify: 1s
+    attempts: 1
+checks:
+  - { id: ward-app, type: tcp, target: "127.0.0.1:${closed}", interval: 1s, timeout: 800ms, confirm: 1, site: north, heal: [whoami] }
+ticketing:
+  default: hook
+  providers:
+    hook: { type: webhook, url: "${receiver.url}" }
+`;
+    const started = await Promise.all([['north-1', 'north', 'probe'], ['worker-1', '', 'worker']].map(([id, site, role]) => {
+      const own = join(dir, `heal-${id}`);
+      mkdirSync(own);
+      return startDaemonWith(own, prefix, config(id!, site!), env, { args: ['--role', role!] });
+    }));
+    daemons.push(...started.map((s) => s.daemon));
+    // The heal round ran and failed to fix it (nothing listens): then the ticket opens.
+    await waitUntil(async () => receiver.received.some((r) => r.key.startsWith('ward-app|')) || undefined, 'the ticket after the heal round', 20_000);
+    expect(readFileSync(ran, 'utf8').split(';').filter(Boolean)).to.deep.equal(['north-1']);
   });
 });

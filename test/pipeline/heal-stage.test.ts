@@ -83,7 +83,7 @@ checks:
       store, checks: new Map(config.checks.map((c) => [c.id, c])), healerConfigs: config.healers, healers: healerMap, probes,
       policy: new HealPolicy(redis, prefix, config.heal), metrics: new Metrics({ defaultMetrics: false }), logger: silentLogger(), recordHealed: false,
       enqueueTickets: async (incident, action, at, note) => void tickets.push({ incidentId: incident.id, provider: 'local', action, at, ...(note ? { note } : {}) }),
-      enqueueHeal: async (job, _agent, delayMs) => void rounds.push({ job, delayMs }),
+      enqueueHeal: async (job, _place, delayMs) => void rounds.push({ job, delayMs }),
       observe: () => {},
     };
     const open = async (target = `http://127.0.0.1:${port}/`) => {

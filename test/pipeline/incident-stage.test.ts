@@ -6,7 +6,7 @@ import { handleStateChange } from '../../src/pipeline/incident-stage.js';
 import { IncidentStore } from '../../src/incidents/store.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
 import type { StateChange } from '../../src/messages/state-change.js';
-import type { HealJob, TicketAction, TicketJob } from '../../src/messages/jobs.js';
+import type { HealJob, HealPlace, TicketAction, TicketJob } from '../../src/messages/jobs.js';
 
 const check: CheckConfig = {
   id: 'lis', type: 'http', targets: ['t'], intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,
@@ -21,7 +21,7 @@ describe('applying state changes', () => {
   let redis: Redis;
   let store: IncidentStore;
   let queued: TicketJob[];
-  let heals: { job: HealJob; agent: string | undefined }[];
+  let heals: { job: HealJob; place: HealPlace }[];
   let failEnqueue: boolean;
   before(async () => (redis = await redisClient()));
   after(() => redis.quit());
@@ -37,16 +37,16 @@ describe('applying state changes', () => {
       if (failEnqueue) throw new Error('redis blip');
       for (const provider of incident.ticketProviders) queued.push({ incidentId: incident.id, provider, action, at, ...(note ? { note } : {}) });
     },
-    enqueueHeal: async (job: HealJob, agent: string | undefined) => {
+    enqueueHeal: async (job: HealJob, place: HealPlace) => {
       if (failEnqueue) throw new Error('redis blip');
-      heals.push({ job, agent });
+      heals.push({ job, place });
     },
   });
   const healing: CheckConfig = { ...check, heal: ['restart-lis'], agent: 'lab-server-1' };
 
   it('sends a confirmed problem of a check with healers to its agent\'s heal queue, and no ticket yet', async () => {
     await handleStateChange(change('critical', 200), deps(healing));
-    expect(heals.map((h) => [h.job.round, h.agent])).to.deep.equal([[1, 'lab-server-1']]);
+    expect(heals.map((h) => [h.job.round, h.place])).to.deep.equal([[1, { agent: 'lab-server-1' }]]);
     expect(queued).to.deep.equal([]);
   });
 
