@@ -190,6 +190,8 @@ export const topLevelSchema = z.strictObject({
           password: secret.optional(),
           /** The sentinels' own password, when they have one (`requirepass` in sentinel.conf). */
           sentinelPassword: secret.optional(),
+          /** TLS to the sentinels and to the data nodes (their `tls-port`); certificates checked against Node's CAs and NODE_EXTRA_CA_CERTS. */
+          tls: z.boolean().default(false),
         })
         .optional(),
     })

@@ -35,6 +35,8 @@ export interface SentinelSettings {
   password?: string;
   /** The sentinels' own password, when they have one. */
   sentinelPassword?: string;
+  /** TLS to the sentinels and the data nodes. */
+  tls?: boolean;
 }
 
 /** `host:port`, `[v6]:port` or a bare host (port 26379) → {host, port}; throws on a bad port. */
@@ -57,6 +59,9 @@ export function redisOptionsFromSentinels(s: SentinelSettings): RedisOptions {
     name: s.name,
     ...(s.password ? { password: s.password } : {}),
     ...(s.sentinelPassword ? { sentinelPassword: s.sentinelPassword } : {}),
+    // Node checks each certificate against the address the sentinels give (a name, or an IP
+    // address against the certificate's IP entries), with its CAs and NODE_EXTRA_CA_CERTS.
+    ...(s.tls ? { enableTLSForSentinelMode: true, tls: {}, sentinelTLS: {} } : {}),
   };
 }
 

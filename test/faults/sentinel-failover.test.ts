@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -39,9 +40,29 @@ async function kill(child: ChildProcess | undefined, signal: NodeJS.Signals = 'S
   await exited;
 }
 
+/** A CA and a server certificate for 127.0.0.1, made with openssl for this run. */
+interface TestTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function makeTls(dir: string): TestTls {
+  const at = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=prodrome test CA');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('redis.key'), '-out', at('redis.csr'), '-subj', '/CN=redis');
+  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  openssl('x509', '-req', '-in', at('redis.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('redis.crt'), '-days', '2', '-extfile', at('san.ext'));
+  return { ca: at('ca.crt'), cert: at('redis.crt'), key: at('redis.key') };
+}
+
+/** redis-server's TLS settings (data node or sentinel): TLS only, clients not asked for certificates. */
+const tlsArgs = (tls: TestTls) => ['--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no', '--tls-replication', 'yes'];
+
 /** One short-lived command to a local Redis or sentinel. */
-async function ask(port: number, ...command: string[]): Promise<unknown> {
-  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+async function askWith(tls: TestTls | undefined, port: number, ...command: string[]): Promise<unknown> {
+  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, ...(tls ? { tls: { ca: readFileSync(tls.ca) } } : {}) });
   try {
     await r.connect();
     return await r.call(command[0]!, ...command.slice(1));
@@ -76,10 +97,20 @@ describe('fault: Redis Sentinel failover (primary SIGKILLed, replica promoted)',
   });
 
   it('reconnects to the promoted replica by itself: /readyz 503 meanwhile, no state change lost', async function () {
+    await failover(this, undefined);
+  });
+
+  it('does the same with TLS to the sentinels and the data nodes (redis.sentinels.tls)', async function () {
+    await failover(this, makeTls(mkdtempSync(join(dir, 'tls-'))));
+  });
+
+  async function failover(test: Mocha.Context, tls: TestTls | undefined): Promise<void> {
+    const ask = (port: number, ...command: string[]) => askWith(tls, port, ...command);
     const [p1, p2, ...sentinelPorts] = await Promise.all([0, 1, 2, 3, 4].map(() => freePort()));
     const node = (port: number, extra: string[]) => {
       const d = mkdtempSync(join(dir, `node-${port}-`));
-      return ['--port', String(port), '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', ...extra];
+      const listen = tls ? ['--port', '0', '--tls-port', String(port), ...tlsArgs(tls)] : ['--port', String(port)];
+      return [...listen, '--bind', '127.0.0.1', '--dir', d, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', ...extra];
     };
     const primary = await spawnRedis(children, node(p1!, []));
     await spawnRedis(children, node(p2!, ['--replicaof', '127.0.0.1', String(p1)]));
@@ -89,7 +120,7 @@ describe('fault: Redis Sentinel failover (primary SIGKILLed, replica promoted)',
     for (const [i, port] of sentinelPorts.entries()) {
       const conf = join(dir, `sentinel-${i}.conf`);
       writeFileSync(conf, [
-        `port ${port}`,
+        ...(tls ? ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`, `tls-ca-cert-file ${tls.ca}`, 'tls-auth-clients no', 'tls-replication yes'] : [`port ${port}`]),
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor mymaster 127.0.0.1 ${p1} 2`,
@@ -100,7 +131,7 @@ describe('fault: Redis Sentinel failover (primary SIGKILLed, replica promoted)',
       try {
         await spawnRedis(children, [conf, '--sentinel']);
       } catch (err) {
-        if (i === 0 && /not supported|unsupported|unknown option|bad directive/i.test(String(err))) this.skip(); // this redis-server has no sentinel mode
+        if (i === 0 && /not supported|unsupported|unknown option|bad directive/i.test(String(err))) test.skip(); // this redis-server has no sentinel (or TLS) mode
         throw err;
       }
     }
@@ -114,7 +145,8 @@ describe('fault: Redis Sentinel failover (primary SIGKILLed, replica promoted)',
     const first = new TcpService(await freePort());
     const second = new TcpService(await freePort());
     await Promise.all([first.up(), second.up()]);
-    const env = { ...process.env, REDIS_URL: '', PRODROME_CONFIG: '' };
+    // The test CA, as an operator adds a private one.
+    const env = { ...process.env, REDIS_URL: '', PRODROME_CONFIG: '', ...(tls ? { NODE_EXTRA_CA_CERTS: tls.ca } : {}) };
     const started = await startDaemonWith(dir, uniquePrefix('sentinel'), `checks:
 ${[first, second].map((s, i) => `  - { id: lis-${i}, type: tcp, target: "127.0.0.1:${s.port}", interval: 100ms, timeout: 80ms, confirm: 2, recover: 2 }`).join('\n')}
 ticketing:
@@ -122,7 +154,7 @@ ticketing:
   backoff: { initial: 100ms, max: 500ms }
   providers:
     helpdesk: { type: webhook, url: "${receiver.url}" }
-`, env, { redis: `sentinels: { name: mymaster, hosts: [${sentinelPorts.map((p) => `"127.0.0.1:${p}"`).join(', ')}] }` });
+`, env, { redis: `sentinels: { name: mymaster, hosts: [${sentinelPorts.map((p) => `"127.0.0.1:${p}"`).join(', ')}]${tls ? ', tls: true' : ''} }` });
     daemon = started.daemon;
     const { api } = started;
     await waitUntil(async () => (await ready(api)) === 200, 'ready through the sentinels', 15_000);
@@ -152,5 +184,9 @@ ticketing:
     expect(open.map((i) => i.key.split('|')[0]).sort()).to.deep.equal(['lis-0', 'lis-1']);
     // And it is on the new primary.
     expect(String(await ask(p2!, 'INFO', 'replication'))).to.match(/role:master/);
-  });
+    await daemon.kill('SIGKILL');
+    for (const c of children.splice(0)) await kill(c);
+    await receiver.stop();
+    receiver = undefined;
+  }
 });
