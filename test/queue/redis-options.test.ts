@@ -47,8 +47,13 @@ describe('Redis connection options: rediss:// TLS and Sentinel', () => {
   it('loads redis.sentinels with env: secrets', () => {
     process.env.PRODROME_TEST_SENTINEL_PW = 'sentinel-secret-0042';
     const config = parseConfig('redis: { sentinels: { name: mymaster, hosts: ["127.0.0.1:26379", "127.0.0.1:26380"], password: "env:PRODROME_TEST_SENTINEL_PW", sentinelPassword: "env:PRODROME_TEST_SENTINEL_PW" } }\n', 't');
-    expect(config.redis.sentinels).to.deep.equal({ name: 'mymaster', hosts: ['127.0.0.1:26379', '127.0.0.1:26380'], password: 'sentinel-secret-0042', sentinelPassword: 'sentinel-secret-0042' });
+    expect(config.redis.sentinels).to.deep.equal({ name: 'mymaster', hosts: ['127.0.0.1:26379', '127.0.0.1:26380'], password: 'sentinel-secret-0042', sentinelPassword: 'sentinel-secret-0042', tls: false });
     expect(config.redis.url).to.equal(undefined);
+    // tls: true asks ioredis for TLS to the sentinels and to the master they name.
+    const tls = redisOptionsFromSentinels({ name: 'mymaster', hosts: ['127.0.0.1:26379'], tls: true });
+    expect(tls).to.include({ enableTLSForSentinelMode: true });
+    expect(tls.sentinelTLS).to.deep.equal({});
+    expect(tls.tls).to.deep.equal({});
   });
 
   it('refuses redis.url beside redis.sentinels, and bad sentinel entries', () => {
