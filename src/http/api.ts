@@ -1,4 +1,5 @@
 import type { ProdromeConfig } from '../config/types.js';
+import { IsoTimes } from '../core/iso-time.js';
 import { clipRedacted, redactDeep, redactSecrets } from '../core/secrets.js';
 import type { TargetState } from '../evaluator/evaluator.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -42,7 +43,8 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
       if (s.aspect) entry.aspects.push(s);
       else entry.own = s;
     }
-    const iso = (ms: number) => new Date(ms).toISOString();
+    const times = new IsoTimes();
+    const iso = (ms: number) => (Number.isInteger(ms) && ms >= 0 && ms < 253_402_300_800_000 ? times.format(ms) : new Date(ms).toISOString());
     const body = config.checks.map((check) => {
       const byTarget = byCheck.get(check.id);
       return {
