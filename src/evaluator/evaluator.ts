@@ -27,20 +27,10 @@ export interface TargetState {
  * The part of a target's state that travels with its check when another agent takes the check
  * over (through Redis): enough to neither re-confirm an open problem nor forget a half-confirmed one.
  */
-export interface SavedTargetState {
-  key: string;
-  aspect?: string;
-  target: string;
-  status: CheckStatus;
-  since: number;
-  consecutiveFailures: number;
-  consecutivePasses: number;
-  firstFailureAt?: number;
-  lastProblemAt?: number;
-  lastRunAt?: number;
+export type SavedTargetState = Pick<TargetState, 'key' | 'aspect' | 'target' | 'status' | 'since' | 'consecutiveFailures' | 'consecutivePasses' | 'firstFailureAt' | 'lastProblemAt' | 'lastRunAt'> & {
   /** What the last failed probe said (a pass is not kept: its timings would go stale unwritten). */
   lastFailure?: { durationMs: number; error?: ProbeResult['error']; severity?: Severity };
-}
+};
 
 export interface EvaluatorEvents {
   change: [StateChange];

@@ -113,13 +113,18 @@ describe('handover: a check\'s evaluator state travels with it between agents', 
     expect(recovery).to.include({ from: 'critical', to: 'ok', firstFailureAt });
   });
 
-  it('back and forth: the state comes back to the first agent when the second leaves', async () => {
+  /** Agents a and b on a fresh prefix, b joined after a; `c` is a check that moved to b. */
+  async function pair(): Promise<{ a: Agent; b: Agent; c: CheckConfig; prefix: string }> {
     const prefix = uniquePrefix('handover');
     const a = await agent('a', prefix);
     const b = await agent('b', prefix);
     await a.membership.start();
     const moved = await join(a, b);
-    const c = moved[0]!;
+    return { a, b, c: moved[0]!, prefix };
+  }
+
+  it('back and forth: the state comes back to the first agent when the second leaves', async () => {
+    const { a, b, c } = await pair();
     b.observe(c, 't1', fail);
     b.observe(c, 't1', fail);
     // b stops: its states are written before its record is gone, and a takes the check at once.
@@ -131,12 +136,7 @@ describe('handover: a check\'s evaluator state travels with it between agents', 
   });
 
   it('an agent that dies without a goodbye hands over what it had flushed; its successor takes the check at once', async () => {
-    const prefix = uniquePrefix('handover');
-    const a = await agent('a', prefix);
-    const b = await agent('b', prefix);
-    await a.membership.start();
-    const moved = await join(a, b);
-    const c = moved[0]!;
+    const { a, b, c, prefix } = await pair();
     for (let i = 0; i < 3; i++) b.observe(c, 't1', fail);
     await b.handover.flush();
     // b "dies": its record is gone as if its TTL ran out; it neither releases nor stops.

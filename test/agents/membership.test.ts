@@ -28,12 +28,18 @@ describe('membership: the live agents on one Redis prefix', () => {
   }
   const owned = (m: Membership) => checks.filter((c) => m.owns(c.id)).map((c) => c.id);
 
-  it('lists every agent that joined, and splits the checks between them without overlap', async () => {
+  /** Agents a and b on a fresh prefix, a started first (so b waits to claim its share). */
+  async function bothStarted(): Promise<[Membership, Membership]> {
     const prefix = uniquePrefix('members');
     const a = await member('a', prefix);
     const b = await member('b', prefix);
     await a.start();
     await b.start();
+    return [a, b];
+  }
+
+  it('lists every agent that joined, and splits the checks between them without overlap', async () => {
+    const [a, b] = await bothStarted();
     await a.heartbeat();
     clock += CLAIM_DELAY;
     await b.heartbeat();
@@ -45,11 +51,7 @@ describe('membership: the live agents on one Redis prefix', () => {
   });
 
   it('deletes its record on stop, so the others take its checks at their next heartbeat', async () => {
-    const prefix = uniquePrefix('members');
-    const a = await member('a', prefix);
-    const b = await member('b', prefix);
-    await a.start();
-    await b.start();
+    const [a, b] = await bothStarted();
     await a.heartbeat();
     clock += CLAIM_DELAY;
     await b.heartbeat();
@@ -84,11 +86,7 @@ describe('membership: the live agents on one Redis prefix', () => {
   });
 
   it('takes a departed agent\'s checks at once, and a check it was waiting to claim too', async () => {
-    const prefix = uniquePrefix('members');
-    const a = await member('a', prefix);
-    const b = await member('b', prefix);
-    await a.start();
-    await b.start();
+    const [a, b] = await bothStarted();
     // b is waiting for a to let its share go when a leaves: nobody is left to wait for.
     await a.stop();
     await b.heartbeat();
@@ -96,11 +94,7 @@ describe('membership: the live agents on one Redis prefix', () => {
   });
 
   it('keeps the last known agents while Redis is unreachable', async () => {
-    const prefix = uniquePrefix('members');
-    const a = await member('a', prefix);
-    const b = await member('b', prefix);
-    await a.start();
-    await b.start();
+    const [a, b] = await bothStarted();
     await a.heartbeat();
     clock += CLAIM_DELAY;
     await b.heartbeat();
