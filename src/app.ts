@@ -134,6 +134,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     logger,
   });
   metrics.setSources({ incidentsOpen: () => store.openCount(), queueCounts: () => queues.counts() });
+  metrics.setAgents(() => ({ live: membership.live().length, assigned: membership.ownedCount(), unassigned: membership.unassigned() }));
 
   let stopping: Promise<void> | undefined;
   const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());

@@ -64,6 +64,7 @@ export class Membership {
   private counts = new Map<string, number>();
   private signature: string | undefined;
   private readonly orphansAnnounced = new Set<string>();
+  private orphans = 0;
   private seenRedis = false;
   private redisFailing = false;
   private timer: NodeJS.Timeout | undefined;
@@ -179,7 +180,9 @@ export class Membership {
       }
       this.assignedFrom = records;
       if (!first) this.log.info('Agents changed', { agents: records.map((r) => r.id), share: share.size, released: released.length });
-      this.announceOrphans(new Set(byOwner.get(undefined) ?? []), first);
+      const orphans = new Set(byOwner.get(undefined) ?? []);
+      this.orphans = orphans.size;
+      this.announceOrphans(orphans, first);
     }
     const due = [...this.pending].filter(([, p]) => p.at <= now).map(([id]) => id);
     if (!due.length) return;
@@ -214,6 +217,16 @@ export class Membership {
   /** How many sites have a live agent that probes (a quorum can need no more than this). */
   liveSites(): number {
     return new Set(this.records.filter(canProbe).map(siteOf)).size;
+  }
+
+  /** Checks no live agent may run, at the last assignment. */
+  unassigned(): number {
+    return this.orphans;
+  }
+
+  /** Checks this agent runs now. */
+  ownedCount(): number {
+    return this.owned.size;
   }
 
   /** How many checks the assignment gives an agent of the live set. */

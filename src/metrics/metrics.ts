@@ -12,6 +12,13 @@ export interface ScrapeSources {
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
+/** How the agents sharing this Redis split the checks, as this daemon last computed it. */
+export interface AgentFigures {
+  live: number;
+  assigned: number;
+  unassigned: number;
+}
+
 /**
  * A metric family that writes its own exposition text. The per-target families hold one series per
  * target (10,000 checks → 170,000 lines), and prom-client builds a label object and formats every
@@ -156,6 +163,7 @@ interface LastResult {
 export class Metrics {
   readonly registry: client.Registry = new Registry();
   private sources: ScrapeSources | undefined;
+  private agents: (() => AgentFigures) | undefined;
 
   readonly probeSuccess = new TextGauge({
     name: 'prodrome_probe_success', help: 'Last probe result: 1 passed, 0 failed.',
@@ -255,6 +263,27 @@ export class Metrics {
   readonly bufferedChanges = new client.Gauge({
     name: 'prodrome_state_changes_buffered', help: 'State changes held in memory while Redis is unreachable.', registers: [this.registry],
   });
+  readonly agentsLive = new client.Gauge({
+    name: 'prodrome_agents_live', help: 'Agents live on this Redis prefix (this one included), as this daemon last saw them.', registers: [this.registry],
+    collect: () => {
+      const figures = this.agents?.();
+      if (figures) this.agentsLive.set(figures.live);
+    },
+  });
+  readonly checksAssigned = new client.Gauge({
+    name: 'prodrome_checks_assigned', help: 'Checks this daemon runs now (its share among the live agents).', registers: [this.registry],
+    collect: () => {
+      const figures = this.agents?.();
+      if (figures) this.checksAssigned.set(figures.assigned);
+    },
+  });
+  readonly checksUnassigned = new client.Gauge({
+    name: 'prodrome_checks_unassigned', help: 'Checks no live agent may run (their pinned agent, or every agent of their site, is gone): nobody probes them.', registers: [this.registry],
+    collect: () => {
+      const figures = this.agents?.();
+      if (figures) this.checksUnassigned.set(figures.unassigned);
+    },
+  });
   readonly droppedChanges = new client.Counter({
     name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
   });
@@ -293,6 +322,11 @@ export class Metrics {
 
   setSources(sources: ScrapeSources): void {
     this.sources = sources;
+  }
+
+  /** Where the agent gauges read from (the daemon's membership). */
+  setAgents(figures: () => AgentFigures): void {
+    this.agents = figures;
   }
 
   /** A scrape must not hang on a dead Redis: give up after a second and keep the last value. */
