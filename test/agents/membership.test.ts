@@ -105,6 +105,17 @@ describe('membership: the live agents on one Redis prefix', () => {
     expect(owned(a)).to.deep.equal(before);
   });
 
+  it('counts the checks nobody may run (for prodrome_checks_unassigned) and the ones it runs', async () => {
+    const pinned = [...checks, { id: 'pinned-to-gone', agent: 'ghost' }, { id: 'site-without-agents', site: 'east' }];
+    const client = await redisClient();
+    clients.push(client);
+    const m = new Membership(client, uniquePrefix('members'), { self: { id: 'a', role: 'all' }, checks: pinned, logger: silentLogger(), ttlMs: 2_000, heartbeatMs: 60_000 });
+    members.push(m);
+    await m.start();
+    expect(m.unassigned()).to.equal(2);
+    expect(m.ownedCount()).to.equal(checks.length);
+  });
+
   it('runs alone when it never reached Redis', async () => {
     const nowhere = new Redis({ port: await freePort(), host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
     nowhere.on('error', () => {});
