@@ -42,8 +42,8 @@ export interface EvaluatorHandoverOptions {
 export class EvaluatorHandover implements CheckHandover {
   /** The checks this agent runs now; only their states are written. */
   private readonly mine = new Set<string>();
-  /** States taken from the evaluator but not yet written (Redis was down): field → state. */
-  private readonly unsaved = new Map<string, { checkId: string; state: SavedTargetState }>();
+  /** States taken from the evaluator but not yet written (Redis was down): field → state, or null to delete. */
+  private readonly unsaved = new Map<string, { checkId: string; state: SavedTargetState | null }>();
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -76,19 +76,24 @@ export class EvaluatorHandover implements CheckHandover {
   }
 
   private async write(): Promise<void> {
-    for (const state of this.options.evaluator.takeDirty()) {
-      const checkId = state.key.split('|', 1)[0]!;
+    const { changed, forgotten } = this.options.evaluator.takeDirty();
+    const note = (key: string, state: SavedTargetState | null) => {
+      const checkId = key.split('|', 1)[0]!;
       const check = this.options.checks.get(checkId);
       // A heal's re-probe on an agent that does not run the check also feeds its evaluator: not ours to save.
-      if (!check || !this.mine.has(checkId)) continue;
-      this.unsaved.set(`${checkId}\u0000${this.field(check, state.key)}`, { checkId, state });
-    }
+      if (!check || !this.mine.has(checkId)) return;
+      this.unsaved.set(`${checkId}\u0000${this.field(check, key)}`, { checkId, state });
+    };
+    for (const state of changed) note(state.key, state);
+    for (const key of forgotten) note(key, null);
     if (!this.unsaved.size) return;
     const batch = [...this.unsaved];
     const pipeline = this.redis.pipeline();
     const touched = new Set<string>();
     for (const [id, { checkId, state }] of batch) {
-      pipeline.hset(this.hashKey(checkId), id.slice(checkId.length + 1), JSON.stringify(state));
+      const field = id.slice(checkId.length + 1);
+      if (state) pipeline.hset(this.hashKey(checkId), field, JSON.stringify(state));
+      else pipeline.hdel(this.hashKey(checkId), field);
       touched.add(checkId);
     }
     for (const checkId of touched) pipeline.pexpire(this.hashKey(checkId), SAVED_TTL_MS);

@@ -119,15 +119,20 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
     });
   }
 
-  /** The states changed since the last call, to save (and forgets that they were changed). */
-  takeDirty(): SavedTargetState[] {
-    const out: SavedTargetState[] = [];
+  /**
+   * The states changed since the last call, to save, and the keys forgotten meanwhile, to delete
+   * (and forgets that they were changed).
+   */
+  takeDirty(): { changed: SavedTargetState[]; forgotten: string[] } {
+    const changed: SavedTargetState[] = [];
+    const forgotten: string[] = [];
     for (const key of this.dirty) {
       const state = this.states.get(key);
-      if (state) out.push(saved(state));
+      if (state) changed.push(saved(state));
+      else forgotten.push(key);
     }
     this.dirty.clear();
-    return out;
+    return { changed, forgotten };
   }
 
   /**
@@ -172,6 +177,8 @@ export class Evaluator extends EventEmitter<EvaluatorEvents> {
    */
   forget(key: string): void {
     this.states.delete(key);
+    // Its saved state goes too: an agent taking the check over must not resume what was forgotten.
+    this.dirty.add(key);
   }
 
   get(key: string): TargetState | undefined {

@@ -166,6 +166,20 @@ describe('handover: a check\'s evaluator state travels with it between agents', 
     expect(JSON.parse((await client.hget(`${prefix}:evaluator:${c.id}`, `${c.id}|t1`))!)).to.include({ consecutiveFailures: 1 });
   });
 
+  it('a state the evaluator forgets (a child looked at afresh) is deleted from Redis too', async () => {
+    const prefix = uniquePrefix('handover');
+    const a = await agent('a', prefix);
+    await a.membership.start();
+    const c = checks[0]!;
+    for (let i = 0; i < 3; i++) a.observe(c, 't1', fail);
+    await a.handover.flush();
+    const client = clients[0]!;
+    expect(await client.hexists(`${prefix}:evaluator:${c.id}`, `${c.id}|t1`)).to.equal(1);
+    a.evaluator.forget(`${c.id}|t1`);
+    await a.handover.flush();
+    expect(await client.hexists(`${prefix}:evaluator:${c.id}`, `${c.id}|t1`)).to.equal(0);
+  });
+
   it('a quorum check keeps one state per site, and changes hands within its site only', async () => {
     const prefix = uniquePrefix('handover');
     const q = check('q-ehr', { quorum: 2, targets: ['t1'] });
