@@ -20,7 +20,7 @@ import { SilenceStore } from './noise/silences.js';
 import { readReportInput } from './report/gather.js';
 import { buildReport } from './report/report.js';
 import { registerApiRoutes } from './http/api.js';
-import { registerAgentRoutes } from './http/agents.js';
+import { registerAgentRoutes, type AgentView } from './http/agents.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
 import { Metrics } from './metrics/metrics.js';
@@ -176,16 +176,20 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   registerApiRoutes(http, { config, states, store, heartbeats, breakers: healPolicy });
   registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   registerSilenceRoutes(http, maintenance);
-  registerAgentRoutes(http, () => membership.live().map((a) => ({
+  const agentViews = (): AgentView[] => membership.live().map((a) => ({
     id: a.id, ...(a.site ? { site: a.site } : {}), role: a.role, checks: membership.checksOf(a.id), heartbeatAt: a.heartbeatAt, startedAt: a.startedAt, self: a.id === config.agent.id,
-  })));
+  }));
+  registerAgentRoutes(http, agentViews);
   // The IT page's headline figures: the help-desk report over the last 7 days (cached by the page).
   const silenceLog = new SilenceStore(redis, prefix, { logRetentionMs: config.history.retention });
   const headline = async () => {
     const to = Date.now();
     return buildReport(await readReportInput({ config, store, silences: silenceLog }, to - REPORT_DAYS * 86_400_000, to));
   };
-  registerStatusPages(http, { config, states, store, latency, headline });
+  registerStatusPages(http, {
+    config, states, store, latency, headline,
+    agents: () => ({ live: agentViews(), unassigned: membership.unassigned() }),
+  });
   let address;
   try {
     address = await http.listen();

@@ -54,8 +54,26 @@ export interface ItHealRow {
   message: string;
 }
 
+/** One live agent as the IT page lists it. */
+export interface ItAgentRow {
+  id: string;
+  site?: string;
+  role: string;
+  checks: number;
+  heartbeatAt: number;
+  /** The agent serving this page. */
+  self: boolean;
+}
+
+/** The agents sharing this Redis, and the checks none of them may run. */
+export interface ItAgents {
+  live: ItAgentRow[];
+  unassigned: number;
+}
+
 export interface ItView {
   now: number;
+  agents?: ItAgents;
   counts: Record<CheckStatus, number>;
   headline: Headline;
   checks: ItCheckRow[];
@@ -109,7 +127,7 @@ function healRows(incidents: readonly Incident[], names: Map<string, string>): I
 }
 
 /** The IT page: every check worst first, open incidents by priority, recent heals, the report's figures. */
-export function buildItView(config: ProdromeConfig, checks: readonly CheckNow[], incidents: IncidentsRead, headline: Headline, latency: (checkId: string) => number[], now: number): ItView {
+export function buildItView(config: ProdromeConfig, checks: readonly CheckNow[], incidents: IncidentsRead, headline: Headline, latency: (checkId: string) => number[], now: number, agents?: ItAgents): ItView {
   const names = new Map(checks.map((c) => [c.check.id, c.name]));
   const rows = checks.map((c) => checkRow(c, latency(c.check.id)))
     .sort((a, b) => Number(b.enabled) - Number(a.enabled) || statusRank(a.status) - statusRank(b.status)
@@ -120,7 +138,7 @@ export function buildItView(config: ProdromeConfig, checks: readonly CheckNow[],
   const seen = new Set<string>();
   const all = 'unavailable' in incidents ? [] : [...incidents.open, ...incidents.recent].filter((i) => !seen.has(i.id) && seen.add(i.id));
   return {
-    now, counts, headline, checks: rows,
+    now, counts, headline, checks: rows, ...(agents ? { agents } : {}),
     incidents: 'unavailable' in incidents ? incidents
       : incidents.open.map((i) => incidentRow(i, names)).sort((a, b) => a.priority.localeCompare(b.priority) || a.since - b.since),
     heals: 'unavailable' in incidents ? incidents : healRows(all, names),

@@ -3,7 +3,7 @@ import type { Report } from '../report/report-types.js';
 import { clockTime, localTimeZone, spoken } from './clock.js';
 import type { Headline } from './headline-cache.js';
 import { escapeHtml as e, layout, REFRESH_SECONDS, sparkline } from './html.js';
-import type { ItCheckRow, ItHealRow, ItIncidentRow, ItView } from './it-view.js';
+import type { ItAgentRow, ItCheckRow, ItHealRow, ItIncidentRow, ItView } from './it-view.js';
 
 const TONE: Record<CheckStatus, string> = { critical: 'bad', warning: 'warn', unknown: 'idle', ok: 'ok' };
 const HEAL_TONE: Record<ItHealRow['result'], string> = { healed: 'ok', running: 'warn', failed: 'bad', timeout: 'bad', skipped: 'idle' };
@@ -102,6 +102,28 @@ function healsSection(heals: ItView['heals'], now: number): string {
   return `${head}\n${table(['When', 'System', 'Healer', 'Result', 'Message'], heals.map(row))}`;
 }
 
+/**
+ * Shown when several agents share the work, or when some checks have no agent at all: which
+ * agents are live, where, and how many checks each runs.
+ */
+function agentsSection(agents: ItView['agents'], now: number): string {
+  if (!agents || (agents.live.length < 2 && !agents.unassigned)) return '';
+  const head = '<h2 id="agents">Agents</h2>';
+  const warning = agents.unassigned
+    ? `<p class="note">${badge('bad', `${agents.unassigned} check${agents.unassigned === 1 ? '' : 's'} unwatched`)} no live agent may run ${agents.unassigned === 1 ? 'it' : 'them'}: the agent ${agents.unassigned === 1 ? 'it is' : 'they are'} pinned to, or every agent of ${agents.unassigned === 1 ? 'its' : 'their'} site, is gone.</p>`
+    : '';
+  const row = (a: ItAgentRow) => `<tr>${[
+    cell('Agent', `${e(a.id)}${a.self ? ' <span class="muted">(this page)</span>' : ''}`),
+    cell('Site', e(a.site ?? '—')),
+    cell('Role', e(a.role)),
+    cell('Checks', String(a.checks)),
+    cell('Last heartbeat', `${Math.max(0, Math.round((now - a.heartbeatAt) / 1000))} s ago`, 'nowrap'),
+  ].join('')}</tr>`;
+  return `${head}
+${warning}
+${table(['Agent', 'Site', 'Role', 'Checks', 'Last heartbeat'], agents.live.map(row))}`;
+}
+
 function profilesSection(profiles: ItView['profiles']): string {
   if (!profiles.length) return '';
   // Relative links, so the pages work behind a reverse proxy that serves them under a path.
@@ -122,6 +144,7 @@ export function renderItPage(view: ItView): string {
 <section>${incidentsSection(view.incidents, now)}</section>
 <section>${checksSection(view.checks, now)}</section>
 <section>${healsSection(view.heals, now)}</section>
+<section>${agentsSection(view.agents, now)}</section>
 <section>${profilesSection(view.profiles)}</section>`;
   return layout({ title: 'Prodrome — IT status', body, css: CSS });
 }

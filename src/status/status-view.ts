@@ -1,7 +1,7 @@
 import type { ProdromeConfig } from '../config/types.js';
 import type { Report } from '../report/report-types.js';
 import { HeadlineCache } from './headline-cache.js';
-import { buildItView, type ItView } from './it-view.js';
+import { buildItView, type ItAgents, type ItView } from './it-view.js';
 import { buildProfileView, type ProfileView } from './profile-view.js';
 import { checksNow, readIncidents, type IncidentSource, type StateSource } from './snapshot.js';
 
@@ -19,6 +19,8 @@ export interface StatusSources {
   latency: { samples(checkId: string): number[] };
   /** The help-desk report for the headline figures; undefined while there is none. */
   headline: () => Promise<Report | undefined>;
+  /** The live agents sharing this Redis (several agents); absent for a test's single view. */
+  agents?: () => ItAgents;
 }
 
 /**
@@ -37,7 +39,7 @@ export class StatusViews {
     const { config, states, incidents, latency } = this.sources;
     const [read, headline] = await Promise.all([readIncidents(incidents, RECENT_INCIDENTS), this.headline.get(now), states.refresh?.()]);
     const checks = checksNow(config, states, 'unavailable' in read ? [] : read.open);
-    return buildItView(config, checks, read, headline, (id) => latency.samples(id), now);
+    return buildItView(config, checks, read, headline, (id) => latency.samples(id), now, this.sources.agents?.());
   }
 
   /** undefined for a profile the config does not name. */

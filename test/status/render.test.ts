@@ -5,6 +5,7 @@ import { escapeHtml, sparkline } from '../../src/status/html.js';
 import { renderItPage } from '../../src/status/render-it.js';
 import { renderProfilePage, renderUnknownProfilePage } from '../../src/status/render-profile.js';
 import type { IncidentSource } from '../../src/status/snapshot.js';
+import type { ItAgents } from '../../src/status/it-view.js';
 import { StatusViews } from '../../src/status/status-view.js';
 import type { TargetState } from '../../src/evaluator/evaluator.js';
 import { hospitalConfig, incident, incidentsOf, NOW, redisDown, sampleReport, state, statesWith, ticket } from './fixtures.js';
@@ -82,6 +83,20 @@ describe('status pages: rendering', () => {
   it('writes open incidents with their priority and ticket number', async () => {
     const text = readable((await pages([], incidentsOf([incident('ehr-fhir', 'http://127.0.0.1:8080/fhir/metadata', { priority: 2, tickets: [ticket('INC0012345')] })]))).it);
     expect(text).to.match(/P2 INC0012345 Electronic health record ehr-fhir/);
+  });
+
+  it('lists the agents sharing the work, and warns of checks no agent may run; a lone agent shows no section', async () => {
+    const config = hospitalConfig();
+    const view = (agents: ItAgents) => new StatusViews({ config, states: statesWith(config, []), incidents: incidentsOf([]), latency: { samples: () => [] }, headline: async () => undefined, agents: () => agents });
+    const north = { id: 'north-1', site: 'north', role: 'all', checks: 12, heartbeatAt: NOW - 2_000, self: true };
+    const worker = { id: `dc-${HOSTILE}`, role: 'worker', checks: 0, heartbeatAt: NOW - 7_400, self: false };
+    const two = renderItPage(await view({ live: [north, worker], unassigned: 3 }).it(NOW));
+    expect(readable(two)).to.include('Agents 3 checks unwatched no live agent may run them');
+    expect(readable(two)).to.include('north-1 (this page) north all 12 2 s ago');
+    expect(readable(two)).to.include(`dc-${HOSTILE} — worker 0 7 s ago`);
+    expect(two).to.not.include(HOSTILE);
+    const alone = renderItPage(await view({ live: [north], unassigned: 0 }).it(NOW));
+    expect(alone).to.not.include('id="agents"');
   });
 
   it('links to each profile\'s page, relative so a reverse proxy\'s path prefix still works', async () => {
