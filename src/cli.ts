@@ -197,6 +197,36 @@ async function openDaemonRedis(config: ProdromeConfig): Promise<{ redis: Redis; 
   };
 }
 
+/** `prodrome agents`: the agents sharing the daemon's Redis prefix, as their records say. */
+async function commandAgents(opts: { config?: string; json?: boolean }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  let conn;
+  try {
+    conn = await openDaemonRedis(config);
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read agents from Redis: ${errorMessage(err)}\n`);
+    process.exit(EXIT.dependency);
+  }
+  try {
+    const { readLiveAgents } = await import('./agents/membership.js');
+    const now = Date.now();
+    const agents = await readLiveAgents(conn.redis, config.redis.prefix, now);
+    if (opts.json) process.stdout.write(`${JSON.stringify(agents.map((a) => ({ ...a, heartbeatAt: new Date(a.heartbeatAt).toISOString(), startedAt: new Date(a.startedAt).toISOString() })), null, 2)}\n`);
+    else if (!agents.length) process.stdout.write('no live agents\n');
+    else {
+      for (const a of agents) {
+        const ago = Math.max(0, Math.round((now - a.heartbeatAt) / 1000));
+        process.stdout.write(`${a.id.padEnd(16)} site ${(a.site ?? '-').padEnd(10)} role ${a.role.padEnd(6)} checks ${String(a.checks).padStart(6)}  heartbeat ${ago}s ago  host ${a.host} pid ${a.pid}\n`);
+      }
+    }
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read agents from Redis: ${errorMessage(err)}\n`);
+    process.exitCode = EXIT.dependency;
+  } finally {
+    await conn.close();
+  }
+}
+
 async function commandIncidents(opts: { config?: string; all?: boolean; json?: boolean }): Promise<void> {
   const config = loadOrExit(opts.config);
   let conn;
@@ -366,6 +396,7 @@ program.command('start').description('run the daemon until SIGTERM/SIGINT').addO
   .addOption(new Option('--role <role>', 'probe: schedule, probe, evaluate; worker: heal and ticket jobs; all: both').choices([...AGENT_ROLES]).default('all')).action(commandStart);
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
+program.command('agents').description('the live agents sharing the daemon\'s Redis: site, role, checks run, last heartbeat').addOption(configOption()).option('--json', 'JSON output').action(commandAgents);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
 program.command('report').description('the help-desk report: incidents, response times, most common problems, frequent flyers, availability').addOption(configOption())
   .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output (the keys of CONTRACT.md)').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);

@@ -118,12 +118,11 @@ export class Membership {
         .multi()
         .set(this.key(this.options.self.id), JSON.stringify(this.selfRecord(now)), 'PX', this.ttlMs)
         .zadd(this.setKey, now, this.options.self.id)
-        .zremrangebyscore(this.setKey, '-inf', now - this.ttlMs)
+        // Only what no agent's TTL could still cover: each record's own TTL says who is live, so
+        // agents with different agent.ttl never drop each other from the list.
+        .zremrangebyscore(this.setKey, '-inf', now - MAX_TTL_MS)
         .exec();
-      const ids = await this.redis.zrangebyscore(this.setKey, now - this.ttlMs, '+inf');
-      // The record's TTL is what counts: an id still in the set without its key is gone.
-      const values = ids.length ? await this.redis.mget(ids.map((id) => this.key(id))) : [];
-      const records = values.flatMap((v) => (v ? parseRecord(v) : []));
+      const records = await readLiveAgents(this.redis, this.prefix, now);
       if (!records.some((r) => r.id === this.options.self.id)) records.push(this.selfRecord(now));
       if (this.stopped) return;
       this.seenRedis = true;
@@ -250,6 +249,19 @@ export class Membership {
       // Redis is down: the record expires on its own within the TTL.
     }
   }
+}
+
+/** The longest `agent.ttl` the config allows: older entries of the list are gone for sure. */
+const MAX_TTL_MS = 300_000;
+
+/**
+ * The live agents on a prefix, by id: those whose record (`<prefix>:agents:<id>`, kept alive by its
+ * own TTL) still exists. Two round trips, whatever the number of agents.
+ */
+export async function readLiveAgents(redis: Redis, prefix: string, now = Date.now()): Promise<AgentRecord[]> {
+  const ids = await redis.zrangebyscore(`${prefix}:agents`, now - MAX_TTL_MS, '+inf');
+  const values = ids.length ? await redis.mget(ids.map((id) => `${prefix}:agents:${id}`)) : [];
+  return values.flatMap((v) => (v ? parseRecord(v) : [])).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function parseRecord(text: string): AgentRecord[] {

@@ -93,6 +93,22 @@ describe('membership: the live agents on one Redis prefix', () => {
     expect(owned(b)).to.have.length(checks.length);
   });
 
+  it('keeps an agent with a longer agent.ttl listed while its record lives (liveness is the record, not the list)', async () => {
+    const prefix = uniquePrefix('members');
+    const client = await redisClient();
+    clients.push(client);
+    const short = new Membership(client, prefix, { self: { id: 'a', role: 'all' }, checks, logger: silentLogger(), ttlMs: 2_000, heartbeatMs: 60_000 });
+    const long = new Membership(client, prefix, { self: { id: 'b', role: 'all' }, checks, logger: silentLogger(), ttlMs: 60_000, heartbeatMs: 60_000 });
+    members.push(short, long);
+    await long.start();
+    await short.start();
+    // b's last heartbeat 30 s ago as far as the list says: past a's own TTL, well within b's.
+    await client.zadd(`${prefix}:agents`, Date.now() - 30_000, 'b');
+    await short.heartbeat();
+    expect(short.live().map((r) => r.id)).to.deep.equal(['a', 'b']);
+    expect(await client.zscore(`${prefix}:agents`, 'b')).to.not.equal(null);
+  });
+
   it('keeps the last known agents while Redis is unreachable', async () => {
     const [a, b] = await bothStarted();
     await a.heartbeat();

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
+import { CLI, DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
@@ -190,6 +191,9 @@ ticketing:
     expect(Math.max(...counts)).to.be.at.most(3);
     expect(started[0]!.daemon.lines.find((l) => l.message === 'Prodrome started')).to.include({ role: 'probe', owned: 20 });
     expect(started[1]!.daemon.lines.find((l) => l.message === 'Prodrome started')).to.include({ role: 'worker', owned: 0 });
+    // `prodrome agents` reads the same records from Redis, without a daemon's HTTP.
+    const cli = await new Promise<string>((resolve, reject) => execFile(process.execPath, [CLI, 'agents', '--json', '-c', started[0]!.configPath], { env }, (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout))));
+    expect((JSON.parse(cli) as { id: string; role: string; pid: number }[]).map((a) => [a.id, a.role, a.pid])).to.deep.equal([['probe-1', 'probe', started[0]!.daemon.child.pid], ['worker-1', 'worker', started[1]!.daemon.child.pid]]);
     // The worker probes nothing, yet its API shows what the probing agent saw.
     await waitUntil(async () => ((await getJson(`${started[1]!.api}/api/checks`)) as { targets: { status: string }[] }[]).every((c) => c.targets[0]!.status === 'ok') || undefined, 'the worker shows every check ok', 10_000);
   });
