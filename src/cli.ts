@@ -197,20 +197,35 @@ async function openDaemonRedis(config: ProdromeConfig): Promise<{ redis: Redis; 
   };
 }
 
-/** `prodrome agents`: the agents sharing the daemon's Redis prefix, as their records say. */
-async function commandAgents(opts: { config?: string; json?: boolean }): Promise<void> {
-  const config = loadOrExit(opts.config);
+/**
+ * Runs `read` on the daemon's Redis and closes it. Redis unreachable, before or during the read, is
+ * exit 3 with `what` could not be read.
+ */
+async function withDaemonRedis(config: ProdromeConfig, what: string, read: (redis: Redis) => Promise<void>): Promise<void> {
   let conn;
   try {
     conn = await openDaemonRedis(config);
   } catch (err) {
-    process.stderr.write(`prodrome: cannot read agents from Redis: ${errorMessage(err)}\n`);
+    process.stderr.write(`prodrome: cannot read ${what} from Redis: ${errorMessage(err)}\n`);
     process.exit(EXIT.dependency);
   }
   try {
+    await read(conn.redis);
+  } catch (err) {
+    process.stderr.write(`prodrome: cannot read ${what} from Redis: ${errorMessage(err)}\n`);
+    process.exitCode = EXIT.dependency;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** `prodrome agents`: the agents sharing the daemon's Redis prefix, as their records say. */
+async function commandAgents(opts: { config?: string; json?: boolean }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  await withDaemonRedis(config, 'agents', async (redis) => {
     const { readLiveAgents } = await import('./agents/membership.js');
     const now = Date.now();
-    const agents = await readLiveAgents(conn.redis, config.redis.prefix, now);
+    const agents = await readLiveAgents(redis, config.redis.prefix, now);
     if (opts.json) process.stdout.write(`${JSON.stringify(agents.map((a) => ({ ...a, heartbeatAt: new Date(a.heartbeatAt).toISOString(), startedAt: new Date(a.startedAt).toISOString() })), null, 2)}\n`);
     else if (!agents.length) process.stdout.write('no live agents\n');
     else {
@@ -219,35 +234,18 @@ async function commandAgents(opts: { config?: string; json?: boolean }): Promise
         process.stdout.write(`${a.id.padEnd(16)} site ${(a.site ?? '-').padEnd(10)} role ${a.role.padEnd(6)} checks ${String(a.checks).padStart(6)}  heartbeat ${ago}s ago  host ${a.host} pid ${a.pid}\n`);
       }
     }
-  } catch (err) {
-    process.stderr.write(`prodrome: cannot read agents from Redis: ${errorMessage(err)}\n`);
-    process.exitCode = EXIT.dependency;
-  } finally {
-    await conn.close();
-  }
+  });
 }
 
 async function commandIncidents(opts: { config?: string; all?: boolean; json?: boolean }): Promise<void> {
   const config = loadOrExit(opts.config);
-  let conn;
-  try {
-    conn = await openDaemonRedis(config);
-  } catch (err) {
-    process.stderr.write(`prodrome: cannot read incidents from Redis: ${errorMessage(err)}\n`);
-    process.exit(EXIT.dependency);
-  }
-  try {
-    const store = new IncidentStore(conn.redis, config.redis.prefix, { retentionMs: config.history.retention });
+  await withDaemonRedis(config, 'incidents', async (redis) => {
+    const store = new IncidentStore(redis, config.redis.prefix, { retentionMs: config.history.retention });
     const incidents = opts.all ? await store.listRecent(200) : await store.listOpen();
     if (opts.json) process.stdout.write(`${JSON.stringify(incidents, null, 2)}\n`);
     else if (!incidents.length) process.stdout.write(opts.all ? 'no incidents\n' : 'no open incidents\n');
     else for (const i of incidents) process.stdout.write(`${printIncident(i)}\n`);
-  } catch (err) {
-    process.stderr.write(`prodrome: cannot read incidents from Redis: ${errorMessage(err)}\n`);
-    process.exitCode = EXIT.dependency;
-  } finally {
-    await conn.close();
-  }
+  });
 }
 
 async function commandReport(opts: { config?: string; since: string; json?: boolean; csv?: boolean }): Promise<void> {
@@ -264,29 +262,17 @@ async function commandReport(opts: { config?: string; since: string; json?: bool
   if (sinceMs! > config.history.retention) {
     process.stderr.write(`prodrome: warning: history is kept ${formatDuration(config.history.retention)} (history.retention); the report covers at most that\n`);
   }
-  let conn;
-  try {
-    conn = await openDaemonRedis(config);
-  } catch (err) {
-    process.stderr.write(`prodrome: cannot read the incident history from Redis: ${errorMessage(err)}\n`);
-    process.exit(EXIT.dependency);
-  }
-  try {
+  await withDaemonRedis(config, 'the incident history', async (redis) => {
     const to = Date.now();
     const input = await readReportInput({
       config,
-      store: new IncidentStore(conn.redis, config.redis.prefix, { retentionMs: config.history.retention }),
-      silences: new SilenceStore(conn.redis, config.redis.prefix, { logRetentionMs: config.history.retention }),
+      store: new IncidentStore(redis, config.redis.prefix, { retentionMs: config.history.retention }),
+      silences: new SilenceStore(redis, config.redis.prefix, { logRetentionMs: config.history.retention }),
     }, to - sinceMs!, to);
     if (opts.csv) process.stdout.write(formatReportCsv(incidentsInPeriod(input), (i) => isAfterHours(i, input)));
     else if (opts.json) process.stdout.write(`${JSON.stringify(buildReport(input), null, 2)}\n`);
     else process.stdout.write(formatReportText(buildReport(input)));
-  } catch (err) {
-    process.stderr.write(`prodrome: cannot read the incident history from Redis: ${errorMessage(err)}\n`);
-    process.exitCode = EXIT.dependency;
-  } finally {
-    await conn.close();
-  }
+  });
 }
 
 /** The running daemon's API, from the config's `http.listen` (a wildcard address is reached on loopback). */

@@ -263,27 +263,9 @@ export class Metrics {
   readonly bufferedChanges = new client.Gauge({
     name: 'prodrome_state_changes_buffered', help: 'State changes held in memory while Redis is unreachable.', registers: [this.registry],
   });
-  readonly agentsLive = new client.Gauge({
-    name: 'prodrome_agents_live', help: 'Agents live on this Redis prefix (this one included), as this daemon last saw them.', registers: [this.registry],
-    collect: () => {
-      const figures = this.agents?.();
-      if (figures) this.agentsLive.set(figures.live);
-    },
-  });
-  readonly checksAssigned = new client.Gauge({
-    name: 'prodrome_checks_assigned', help: 'Checks this daemon runs now (its share among the live agents).', registers: [this.registry],
-    collect: () => {
-      const figures = this.agents?.();
-      if (figures) this.checksAssigned.set(figures.assigned);
-    },
-  });
-  readonly checksUnassigned = new client.Gauge({
-    name: 'prodrome_checks_unassigned', help: 'Checks no live agent may run (their pinned agent, or every agent of their site, is gone): nobody probes them.', registers: [this.registry],
-    collect: () => {
-      const figures = this.agents?.();
-      if (figures) this.checksUnassigned.set(figures.unassigned);
-    },
-  });
+  readonly agentsLive = this.agentGauge('prodrome_agents_live', 'Agents live on this Redis prefix (this one included), as this daemon last saw them.', 'live');
+  readonly checksAssigned = this.agentGauge('prodrome_checks_assigned', 'Checks this daemon runs now (its share among the live agents).', 'assigned');
+  readonly checksUnassigned = this.agentGauge('prodrome_checks_unassigned', 'Checks no live agent may run (their pinned agent, or every agent of their site, is gone): nobody probes them.', 'unassigned');
   readonly droppedChanges = new client.Counter({
     name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
   });
@@ -322,6 +304,18 @@ export class Metrics {
 
   setSources(sources: ScrapeSources): void {
     this.sources = sources;
+  }
+
+  /** A gauge read at scrape time from the agent figures (absent: it keeps its last value). */
+  private agentGauge(name: string, help: string, figure: keyof AgentFigures): client.Gauge {
+    const gauge: client.Gauge = new client.Gauge({
+      name, help, registers: [this.registry],
+      collect: () => {
+        const figures = this.agents?.();
+        if (figures) gauge.set(figures[figure]);
+      },
+    });
+    return gauge;
   }
 
   /** Where the agent gauges read from (the daemon's membership). */

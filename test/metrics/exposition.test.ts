@@ -88,4 +88,13 @@ describe('metrics: the per-target families write their own text', () => {
     expect(samples(ours, 'prodrome_probe_success')).to.deep.equal(['prodrome_probe_success{check="ward.5",type="icmp",target="10.0.0.1"} 1']);
     expect(samples(ours, 'prodrome_check_state')).to.deep.equal([]);
   });
+
+  it('reads the agent gauges from the membership at scrape time', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    let figures = { live: 3, assigned: 7, unassigned: 0 };
+    metrics.setAgents(() => figures);
+    expect(samples(await metrics.registry.metrics(), 'prodrome_')).to.include.members(['prodrome_agents_live 3', 'prodrome_checks_assigned 7', 'prodrome_checks_unassigned 0']);
+    figures = { live: 2, assigned: 10, unassigned: 4 };
+    expect(samples(await metrics.registry.metrics(), 'prodrome_')).to.include.members(['prodrome_agents_live 2', 'prodrome_checks_assigned 10', 'prodrome_checks_unassigned 4']);
+  });
 });
