@@ -93,8 +93,11 @@ ticketing:
     const started = await startDaemonWith(dir, uniquePrefix('refusing'), checksFor(services), { ...process.env, REDIS_URL: redis.url, PRODROME_CONFIG: '' });
     daemon = started.daemon;
     await Promise.all(services.map((s) => s.down()));
-    // Each incident's open is refused, retried; the services come back while that goes on.
+    // Each incident's open is refused, retried; the services come back while that goes on, once
+    // all three are confirmed (the first refusal can come before the last check's second failure).
     await new Promise((resolve) => receiver.once('refused', resolve));
+    await waitUntil(async () => ((await getJson(`${started.api}/api/incidents`)) as unknown[]).length === 3 || undefined, 'three incidents open', 10_000);
+    expect(receiver.refusedCount, 'still refusing when the services come back').to.be.below(40);
     await Promise.all(services.map((s) => s.up()));
     await waitUntil(async () => delivered('resolve').length === 3, 'three resolves', 90_000);
     expect(receiver.refusedCount).to.be.at.least(40);
