@@ -1,5 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import type { AgentRole } from './agents/assignment.js';
+import { siteOf, type AgentRole } from './agents/assignment.js';
 import { EvaluatorHandover } from './agents/handover.js';
 import { Membership } from './agents/membership.js';
 import { QuorumVotes } from './agents/quorum-votes.js';
@@ -114,7 +114,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   // (The closures below read `membership`, built once the evaluator it hands over exists; none runs before.)
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger, owns: (unit) => membership.owns(unit.check.id) });
   const maintenance = buildMaintenance(config, redis, logger);
-  const site = config.agent.site ?? config.agent.id;
+  const site = siteOf({ id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role });
   const votes = new QuorumVotes(redis, prefix, site);
   const pipeline = new Pipeline({
     suppressions: maintenance,
@@ -140,8 +140,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
 
   const latency = new LatencyHistory();
-  // A run that ends after its check went to another agent: its state was handed over, the result is not ours.
-  scheduler.on('result', (check, target, result, at) => membership.owns(check.id) && pipeline.monitoring.observe(check, target, result, at));
+  scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
   scheduler.on('result', (check, _target, result) => latency.record(check.id, result.durationMs));
   const statusLog = new StatusLog({ checks: config.checks, states: pipeline.monitoring.evaluator, openIncidents: () => store.openCount(), logger, intervalMs: config.log.summaryInterval });
   scheduler.on('result', (check, target, result) => statusLog.observe(check.id, target, result));

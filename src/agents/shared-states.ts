@@ -3,7 +3,7 @@ import type { CheckConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { stateFromSaved, type Evaluator, type TargetState } from '../evaluator/evaluator.js';
-import { isProblem, type CheckStatus } from '../messages/state-change.js';
+import { STATUS_VALUE } from '../messages/state-change.js';
 import { readSavedStates } from './handover.js';
 
 /** How long the other agents' states are reused before they are read again. */
@@ -63,7 +63,8 @@ export class SharedStates {
         for (const { state } of saved[i]!) {
           const s = stateFromSaved(check, state);
           const before = best.get(s.key);
-          if (!before || rank(s.status) < rank(before.status)) best.set(s.key, s);
+          // Best first (STATUS_VALUE: ok, warning, critical, unknown): an answer from somewhere beats a failure.
+          if (!before || STATUS_VALUE[s.status] < STATUS_VALUE[before.status]) best.set(s.key, s);
         }
         others.set(check.id, [...best.values()]);
       });
@@ -88,9 +89,4 @@ export class SharedStates {
       for (const s of states) if (!shown.has(s.key)) yield s;
     }
   }
-}
-
-/** Best first: an answer from somewhere beats a failure, and a warning beats a critical. */
-function rank(status: CheckStatus): number {
-  return status === 'ok' ? 0 : status === 'unknown' ? 3 : isProblem(status) ? (status === 'warning' ? 1 : 2) : 4;
 }

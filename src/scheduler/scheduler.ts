@@ -59,8 +59,9 @@ export interface SchedulerOptions {
   concurrency: number;
   logger: Logger;
   /**
-   * Whether this daemon runs the unit now, asked at each tick (several agents share the checks).
-   * A tick of a unit it does not own is no run and no skip. Default: every unit.
+   * Whether this daemon runs the unit now, asked at each tick and again when a run ends (several
+   * agents share the checks). A tick of a unit it does not own is no run and no skip; a run that
+   * ends after the unit went elsewhere reports no result. Default: every unit.
    */
   owns?: (unit: ScheduledUnit) => boolean;
 }
@@ -153,6 +154,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       if (scheduled && this.stopped) return;
       this.emit('run', unit.id);
       const results = await runProbe(unit, this.options.logger);
+      // Its check went to another agent while it ran: its state was handed over, the result is not ours.
+      if (this.options.owns && !this.options.owns(unit)) return;
       const at = Date.now();
       for (const target of unit.targets) this.emit('result', unit.check, target, results.get(target)!, at);
     } finally {

@@ -84,6 +84,21 @@ describe('scheduler', () => {
     }
   });
 
+  it('reports no result of a run whose check went to another agent while it ran', async () => {
+    const gate = gatedProbe();
+    const units = [...unitsFor(check('moving', { intervalMs: 60_000 }), gate.probe), ...unitsFor(check('staying', { intervalMs: 60_000 }), gate.probe)];
+    let mine = new Set(['moving', 'staying']);
+    const scheduler = new Scheduler(units, { concurrency: 2, logger: silentLogger(), owns: (u) => mine.has(u.check.id) });
+    const results: string[] = [];
+    scheduler.on('result', (c) => results.push(c.id));
+    const runs = units.map((u) => scheduler.runUnit(u));
+    await gate.called(2);
+    mine = new Set(['staying']);
+    gate.releaseAll();
+    await Promise.all(runs);
+    expect(results).to.deep.equal(['staying']);
+  });
+
   it('holds probes in flight to the global concurrency limit', async () => {
     const gate = gatedProbe();
     const units = Array.from({ length: 5 }, (_, i) => unitsFor(check(`c${i}`, { intervalMs: 60_000 }), gate.probe)).flat();
