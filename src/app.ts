@@ -33,6 +33,9 @@ import { createControlConnection, describeRedis, redisOptionsFrom, redisOptionsF
 import { Scheduler, unitsFor } from './scheduler/scheduler.js';
 import { LatencyHistory } from './status/latency-history.js';
 import { ticketRegistry } from './ticketing/index.js';
+import { notifyRegistry } from './notify/index.js';
+import { NoticeStore } from './notify/notice-store.js';
+import type { NotifyChannel } from './notify/notify-channel.js';
 import type { TicketProvider } from './ticketing/ticket-provider.js';
 
 /** The period of the IT status page's headline figures. */
@@ -72,6 +75,12 @@ function buildProviders(config: ProdromeConfig, redis: Redis, logger: Logger): M
     providers.set(id, ticketRegistry.get(p.type).create(id, p.options, { redis, prefix: config.redis.prefix, logger }));
   }
   return providers;
+}
+
+function buildChannels(config: ProdromeConfig, logger: Logger): Map<string, NotifyChannel> {
+  const channels = new Map<string, NotifyChannel>();
+  for (const [id, c] of config.notify.channels) channels.set(id, notifyRegistry.get(c.type).create(id, c.options, { logger }));
+  return channels;
 }
 
 function buildHealers(config: ProdromeConfig, logger: Logger): Map<string, Healer> {
@@ -116,8 +125,11 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const maintenance = buildMaintenance(config, redis, logger);
   const site = siteOf({ id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role });
   const votes = new QuorumVotes(redis, prefix, site);
+  const channels = buildChannels(config, logger);
+  metrics.initNotices(channels.keys());
   const pipeline = new Pipeline({
     suppressions: maintenance,
+    notices: { store: new NoticeStore(redis, prefix), channels },
     config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
     reprobe: (ids) => scheduler.probeNow(ids),
     quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
@@ -222,6 +234,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
         }],
         ['queues', (left) => withTimeout(queues.close(), left / 2)],
         ['probes', (left) => withTimeout(Promise.allSettled([...probes.values()].map((p) => p.close?.())), Math.min(1_000, left))],
+        ['channels', async () => { for (const c of channels.values()) c.close?.(); }],
         ['http', (left) => withTimeout(http.close(), Math.min(1_000, left))],
         ['redis', async () => redis.disconnect()],
         // Last, so everything drained above is on disk (SIGTERM makes redis-server fsync its AOF).
