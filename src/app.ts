@@ -14,7 +14,10 @@ import { HealPolicy } from './healers/policy.js';
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { registerAlertmanagerRoute } from './http/alertmanager.js';
 import { registerSilenceRoutes } from './http/silences.js';
+import { registerSelfServiceRoutes } from './http/self-service.js';
 import { registerStatusPages } from './http/status-pages.js';
+import { SelfService } from './self-service/self-service.js';
+import type { ProfileView } from './status/profile-view.js';
 import { buildMaintenance } from './noise/maintenance.js';
 import { SilenceStore } from './noise/silences.js';
 import { readReportInput } from './report/gather.js';
@@ -197,10 +200,24 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     const to = Date.now();
     return buildReport(await readReportInput({ config, store, silences: silenceLog }, to - REPORT_DAYS * 86_400_000, to));
   };
-  registerStatusPages(http, {
+  let selfService: SelfService | undefined;
+  const views = registerStatusPages(http, {
     config, states, store, latency, headline,
     agents: () => ({ live: agentViews(), unassigned: membership.unassigned() }),
+    ...(config.selfService.enabled ? { forms: (view: ProfileView) => selfService!.forms(view) } : {}),
   });
+  if (config.selfService.enabled) {
+    // The ward forms: a report enters the pipeline like any other change; presses and joins note its tickets.
+    selfService = new SelfService({
+      config, redis, store, latency, logger,
+      profileView: (p) => views.profile(p),
+      systemsNow: () => views.systems(),
+      intake: (c) => pipeline.intake(c),
+      noteTickets: (incident, at, note, delayMs) => pipeline.noteTickets(incident, at, note, delayMs),
+      ...(pipeline.announce ? { announce: pipeline.announce } : {}),
+    });
+    registerSelfServiceRoutes(http, { config, selfService, profileView: (p) => views.profile(p), metrics, logger });
+  }
   let address;
   try {
     address = await http.listen();
@@ -214,6 +231,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   handover.start();
   if (role !== 'worker') scheduler.start();
   statusLog.start();
+  selfService?.start();
   log.info('Prodrome started', { agent: config.agent.id, role, owned: role === 'worker' ? 0 : config.checks.filter((c) => membership.owns(c.id)).length, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 
   return {
@@ -225,7 +243,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     httpAddress: { address: address.address, port: address.port },
     stop() {
       stopping ??= stopInOrder(log, [
-        ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
+        ['scheduler', (left) => (statusLog.stop(), selfService?.stop(), withTimeout(scheduler.stop(), left / 3))],
         ['membership', (left) => withTimeout(membership.stop().finally(() => handover.stop()), Math.min(1_000, left))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {

@@ -1,3 +1,4 @@
+import { REPORT_CHECK } from '../config/self-service.js';
 import type { CheckConfig, ProdromeConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -27,7 +28,7 @@ import { reconcile } from './reconcile.js';
 import { REPRIORITIZE_EVERY_MS, reprioritize } from './reprioritize.js';
 import { announce, announceStorm, announceStormOver, deliverNotice, flushNotices, noticesConfigured, type Announce, type NoticeDeps } from './notice-stage.js';
 import { describeTicket } from './ticket-context.js';
-import { deliverTicket, queueTickets, type DeliverDeps } from './ticket-stage.js';
+import { deliverTicket, queueTickets, type DeliverDeps, type TicketedIncident } from './ticket-stage.js';
 
 /** The check id under which Alertmanager's alerts are incidents (`alertmanager|<fingerprint>`). */
 export const ALERTMANAGER_CHECK = 'alertmanager';
@@ -46,6 +47,12 @@ function intakeChecks(config: ProdromeConfig): CheckConfig[] {
     out.push({
       id: VANTAGE_CHECK, type: 'vantage', description: `Prodrome agent ${config.agent.id}'s own network`, targets: [config.agent.id], timeoutMs: 1,
       confirm: 1, recover: 1, impact: 2, profiles: [], heal: [], parents: [], ticket: byDefault, enabled: true, options: {},
+    });
+  }
+  if (config.selfService.enabled) {
+    out.push({
+      id: REPORT_CHECK, type: 'report', description: 'Problem reported by staff', targets: [], timeoutMs: 1, confirm: 1, recover: 1,
+      impact: 2, profiles: [], heal: [], parents: [], ticket: config.selfService.ticket, enabled: true, options: {},
     });
   }
   const am = config.alertmanager;
@@ -232,6 +239,17 @@ export class Pipeline {
         const before = await this.deps.store.setAffected(incident.id, affected);
         if (affected.length > before && incident.ticketQueuedAt !== undefined) await this.enqueueTickets(incident, 'update', now, affectedNote(affected));
       }
+    }
+  }
+
+  /**
+   * A ticket update for each of the incident's providers: a note now, or one kept on the incident
+   * under a name and read when the update is sent after `delayMs`, so what comes in meanwhile is
+   * one update (staff presses: "3 staff … report being affected").
+   */
+  async noteTickets(incident: TicketedIncident, at: number, note: { text: string } | { name: string }, delayMs = 0): Promise<void> {
+    for (const provider of incident.ticketProviders) {
+      await this.deps.queues.addTicketJob({ incidentId: incident.id, provider, action: 'update', at, ...('text' in note ? { note: note.text } : { noteName: note.name }) }, delayMs);
     }
   }
 
