@@ -26,6 +26,7 @@ import { registerApiRoutes } from './http/api.js';
 import { registerAgentRoutes, type AgentView } from './http/agents.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
+import { StaffEventLog } from './incidents/staff-events.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StatusLog } from './pipeline/status-log.js';
@@ -196,9 +197,10 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   registerAgentRoutes(http, agentViews);
   // The IT page's headline figures: the help-desk report over the last 7 days (cached by the page).
   const silenceLog = new SilenceStore(redis, prefix, { logRetentionMs: config.history.retention });
+  const staffEvents = new StaffEventLog(redis, prefix, config.history.retention);
   const headline = async () => {
     const to = Date.now();
-    return buildReport(await readReportInput({ config, store, silences: silenceLog }, to - REPORT_DAYS * 86_400_000, to));
+    return buildReport(await readReportInput({ config, store, silences: silenceLog, staff: staffEvents }, to - REPORT_DAYS * 86_400_000, to));
   };
   let selfService: SelfService | undefined;
   const views = registerStatusPages(http, {

@@ -14,7 +14,7 @@ import type { ProfileForms, ProfileLine, ProfileView } from '../status/profile-v
 import { systemName, type CheckNow } from '../status/snapshot.js';
 import { isWorking, priorityOf } from '../ticketing/priority.js';
 import { CsrfTokens } from './csrf.js';
-import { recordEvent } from './event-log.js';
+import { StaffEventLog, type StaffEvent } from '../incidents/staff-events.js';
 import { RateLimits } from './rate-limit.js';
 import { reportContext } from './report-context.js';
 
@@ -86,6 +86,7 @@ export class SelfService {
   readonly limits: RateLimits;
   private readonly prefix: string;
   private readonly log: Logger;
+  private readonly events: StaffEventLog;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SelfServiceDeps) {
@@ -93,6 +94,7 @@ export class SelfService {
     this.tokens = new CsrfTokens(deps.redis, this.prefix);
     this.limits = new RateLimits(deps.redis, this.prefix, { perAddress: deps.config.selfService.perAddress, perProfile: deps.config.selfService.perProfile });
     this.log = deps.logger.child({ component: 'self-service' });
+    this.events = new StaffEventLog(deps.redis, this.prefix, deps.config.history.retention);
   }
 
   get settings() {
@@ -109,9 +111,9 @@ export class SelfService {
     clearInterval(this.timer);
   }
 
-  private async event(event: Parameters<typeof recordEvent>[2]): Promise<void> {
+  private async event(event: StaffEvent): Promise<void> {
     try {
-      await recordEvent(this.deps.redis, this.prefix, event, this.deps.config.history.retention);
+      await this.events.record(event);
     } catch (err) {
       this.log.warn('Self-service event not recorded for the report', { error: errorMessage(err) });
     }
