@@ -96,7 +96,8 @@ export default defineNotifyChannel({
           });
         } catch (err) {
           const e = err as { code?: string; responseCode?: number; message?: string };
-          const permanent = (e.responseCode !== undefined && e.responseCode >= 500) || e.code === 'EENVELOPE';
+          // A reply code says it (5xx permanent, 4xx temporary); without one, only bad addresses are for good.
+          const permanent = e.responseCode !== undefined ? e.responseCode >= 500 : e.code === 'EENVELOPE';
           throw new DeliveryError(`email ${id}: ${clipRedacted(`${e.code ? `${e.code} ` : ''}${e.message ?? String(err)}`, 300)}`, { retryable: !permanent, cause: err });
         }
       },
