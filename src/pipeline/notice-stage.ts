@@ -153,11 +153,11 @@ export async function deliverNotice(job: NoticeJob, deps: NoticeDeps): Promise<v
     throw error;
   }
   deps.metrics.notices.inc({ channel: job.channel, result: 'sent' });
-  log.info('Notice sent', { subject: sealed.notice.subject });
   try {
     await deps.notices.markDelivered(job.profile, job.batch, job.channel);
   } catch (err) {
     // The channel has it: a failed mark must not fail the job (its retry would send it twice).
     log.warn('Notice sent but not marked as sent', { error: errorMessage(err) });
   }
+  log.info('Notice sent', { subject: sealed.notice.subject });
 }
