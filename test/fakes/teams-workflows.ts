@@ -52,6 +52,11 @@ export class TeamsWorkflows extends EventEmitter<{ card: [ReceivedCard] }> {
     this.planned.push(...answers);
   }
 
+  /** Answers normally again: planned failures not yet given are dropped. */
+  healthy(): void {
+    this.planned.length = 0;
+  }
+
   async waitFor(n: number): Promise<ReceivedCard[]> {
     while (this.received.length < n) await new Promise((resolve) => this.once('card', resolve));
     return this.received;
