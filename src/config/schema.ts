@@ -337,8 +337,8 @@ export const topLevelSchema = z.strictObject({
       enabled: z.boolean().default(false).describe('Shows "This affects me" and "Report a problem" on /status/<profile>. Default false.'),
       reportsPerMinute: z
         .strictObject({
-          perAddress: z.number().int().min(1).max(10_000).default(30).describe('Presses and reports one address may send within a minute (a shared ward PC is one address). Default 30.'),
-          perProfile: z.number().int().min(1).max(100_000).default(60).describe('Presses and reports one profile\'s page may receive within a minute, from all addresses. Default 60.'),
+          perAddress: z.number().int().min(1).max(10_000).default(30).describe('Reports one address may send within a minute (a shared ward PC is one address); presses of "This affects me" have a budget of the same size. Default 30.'),
+          perProfile: z.number().int().min(1).max(100_000).default(60).describe('Reports one profile\'s page may receive within a minute, from all addresses; presses have a budget of the same size. Default 60.'),
         })
         .default({ perAddress: 30, perProfile: 60 })
         .describe('Rate limits of the ward forms; past them the page answers 429 and asks to wait a minute.'),

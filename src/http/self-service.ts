@@ -98,14 +98,14 @@ export function registerSelfServiceRoutes(http: HttpServer, deps: SelfServiceRou
         'Go back to the status page, reload it and try again.',
       ], { urgentHint: true });
     }
-    const limited = await selfService.limits.take(clientAddress(req, settings.trustedProxies), profile);
+    const limited = await selfService.limits.take(kind, clientAddress(req, settings.trustedProxies), profile);
     if (limited) {
       metrics.selfService.inc({ kind, result: 'limited' });
       log.warn('Ward form over its rate limit', { profile, kind, limit: limited });
       return answer(429, profile, 'Please wait a minute', [
         limited === 'address'
-          ? `Too many reports from this computer in the last minute (at most ${settings.perAddress}). Nothing was sent.`
-          : `Too many reports from this department's page in the last minute (at most ${settings.perProfile}). Nothing was sent.`,
+          ? `Too many ${kind === 'report' ? 'reports' : 'presses'} from this computer in the last minute (at most ${settings.perAddress}). Nothing was sent.`
+          : `Too many ${kind === 'report' ? 'reports' : 'presses'} from this department's page in the last minute (at most ${settings.perProfile}). Nothing was sent.`,
         'Wait a minute, then reload the status page and try again.',
       ], { urgentHint: true, headers: { 'retry-after': '60' } });
     }

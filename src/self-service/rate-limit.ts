@@ -28,7 +28,7 @@ type ScriptedRedis = Redis & { prodromeSelfServiceTake(k1: string, k2: string, .
 export type Limited = 'address' | 'profile';
 
 /**
- * The ward forms' rate limits, per source address and per profile over the last minute, kept in
+ * The ward forms' rate limits, per form, per source address and per profile over the last minute, kept in
  * Redis so every agent counts the same posts. The address is stored only as a keyed hash that
  * lives a minute: nobody can read from Redis who pressed what.
  */
@@ -42,11 +42,11 @@ export class RateLimits {
     if (!('prodromeSelfServiceTake' in redis)) redis.defineCommand('prodromeSelfServiceTake', { numberOfKeys: 2, lua: TAKE });
   }
 
-  /** Counts one post; undefined when it is allowed, else which limit it is over. */
-  async take(address: string, profile: string, now = Date.now()): Promise<Limited | undefined> {
+  /** Counts one post of a form (each form has its own budget); undefined when it is allowed, else which limit it is over. */
+  async take(form: 'affected' | 'report', address: string, profile: string, now = Date.now()): Promise<Limited | undefined> {
     const hashed = createHmac('sha256', await this.salt()).update(address).digest('base64url').slice(0, 22);
     const answer = await this.redis.prodromeSelfServiceTake(
-      `${this.prefix}:self-service:rate:address:${hashed}`, `${this.prefix}:self-service:rate:profile:${profile}`,
+      `${this.prefix}:self-service:rate:${form}:address:${hashed}`, `${this.prefix}:self-service:rate:${form}:profile:${profile}`,
       String(now), String(WINDOW_MS), String(this.limits.perAddress), String(this.limits.perProfile), `${now}-${randomBytes(6).toString('base64url')}`,
     );
     return answer === 1 ? 'address' : answer === 2 ? 'profile' : undefined;

@@ -12,7 +12,7 @@ import type { TicketedIncident } from '../pipeline/ticket-stage.js';
 import { clockTime } from '../status/clock.js';
 import type { ProfileForms, ProfileLine, ProfileView } from '../status/profile-view.js';
 import { systemName, type CheckNow } from '../status/snapshot.js';
-import { isWorking, priorityOf } from '../ticketing/priority.js';
+import { isWorking, priorityOf, urgencyOf } from '../ticketing/priority.js';
 import { CsrfTokens } from './csrf.js';
 import { StaffEventLog, type StaffEvent } from '../incidents/staff-events.js';
 import { RateLimits } from './rate-limit.js';
@@ -148,6 +148,9 @@ export class SelfService {
   private async maybeRaise(incident: Incident, profile: ProfileConfig, count: number, now: number): Promise<boolean> {
     const after = this.settings.raiseUrgencyAfter;
     if (after === undefined || count < after || !isWorking(profile, new Date(now))) return false;
+    // Already as urgent as it gets (an emergency department at work): nothing to raise, nothing to announce.
+    const profiles = incident.profiles.map((p) => this.deps.config.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
+    if (Math.min(urgencyOf(profiles, new Date(now)), incident.urgency ?? 3) <= 1) return false;
     const priority = Math.min(incident.priority, priorityOf(incident.impact, 1));
     if (!(await this.deps.store.raiseUrgency(incident.id, 1, priority))) return false;
     const text = `Urgency raised to 1 (high): ${count} staff in the ${inSentence(departmentOf(profile))} report being affected during its working hours (${profile.hoursText}). Priority P${incident.priority} → P${priority}.`;
