@@ -1,21 +1,11 @@
-import axios from 'axios';
-import { z } from 'zod';
-import { duration, maybeSecret } from '../core/schema.js';
-import { deliveryErrorFrom, vendorUrl } from '../ticketing/http-delivery.js';
 import { defineNotifyChannel, noticeText, type Notice } from './notify-channel.js';
+import { webhookOptions, webhookPoster } from './webhook-post.js';
 
 /** Block Kit limits: a header's text at most 150 characters, a section's 3000, 50 blocks a message. */
 export const HEADER_MAX = 150;
 export const SECTION_MAX = 3_000;
 
-const options = {
-  url: z
-    .string({ error: 'must be the incoming webhook URL' })
-    .pipe(maybeSecret)
-    .pipe(vendorUrl('https://hooks.slack.com/services/T…/B…/…'))
-    .describe('A Slack incoming webhook URL (it is a secret: give it as env:NAME or file:/path).'),
-  timeout: duration.default(10_000).describe('Longest wait for Slack to accept the message. Default 10s.'),
-};
+const options = webhookOptions('Slack incoming webhook', 'https://hooks.slack.com/services/T…/B…/…');
 
 /** Slack's three control characters in text (its "Escaping text" rule); nothing else is altered. */
 export function slackEscape(text: string): string {
@@ -53,16 +43,7 @@ export default defineNotifyChannel({
   type: 'slack',
   options,
   create(id, o) {
-    const client = axios.create({ timeout: o.timeout, headers: { 'content-type': 'application/json' }, maxRedirects: 0 });
-    return {
-      id,
-      async send(notice) {
-        try {
-          await client.post(o.url, slackMessage(notice));
-        } catch (err) {
-          throw deliveryErrorFrom(err, `slack ${id}`);
-        }
-      },
-    };
+    const post = webhookPoster(`slack ${id}`, o.url, o.timeout);
+    return { id, send: (notice) => post(slackMessage(notice)) };
   },
 });

@@ -1,8 +1,5 @@
-import axios from 'axios';
-import { z } from 'zod';
-import { duration, maybeSecret } from '../core/schema.js';
-import { deliveryErrorFrom, vendorUrl } from '../ticketing/http-delivery.js';
 import { defineNotifyChannel, type Notice } from './notify-channel.js';
+import { webhookOptions, webhookPoster } from './webhook-post.js';
 
 /**
  * The card's schema version. Teams renders 1.5, but the Workflows webhook ("Post to a channel when a
@@ -15,14 +12,7 @@ export const MAX_MESSAGE_BYTES = 28 * 1024;
 
 const COLOUR = { bad: 'Attention', warn: 'Warning', ok: 'Good' } as const;
 
-const options = {
-  url: z
-    .string({ error: 'must be the Workflows webhook URL' })
-    .pipe(maybeSecret)
-    .pipe(vendorUrl('https://prod-00.westeurope.logic.azure.com/workflows/…'))
-    .describe('The URL of a Teams Workflows webhook ("Post to a channel when a webhook request is received"); it carries a signature, so give it as env:NAME or file:/path.'),
-  timeout: duration.default(10_000).describe('Longest wait for Teams to accept the card. Default 10s.'),
-};
+const options = webhookOptions('Teams Workflows webhook ("Post to a channel when a webhook request is received")', 'https://prod-00.westeurope.logic.azure.com/workflows/…');
 
 /** A TextRun: never Markdown (Adaptive Cards schema: "Markdown is not supported"), so names stay text. */
 const run = (text: string, extra: Record<string, unknown> = {}) => ({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text, ...extra }] });
@@ -64,16 +54,7 @@ export default defineNotifyChannel({
   type: 'teams',
   options,
   create(id, o) {
-    const client = axios.create({ timeout: o.timeout, headers: { 'content-type': 'application/json' }, maxRedirects: 0 });
-    return {
-      id,
-      async send(notice) {
-        try {
-          await client.post(o.url, teamsMessage(notice));
-        } catch (err) {
-          throw deliveryErrorFrom(err, `teams ${id}`);
-        }
-      },
-    };
+    const post = webhookPoster(`teams ${id}`, o.url, o.timeout);
+    return { id, send: (notice) => post(teamsMessage(notice)) };
   },
 });

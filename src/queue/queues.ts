@@ -220,26 +220,7 @@ export class PipelineQueues {
     for (const w of healWorkers) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
     if (!shared) return;
     const incidentWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), common);
-    const ticketWorker = new Worker<TicketJob>(
-      QUEUE_NAMES.tickets,
-      async (job) => {
-        try {
-          await processors.ticket(job.data);
-        } catch (err) {
-          if (err instanceof DeliveryError && !err.retryable) throw new UnrecoverableError(err.message);
-          throw err;
-        }
-      },
-      common,
-    );
-    ticketWorker.on('failed', (job: Job<TicketJob> | undefined, err: Error) => {
-      if (!job) return;
-      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      if (final) {
-        this.options.logger.error('Ticket job abandoned', { component: 'queue', job: job.id, error: err.message, attempts: job.attemptsMade });
-        processors.ticketAbandoned?.(job.data, err).catch(() => {});
-      }
-    });
+    const ticketWorker = this.deliveryWorker<TicketJob>(QUEUE_NAMES.tickets, processors.ticket, processors.ticketAbandoned, 'Ticket job abandoned', common);
     incidentWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
       const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
       this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
@@ -249,13 +230,16 @@ export class PipelineQueues {
     if (processors.noticeBatch && processors.notice) this.startNoticeWorkers(processors, common);
   }
 
-  private startNoticeWorkers(processors: Processors, common: WorkerOptions): void {
-    const batchWorker = new Worker<NoticeBatchJob>(QUEUE_NAMES.noticeBatches, (job) => processors.noticeBatch!(job.data), common);
-    const noticeWorker = new Worker<NoticeJob>(
-      QUEUE_NAMES.notices,
+  /**
+   * A worker for deliveries to outside systems (tickets, notices): a DeliveryError that no retry can
+   * fix ends the job at once; a job that will not be tried again is logged and handed to `abandoned`.
+   */
+  private deliveryWorker<T>(queue: string, run: (job: T) => Promise<void>, abandoned: ((job: T, err: Error) => Promise<void>) | undefined, message: string, common: WorkerOptions): Worker<T> {
+    const worker = new Worker<T>(
+      queue,
       async (job) => {
         try {
-          await processors.notice!(job.data);
+          await run(job.data);
         } catch (err) {
           if (err instanceof DeliveryError && !err.retryable) throw new UnrecoverableError(err.message);
           throw err;
@@ -263,13 +247,19 @@ export class PipelineQueues {
       },
       common,
     );
-    noticeWorker.on('failed', (job: Job<NoticeJob> | undefined, err: Error) => {
+    worker.on('failed', (job: Job<T> | undefined, err: Error) => {
       if (!job) return;
       if (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)) {
-        this.options.logger.error('Notice abandoned', { component: 'queue', job: job.id, error: err.message, attempts: job.attemptsMade });
-        processors.noticeAbandoned?.(job.data, err).catch(() => {});
+        this.options.logger.error(message, { component: 'queue', job: job.id, error: err.message, attempts: job.attemptsMade });
+        abandoned?.(job.data, err).catch(() => {});
       }
     });
+    return worker;
+  }
+
+  private startNoticeWorkers(processors: Processors, common: WorkerOptions): void {
+    const batchWorker = new Worker<NoticeBatchJob>(QUEUE_NAMES.noticeBatches, (job) => processors.noticeBatch!(job.data), common);
+    const noticeWorker = this.deliveryWorker<NoticeJob>(QUEUE_NAMES.notices, processors.notice!, processors.noticeAbandoned, 'Notice abandoned', common);
     batchWorker.on('failed', (job: Job<NoticeBatchJob> | undefined, err: Error) => this.options.logger.warn('Notice batch failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
     this.workers.push(batchWorker, noticeWorker);
     for (const w of [batchWorker, noticeWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));

@@ -1,6 +1,5 @@
-import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import { close, listen } from '../helpers/servers.js';
+import type http from 'node:http';
+import { HttpFake } from './http-fake.js';
 
 /*
  * A Slack incoming webhook, as Slack documents it:
@@ -17,42 +16,24 @@ export interface ReceivedSlack {
   blocks: Record<string, unknown>[];
 }
 
-export class SlackWebhook extends EventEmitter<{ message: [ReceivedSlack] }> {
+export class SlackWebhook extends HttpFake<{ message: [ReceivedSlack] }> {
   readonly received: ReceivedSlack[] = [];
-  private readonly planned: { status: number; headers?: Record<string, string>; body?: string }[] = [];
-  private readonly server = http.createServer((req, res) => void this.handle(req, res));
-  port = 0;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/services/T000/B000/XXXXSECRET`;
-  }
-
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await close(this.server);
-  }
-
-  failNext(...answers: { status: number; headers?: Record<string, string>; body?: string }[]): void {
-    this.planned.push(...answers);
   }
 
   private answer(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
     res.writeHead(status, { 'content-type': 'text/html', ...headers }).end(text);
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+  protected handle(req: http.IncomingMessage, raw: Buffer, res: http.ServerResponse): void {
     if (req.method !== 'POST' || req.url !== '/services/T000/B000/XXXXSECRET') return this.answer(res, 404, 'no_service');
-    const planned = this.planned.shift();
+    const planned = this.nextPlanned();
     if (planned) return this.answer(res, planned.status, planned.body ?? 'rate_limited', planned.headers);
     let body: Record<string, unknown>;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      body = JSON.parse(raw.toString('utf8'));
     } catch {
       return this.answer(res, 400, 'invalid_payload');
     }

@@ -1,6 +1,5 @@
-import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import { close, listen } from '../helpers/servers.js';
+import type http from 'node:http';
+import { HttpFake } from './http-fake.js';
 
 /*
  * A Microsoft Teams Workflows webhook ("Post to a channel when a webhook request is received"), as
@@ -26,35 +25,14 @@ export interface ReceivedCard {
   texts: string[];
 }
 
-export class TeamsWorkflows extends EventEmitter<{ card: [ReceivedCard] }> {
+export class TeamsWorkflows extends HttpFake<{ card: [ReceivedCard] }> {
   readonly received: ReceivedCard[] = [];
-  private readonly planned: { status: number; headers?: Record<string, string>; body?: string }[] = [];
-  private readonly server = http.createServer((req, res) => void this.handle(req, res));
   private recent: number[] = [];
-  port = 0;
   /** Requests that reached the endpoint, answered or not. */
   requests = 0;
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/workflows/abc123/triggers/manual/paths/invoke?sig=fake-signature`;
-  }
-
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await close(this.server);
-  }
-
-  failNext(...answers: { status: number; headers?: Record<string, string>; body?: string }[]): void {
-    this.planned.push(...answers);
-  }
-
-  /** Answers normally again: planned failures not yet given are dropped. */
-  healthy(): void {
-    this.planned.length = 0;
   }
 
   async waitFor(n: number): Promise<ReceivedCard[]> {
@@ -66,12 +44,10 @@ export class TeamsWorkflows extends EventEmitter<{ card: [ReceivedCard] }> {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code, message } }));
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+  protected handle(req: http.IncomingMessage, bytes: Buffer, res: http.ServerResponse): void {
     this.requests++;
     if (req.method !== 'POST' || !req.url?.startsWith('/workflows/abc123/') || !req.url.includes('sig=fake-signature')) return this.refuse(res, 401, 'DirectApiAuthorizationRequired', 'The request must be authenticated.');
-    const planned = this.planned.shift();
+    const planned = this.nextPlanned();
     if (planned) {
       res.writeHead(planned.status, { 'content-type': 'application/json', ...planned.headers }).end(planned.body ?? '{"error":{"code":"TooManyRequests"}}');
       return;
@@ -83,7 +59,6 @@ export class TeamsWorkflows extends EventEmitter<{ card: [ReceivedCard] }> {
       return;
     }
     this.recent.push(now);
-    const bytes = Buffer.concat(chunks);
     if (bytes.length > MAX_BYTES) return this.refuse(res, 413, 'MessageTooLarge', `Message size ${bytes.length} exceeds 28 KB`);
     if (!/^application\/json/.test(String(req.headers['content-type']))) return this.refuse(res, 415, 'UnsupportedMediaType', 'Content-Type must be application/json');
     let message: Record<string, unknown>;
