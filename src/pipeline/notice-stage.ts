@@ -10,7 +10,6 @@ import type { Metrics } from '../metrics/metrics.js';
 import { writeNotice, type NoticeEntry, type NoticeFact, type NoticeKind } from '../notify/notice-words.js';
 import type { NoticeStore } from '../notify/notice-store.js';
 import type { NotifyChannel } from '../notify/notify-channel.js';
-import { systemName } from '../status/snapshot.js';
 
 /** What the stages tell the notices about: an incident as the store holds it. */
 export type NoticeSubject = Pick<Incident, 'id' | 'key' | 'checkId' | 'target' | 'profiles' | 'priority' | 'severity' | 'firstFailureAt'> & { suppressed?: string };
@@ -66,7 +65,8 @@ export async function announce(incident: NoticeSubject, kind: Exclude<NoticeKind
   if (incident.suppressed && kind !== 'working-again') return;
   await add(incident.profiles, {
     incidentId: incident.id, kind, at,
-    system: check.display ?? check.description ?? systemName(check),
+    // Never the check id: a check with no display name or description is "a system you use".
+    ...(check.display ?? check.description ? { system: check.display ?? check.description } : {}),
     severity: incident.severity, since: incident.firstFailureAt, priority: incident.priority,
   }, deps);
 }

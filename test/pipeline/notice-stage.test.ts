@@ -149,6 +149,16 @@ describe('department notices (the notice stage, on a real Redis)', () => {
     expect(sent.map((n) => n.lines.map((l) => l.text))).to.deep.equal([['Many systems are having problems at once since 09:00. IT knows and is working on it.']]);
   });
 
+  it('names a system without a display name or description "a system you use", never by its check id', async () => {
+    const bare = { ...check('pacs-archive', 'x'), display: undefined } as unknown as CheckConfig;
+    deps.checks = new Map([...deps.checks, ['pacs-archive', bare]]);
+    await announce(subject(bare), 'failing', T0, deps);
+    now = T0 + WINDOW;
+    const [notice] = await runDue();
+    expect(notice!.subject).to.match(/^A system you use is not working — IT knows/);
+    expect(JSON.stringify(notice)).to.not.include('pacs-archive');
+  });
+
   it('tells no profile about a prediction or a target the check does not list', async () => {
     await announce(subject(CHECKS[0]!, { key: `lab-hl7|${CHECKS[0]!.targets[0]}#predict:disk` }), 'failing', T0, deps);
     await announce(subject(CHECKS[0]!, { target: 'elsewhere', key: 'lab-hl7|elsewhere' }), 'failing', T0, deps);
