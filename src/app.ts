@@ -14,7 +14,10 @@ import { HealPolicy } from './healers/policy.js';
 import { HeartbeatBook } from './heartbeats/heartbeat-book.js';
 import { registerAlertmanagerRoute } from './http/alertmanager.js';
 import { registerSilenceRoutes } from './http/silences.js';
+import { registerSelfServiceRoutes } from './http/self-service.js';
 import { registerStatusPages } from './http/status-pages.js';
+import { SelfService } from './self-service/self-service.js';
+import type { ProfileView } from './status/profile-view.js';
 import { buildMaintenance } from './noise/maintenance.js';
 import { SilenceStore } from './noise/silences.js';
 import { readReportInput } from './report/gather.js';
@@ -23,6 +26,7 @@ import { registerApiRoutes } from './http/api.js';
 import { registerAgentRoutes, type AgentView } from './http/agents.js';
 import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
+import { StaffEventLog } from './incidents/staff-events.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StatusLog } from './pipeline/status-log.js';
@@ -33,6 +37,9 @@ import { createControlConnection, describeRedis, redisOptionsFrom, redisOptionsF
 import { Scheduler, unitsFor } from './scheduler/scheduler.js';
 import { LatencyHistory } from './status/latency-history.js';
 import { ticketRegistry } from './ticketing/index.js';
+import { notifyRegistry } from './notify/index.js';
+import { NoticeStore } from './notify/notice-store.js';
+import type { NotifyChannel } from './notify/notify-channel.js';
 import type { TicketProvider } from './ticketing/ticket-provider.js';
 
 /** The period of the IT status page's headline figures. */
@@ -72,6 +79,12 @@ function buildProviders(config: ProdromeConfig, redis: Redis, logger: Logger): M
     providers.set(id, ticketRegistry.get(p.type).create(id, p.options, { redis, prefix: config.redis.prefix, logger }));
   }
   return providers;
+}
+
+function buildChannels(config: ProdromeConfig, logger: Logger): Map<string, NotifyChannel> {
+  const channels = new Map<string, NotifyChannel>();
+  for (const [id, c] of config.notify.channels) channels.set(id, notifyRegistry.get(c.type).create(id, c.options, { logger }));
+  return channels;
 }
 
 function buildHealers(config: ProdromeConfig, logger: Logger): Map<string, Healer> {
@@ -116,8 +129,11 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const maintenance = buildMaintenance(config, redis, logger);
   const site = siteOf({ id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role });
   const votes = new QuorumVotes(redis, prefix, site);
+  const channels = buildChannels(config, logger);
+  metrics.initNotices(channels.keys());
   const pipeline = new Pipeline({
     suppressions: maintenance,
+    notices: { store: new NoticeStore(redis, prefix), channels },
     config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
     reprobe: (ids) => scheduler.probeNow(ids),
     quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
@@ -181,14 +197,29 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   registerAgentRoutes(http, agentViews);
   // The IT page's headline figures: the help-desk report over the last 7 days (cached by the page).
   const silenceLog = new SilenceStore(redis, prefix, { logRetentionMs: config.history.retention });
+  const staffEvents = new StaffEventLog(redis, prefix, config.history.retention);
   const headline = async () => {
     const to = Date.now();
-    return buildReport(await readReportInput({ config, store, silences: silenceLog }, to - REPORT_DAYS * 86_400_000, to));
+    return buildReport(await readReportInput({ config, store, silences: silenceLog, staff: staffEvents }, to - REPORT_DAYS * 86_400_000, to));
   };
-  registerStatusPages(http, {
+  let selfService: SelfService | undefined;
+  const views = registerStatusPages(http, {
     config, states, store, latency, headline,
     agents: () => ({ live: agentViews(), unassigned: membership.unassigned() }),
+    ...(config.selfService.enabled ? { forms: (view: ProfileView) => selfService!.forms(view) } : {}),
   });
+  if (config.selfService.enabled) {
+    // The ward forms: a report enters the pipeline like any other change; presses and joins note its tickets.
+    selfService = new SelfService({
+      config, redis, store, latency, logger,
+      profileView: (p) => views.profile(p),
+      systemsNow: () => views.systems(),
+      intake: (c) => pipeline.intake(c),
+      noteTickets: (incident, at, note, delayMs) => pipeline.noteTickets(incident, at, note, delayMs),
+      ...(pipeline.announce ? { announce: pipeline.announce } : {}),
+    });
+    registerSelfServiceRoutes(http, { config, selfService, profileView: (p) => views.profile(p), metrics, logger });
+  }
   let address;
   try {
     address = await http.listen();
@@ -202,6 +233,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   handover.start();
   if (role !== 'worker') scheduler.start();
   statusLog.start();
+  selfService?.start();
   log.info('Prodrome started', { agent: config.agent.id, role, owned: role === 'worker' ? 0 : config.checks.filter((c) => membership.owns(c.id)).length, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 
   return {
@@ -213,7 +245,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     httpAddress: { address: address.address, port: address.port },
     stop() {
       stopping ??= stopInOrder(log, [
-        ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
+        ['scheduler', (left) => (statusLog.stop(), selfService?.stop(), withTimeout(scheduler.stop(), left / 3))],
         ['membership', (left) => withTimeout(membership.stop().finally(() => handover.stop()), Math.min(1_000, left))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {
@@ -222,6 +254,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
         }],
         ['queues', (left) => withTimeout(queues.close(), left / 2)],
         ['probes', (left) => withTimeout(Promise.allSettled([...probes.values()].map((p) => p.close?.())), Math.min(1_000, left))],
+        ['channels', async () => { for (const c of channels.values()) c.close?.(); }],
         ['http', (left) => withTimeout(http.close(), Math.min(1_000, left))],
         ['redis', async () => redis.disconnect()],
         // Last, so everything drained above is on disk (SIGTERM makes redis-server fsync its AOF).

@@ -21,6 +21,7 @@ import type { Incident } from './messages/incident.js';
 import { SilenceStore } from './noise/silences.js';
 import { formatReportCsv, formatReportText } from './report/format.js';
 import { readReportInput } from './report/gather.js';
+import { StaffEventLog } from './incidents/staff-events.js';
 import { buildReport, incidentsInPeriod, isAfterHours } from './report/report.js';
 
 /*
@@ -268,6 +269,7 @@ async function commandReport(opts: { config?: string; since: string; json?: bool
       config,
       store: new IncidentStore(redis, config.redis.prefix, { retentionMs: config.history.retention }),
       silences: new SilenceStore(redis, config.redis.prefix, { logRetentionMs: config.history.retention }),
+      staff: new StaffEventLog(redis, config.redis.prefix, config.history.retention),
     }, to - sinceMs!, to);
     if (opts.csv) process.stdout.write(formatReportCsv(incidentsInPeriod(input), (i) => isAfterHours(i, input)));
     else if (opts.json) process.stdout.write(`${JSON.stringify(buildReport(input), null, 2)}\n`);

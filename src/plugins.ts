@@ -1,5 +1,6 @@
 import type { PluginRegistries } from './config/plugin-schemas.js';
 import { healerRegistry } from './healers/index.js';
+import { notifyRegistry } from './notify/index.js';
 import { probeRegistry } from './probes/index.js';
 import { ticketRegistry } from './ticketing/index.js';
 
@@ -8,4 +9,5 @@ export const plugins: PluginRegistries & {
   probes: typeof probeRegistry;
   healers: typeof healerRegistry;
   tickets: typeof ticketRegistry;
-} = { probes: probeRegistry, healers: healerRegistry, tickets: ticketRegistry };
+  notify: typeof notifyRegistry;
+} = { probes: probeRegistry, healers: healerRegistry, tickets: ticketRegistry, notify: notifyRegistry };

@@ -9,6 +9,7 @@ import { formatPath, issuesToProblems, plainWords, safeMessage } from './problem
 import { parseWorkingHours } from '../core/working-hours.js';
 import { parseCheck, type CheckRefs } from './check.js';
 import { parseNoiseControl } from './noise.js';
+import { parseSelfService } from './self-service.js';
 import { commonHealerShape, topLevelSchema, type TopLevelConfig } from './schema.js';
 import type { CheckConfig, HealerConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
 
@@ -67,7 +68,10 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
 
   const profiles = new Map<string, ProfileConfig>();
   for (const [name, p] of Object.entries(cfg.profiles)) {
-    profiles.set(name, { name, description: p.description, hours: parseWorkingHours(p.hours), hoursText: p.hours, timezone: p.timezone, urgency: p.urgency, closed: new Set(p.closed) });
+    profiles.set(name, {
+      name, description: p.description, hours: parseWorkingHours(p.hours), hoursText: p.hours, timezone: p.timezone, urgency: p.urgency, closed: new Set(p.closed),
+      notify: p.notify, ...(p.quietHours ? { quietHours: parseWorkingHours(p.quietHours) } : {}),
+    });
   }
 
   const healers = new Map<string, HealerConfig>();
@@ -93,6 +97,12 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     if (check) checks.push(check);
   });
   const noise = parseNoiseControl(cfg, checks, providers, problems);
+  const channels = new Map<string, PluginConfig>();
+  for (const [id, entry] of Object.entries(cfg.notify.channels)) {
+    const options = parsePluginEntry(plugins.notify, entry, ['notify', 'channels', id], problems);
+    if (options) channels.set(id, { id, type: entry.type, options });
+  }
+  const selfService = parseSelfService(cfg, channels, checks, providers, problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -109,6 +119,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     heal: cfg.heal,
     history: cfg.history,
     ...noise,
+    ...selfService,
     ticketing: { default: cfg.ticketing.default, recordHealed: cfg.ticketing.recordHealed, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }

@@ -24,4 +24,6 @@ export interface PluginRegistries {
   probes: Registry<ProbeSchema>;
   healers: Registry<PluginSchema>;
   tickets: Registry<PluginSchema>;
+  /** Department notice channels (email, teams, slack). */
+  notify: Registry<PluginSchema>;
 }

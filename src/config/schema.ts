@@ -118,6 +118,13 @@ export const profileSchema = z.strictObject({
   closed: z
     .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' }))
     .default([]),
+  notify: z
+    .array(z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+ (a channel id under notify.channels)'))
+    .default([])
+    .describe('Ids of channels under notify.channels that tell this profile\'s staff when a system they use starts failing, changes priority or works again. Default none.'),
+  quietHours: workingHours
+    .optional()
+    .describe('Times (the same form as hours, in the profile\'s timezone, e.g. "Mon-Sun 21:00-07:00") when only urgent notices go out; the others wait until the quiet hours end. Default none.'),
 });
 
 /** `host:port` (`[v6]:port`), checked as the socket would: a bad one stops `validate`, not start-up. */
@@ -304,6 +311,66 @@ export const topLevelSchema = z.strictObject({
       heal: z.array(z.string()).default([]),
     })
     .optional(),
+  notify: z
+    .strictObject({
+      channels: z
+        .record(z.string().regex(/^[a-z0-9._-]+$/, 'channel ids must match [a-z0-9._-]+'), z.looseObject({ type: pluginType('channel type: email, teams, slack') }))
+        .default({})
+        .describe('Where department notices go, by id: {type: email | teams | slack, …}; a profile lists the ids it uses under profiles.<name>.notify. Default none.'),
+      digestWindow: duration
+        .refine((ms) => ms >= 1_000 && ms <= 600_000, { message: 'must be between 1s and 10m' })
+        .default(60_000)
+        .describe('A notice waits this long for others to the same profile, so systems failing together arrive as one digest instead of a burst. Default 1m.'),
+      urgentPriority: z
+        .number().int().min(1).max(5)
+        .default(2)
+        .describe('Notices about incidents of this priority or more urgent (1 critical … 5 planning) go out even in a profile\'s quiet hours. Default 2.'),
+      giveUpAfter: duration
+        .refine((ms) => ms >= 60_000 && ms <= 7 * 86_400_000, { message: 'must be between 1m and 7d' })
+        .default(2 * 3_600_000)
+        .describe('A notice a channel has not taken within this long of being written is dropped (logged, counted as failed): old news misleads a ward. Default 2h.'),
+    })
+    .default({ channels: {}, digestWindow: 60_000, urgentPriority: 2, giveUpAfter: 2 * 3_600_000 })
+    .describe('Department notices: e-mail, Microsoft Teams and Slack messages to the staff of a profile when a system they use fails, changes priority or works again.'),
+  selfService: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe('Shows "This affects me" and "Report a problem" on /status/<profile>. Default false.'),
+      reportsPerMinute: z
+        .strictObject({
+          perAddress: z.number().int().min(1).max(10_000).default(30).describe('Reports one address may send within a minute (a shared ward PC is one address); presses of "This affects me" have a budget of the same size. Default 30.'),
+          perProfile: z.number().int().min(1).max(100_000).default(60).describe('Reports one profile\'s page may receive within a minute, from all addresses; presses have a budget of the same size. Default 60.'),
+        })
+        .default({ perAddress: 30, perProfile: 60 })
+        .describe('Rate limits of the ward forms; past them the page answers 429 and asks to wait a minute.'),
+      raiseUrgencyAfter: z
+        .number().int().min(1).max(1_000)
+        .optional()
+        .describe('After this many "This affects me" presses from one profile while its hours are on, the incident\'s urgency rises to high (1) and its ticket says why. Default: never.'),
+      noteAfter: duration
+        .refine((ms) => ms >= 1_000 && ms <= 3_600_000, { message: 'must be between 1s and 1h' })
+        .default(60_000)
+        .describe('Presses are gathered this long before the ticket hears of them, in one note ("3 staff … report being affected"). Default 1m.'),
+      ticket: z
+        .union([z.string(), z.array(z.string()).min(1)])
+        .optional()
+        .describe('Ticket provider id(s) for new reports. Default: ticketing.default.'),
+      reportOpenFor: duration
+        .refine((ms) => ms >= 60_000 && ms <= 30 * 86_400_000, { message: 'must be between 1m and 30d' })
+        .default(8 * 3_600_000)
+        .describe('How long a report stays open on the pages; then Prodrome closes its own record and leaves the ticket to the help desk (it is never closed by Prodrome). Default 8h.'),
+      maxText: z.number().int().min(100).max(10_000).default(2_000).describe('Longest description a report may carry, in characters. Default 2000.'),
+      phone: z.string().min(1).max(60).optional().describe('The help desk\'s number, shown on the forms\' pages ("if it is urgent, call …"). Default none.'),
+      trustedProxies: z
+        .array(z.string().refine((ip) => isIP(ip) !== 0, { message: 'must be an IP address' }))
+        .default([])
+        .describe('Reverse proxies in front of Prodrome: from these addresses only, X-Forwarded-For names the client for the rate limits and identityHeader names the person. Default none.'),
+      identityHeader: z
+        .string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name, e.g. X-Remote-User')
+        .optional()
+        .describe('A header a trusted proxy sets to the signed-in person (X-Remote-User); read only from trustedProxies and written into the report\'s ticket. Default: off.'),
+    })
+    .default({ enabled: false, reportsPerMinute: { perAddress: 30, perProfile: 60 }, noteAfter: 60_000, reportOpenFor: 8 * 3_600_000, maxText: 2_000, trustedProxies: [] })
+    .describe('The ward forms on /status/<profile>: "This affects me" on a failing system and "Report a problem".'),
   checks: z.array(z.looseObject({ id: z.unknown(), type: pluginType('probe type: http, tcp, fhir …') })).default([]),
   healers: z.record(z.string(), z.looseObject({ type: pluginType('healer type') })).default({}),
   ticketing: z

@@ -63,6 +63,34 @@ export interface ProfileConfig {
   urgency: 1 | 2 | 3;
   /** Local dates (`YYYY-MM-DD`) on which the profile is out of hours all day: public holidays. */
   closed?: ReadonlySet<string>;
+  /** Channel ids (notify.channels) that tell this profile's staff about its systems; empty for none. */
+  notify?: readonly string[];
+  /** When only urgent notices go out (in `timezone`). */
+  quietHours?: WorkingHours;
+}
+
+/** `notify:` after validation: the channels by id. */
+export interface NotifyConfig {
+  channels: Map<string, PluginConfig>;
+  digestWindowMs: number;
+  urgentPriority: number;
+  giveUpAfterMs: number;
+}
+
+/** `selfService:` after validation. */
+export interface SelfServiceConfig {
+  enabled: boolean;
+  perAddress: number;
+  perProfile: number;
+  raiseUrgencyAfter?: number;
+  noteAfterMs: number;
+  /** Providers of new reports' tickets (resolved against ticketing.default). */
+  ticket: string[];
+  reportOpenForMs: number;
+  maxText: number;
+  phone?: string;
+  trustedProxies: string[];
+  identityHeader?: string;
 }
 
 export interface PluginConfig {
@@ -109,6 +137,8 @@ export interface ProdromeConfig {
   flapping: TopLevelConfig['flapping'];
   storm: TopLevelConfig['storm'];
   vantage?: { checks: string[] };
+  notify: NotifyConfig;
+  selfService: SelfServiceConfig;
   alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[] };
   ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

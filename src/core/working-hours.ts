@@ -84,3 +84,15 @@ export function isValidTimeZone(timeZone: string): boolean {
     return false;
   }
 }
+
+/**
+ * The first moment at or after `from` that is outside `hours` (minute by minute, the grain the
+ * hours are written in), or undefined when there is none within a week ("24x7").
+ */
+export function endOfHours(hours: WorkingHours, from: number, timeZone: string): number | undefined {
+  if (hours.always) return undefined;
+  if (!isWithinHours(hours, new Date(from), timeZone)) return from;
+  const start = Math.ceil(from / 60_000) * 60_000;
+  for (let at = start; at <= from + 8 * 86_400_000; at += 60_000) if (!isWithinHours(hours, new Date(at), timeZone)) return at;
+  return undefined;
+}

@@ -28,7 +28,22 @@ interface Route {
   keys: string[];
   write: boolean;
   maxBody: number;
+  /** An HTML form post: the body is read as application/x-www-form-urlencoded fields. */
+  form: boolean;
+  /** The answer to a body over `maxBody` (a page for a form; JSON otherwise). */
+  tooLarge?: () => RawResponse;
   handler: JsonHandler;
+}
+
+/** What a form route's handler receives as its body: the fields, or undefined when the post was not a form. */
+export type FormFields = Record<string, string>;
+
+export interface RouteOptions {
+  /** Needs the bearer token. Default: every method but GET. */
+  write?: boolean;
+  maxBody?: number;
+  form?: boolean;
+  tooLarge?: () => RawResponse;
 }
 
 export interface HttpServerOptions {
@@ -39,6 +54,9 @@ export interface HttpServerOptions {
   readiness(): Readiness;
   logger: Logger;
 }
+
+/** How much of a too-large form is read (and thrown away) before the answer; beyond it the connection closes. */
+const FORM_DRAIN = 1024 * 1024;
 
 /** Largest JSON body a write endpoint accepts, unless its route says otherwise. */
 const MAX_BODY = 256 * 1024;
@@ -76,10 +94,13 @@ export class HttpServer {
   }
 
   /** `path` may hold `:name` parameters. */
-  route(method: string, path: string, handler: JsonHandler, options: { write?: boolean; maxBody?: number } = {}): void {
+  route(method: string, path: string, handler: JsonHandler, options: RouteOptions = {}): void {
     const keys: string[] = [];
     const pattern = new RegExp(`^${path.replace(/:([a-zA-Z]+)/g, (_m, k: string) => (keys.push(k), '([^/]+)'))}$`);
-    this.routes.push({ method, pattern, keys, write: options.write ?? method !== 'GET', maxBody: options.maxBody ?? MAX_BODY, handler });
+    this.routes.push({
+      method, pattern, keys, write: options.write ?? method !== 'GET', maxBody: options.maxBody ?? MAX_BODY, form: options.form ?? false,
+      ...(options.tooLarge ? { tooLarge: options.tooLarge } : {}), handler,
+    });
   }
 
   async listen(): Promise<AddressInfo> {
@@ -94,6 +115,12 @@ export class HttpServer {
   async close(): Promise<void> {
     this.server.closeIdleConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private raw(res: http.ServerResponse, out: RawResponse): void {
+    // The rest of a body too large to read is not waited for: the answer goes now, and the connection with it.
+    res.writeHead(out.status, { ...out.headers, 'content-type': out.contentType, ...(out.status === 413 ? { connection: 'close' } : {}) });
+    res.end(out.body);
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown): void {
@@ -127,17 +154,16 @@ export class HttpServer {
       for (const [k, v] of url.searchParams) params[k] ??= v;
       let body: unknown;
       if (req.method !== 'GET') {
-        const read = await readBody(req, route.maxBody);
-        if (read === 'too-large') return this.json(res, 413, { error: `body larger than ${route.maxBody} bytes` });
+        const read = route.form ? await readForm(req, route.maxBody) : await readBody(req, route.maxBody);
+        if (read === 'too-large') {
+          if (route.tooLarge) return this.raw(res, route.tooLarge());
+          return this.json(res, 413, { error: `body larger than ${route.maxBody} bytes` });
+        }
         if (read === 'bad-json') return this.json(res, 400, { error: 'body is not JSON' });
         body = read.value;
       }
       const out = await route.handler(req, params, body);
-      if (isRaw(out)) {
-        res.writeHead(out.status, { ...out.headers, 'content-type': out.contentType });
-        res.end(out.body);
-        return;
-      }
+      if (isRaw(out)) return this.raw(res, out);
       return this.json(res, out.status, out.body);
     }
     this.json(res, 404, { error: 'not found' });
@@ -157,6 +183,25 @@ function decodeParams(keys: string[], match: RegExpExecArray): Record<string, st
     return undefined;
   }
   return params;
+}
+
+/** A form post's fields (the first of repeated names); undefined when the body is not a urlencoded form. */
+async function readForm(req: http.IncomingMessage, maxBody: number): Promise<{ value: FormFields | undefined } | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    // A browser shows the answer only once it has sent its body: read a moderate excess to the end
+    // (discarding it), so the person sees the page rather than a reset connection.
+    if (size > FORM_DRAIN) return 'too-large';
+    if (size <= maxBody) chunks.push(chunk as Buffer);
+  }
+  if (size > maxBody) return 'too-large';
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return { value: undefined };
+  const fields: FormFields = {};
+  for (const [k, v] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) fields[k] ??= v;
+  return { value: fields };
 }
 
 async function readBody(req: http.IncomingMessage, maxBody: number): Promise<{ value: unknown } | 'too-large' | 'bad-json'> {

@@ -4,7 +4,7 @@ import { renderItPage } from '../status/render-it.js';
 import { renderProfilePage, renderUnknownProfilePage } from '../status/render-profile.js';
 import type { IncidentSource, StateSource } from '../status/snapshot.js';
 import type { ItAgents } from '../status/it-view.js';
-import { StatusViews } from '../status/status-view.js';
+import { StatusViews, type ProfileView } from '../status/status-view.js';
 import type { HttpServer, RawResponse } from './server.js';
 
 export interface StatusPageDeps {
@@ -16,6 +16,8 @@ export interface StatusPageDeps {
   headline: () => Promise<Report | undefined>;
   /** The live agents and the checks none may run, for the IT page. */
   agents?: () => ItAgents;
+  /** The ward forms, when selfService is on: they add their forms to each profile's page. */
+  forms?: (view: ProfileView) => Promise<ProfileView['forms']>;
 }
 
 /**
@@ -28,20 +30,24 @@ const PAGE_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
 };
 
-function page(status: number, body: string): RawResponse {
+export function page(status: number, body: string): RawResponse {
   return { status, body, contentType: 'text/html; charset=utf-8', headers: PAGE_HEADERS };
 }
 
 /** `GET /status` for IT and `GET /status/<profile>` for clinicians: read-only, no token. */
-export function registerStatusPages(http: HttpServer, deps: StatusPageDeps): void {
+export function registerStatusPages(http: HttpServer, deps: StatusPageDeps): StatusViews {
   const views = new StatusViews({ config: deps.config, states: deps.states, incidents: deps.store, latency: deps.latency, headline: deps.headline, ...(deps.agents ? { agents: deps.agents } : {}) });
 
   http.route('GET', '/status', async () => page(200, renderItPage(await views.it())));
 
   http.route('GET', '/status/:profile', async (_req, params) => {
     const view = await views.profile(params.profile!);
-    if (view) return page(200, renderProfilePage(view));
+    if (view) {
+      const forms = await deps.forms?.(view).catch(() => undefined);
+      return page(200, renderProfilePage(forms ? { ...view, forms } : view));
+    }
     const known = [...deps.config.profiles.values()].map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}) }));
     return page(404, renderUnknownProfilePage(params.profile!, known));
   });
+  return views;
 }

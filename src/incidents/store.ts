@@ -5,7 +5,7 @@ import type { AffectedTarget, Evidence } from '../messages/state-change.js';
 import type { HealAttempt, Incident, IncidentEvent, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed' | 'events'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed' | 'events' | 'urgency'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -89,6 +89,15 @@ redis.call('HSET', KEYS[1], 'priority', ARGV[1])
 return 1
 `;
 
+/** KEYS: incident hash. ARGV: urgency. Lowers the urgency field (a higher urgency) of an open incident. */
+const RAISE_URGENCY = `
+if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return 0 end
+local current = tonumber(redis.call('HGET', KEYS[1], 'urgency') or '4')
+if tonumber(ARGV[1]) >= current then return 0 end
+redis.call('HSET', KEYS[1], 'urgency', ARGV[1])
+return 1
+`;
+
 /** KEYS: incident hash. ARGV: one affected target as JSON. Appends it unless present; returns the count. */
 const ADD_AFFECTED = `
 local list = cjson.decode(redis.call('HGET', KEYS[1], 'affected') or '[]')
@@ -105,6 +114,7 @@ type ScriptedRedis = Redis & {
   prodromeAddEvent(key: string, event: string, cap: string): Promise<number>;
   prodromeAddAffected(key: string, entry: string): Promise<number>;
   prodromeRaisePriority(key: string, priority: string): Promise<number>;
+  prodromeRaiseUrgency(key: string, urgency: string): Promise<number>;
   prodromeApplyProblem(k1: string, k2: string, k3: string, ...args: string[]): Promise<[string, string, string]>;
   prodromeApplyRecovery(k1: string, k2: string, k3: string, k4: string, ...args: string[]): Promise<[string, string]>;
 };
@@ -132,6 +142,7 @@ export class IncidentStore {
       redis.defineCommand('prodromeApplyProblem', { numberOfKeys: 3, lua: APPLY_PROBLEM });
       redis.defineCommand('prodromeApplyRecovery', { numberOfKeys: 4, lua: APPLY_RECOVERY });
       redis.defineCommand('prodromeRaisePriority', { numberOfKeys: 1, lua: RAISE_PRIORITY });
+      redis.defineCommand('prodromeRaiseUrgency', { numberOfKeys: 1, lua: RAISE_URGENCY });
       redis.defineCommand('prodromeAddAffected', { numberOfKeys: 1, lua: ADD_AFFECTED });
       redis.defineCommand('prodromeAddEvent', { numberOfKeys: 1, lua: ADD_EVENT });
     }
@@ -179,6 +190,26 @@ export class IncidentStore {
    */
   async raisePriority(id: string, priority: number): Promise<boolean> {
     return (await this.redis.prodromeRaisePriority(this.incidentPrefix + id, String(priority))) === 1;
+  }
+
+  /**
+   * Raises the urgency staff reports give the incident (1 high … 3 low) and the priority with it;
+   * true when this call raised it, so of several presses only one announces it.
+   */
+  async raiseUrgency(id: string, urgency: 1 | 2 | 3, priority: number): Promise<boolean> {
+    const h = this.incidentPrefix + id;
+    const raised = (await this.redis.prodromeRaiseUrgency(h, String(urgency))) === 1;
+    if (raised) await this.raisePriority(id, priority);
+    return raised;
+  }
+
+  /** A note kept on the incident under a name, rewritten as it grows (staff counts); read when a ticket update is sent. */
+  async setNote(id: string, name: string, text: string): Promise<void> {
+    await this.redis.hset(this.incidentPrefix + id, `note:${name}`, text);
+  }
+
+  async getNote(id: string, name: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.incidentPrefix + id, `note:${name}`)) ?? undefined;
   }
 
   /** Written only by the incident's heal job, which runs one at a time per incident. */
@@ -310,6 +341,7 @@ export class IncidentStore {
       ...(h.flapping ? { flapping: true } : {}),
       ...(h.suppressed ? { suppressed: h.suppressed } : {}),
       ...(h.events ? { events: JSON.parse(h.events) as IncidentEvent[] } : {}),
+      ...(h.urgency ? { urgency: Number(h.urgency) as 1 | 2 | 3 } : {}),
     };
   }
 }

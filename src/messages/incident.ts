@@ -1,5 +1,5 @@
 import type { Severity } from './probe-result.js';
-import type { AffectedTarget, Evidence } from './state-change.js';
+import type { AffectedTarget, Evidence, TicketSection } from './state-change.js';
 
 /** The external ticket an incident is tracked by, as its provider names it. */
 export interface TicketRef {
@@ -96,6 +96,10 @@ export interface Incident {
   suppressed?: string;
   /** The agent that confirmed it. */
   agent: string;
+  /** Sections the intake added for the ticket (a staff report's context), fixed at opening. */
+  details?: TicketSection[];
+  /** Urgency raised by staff ("This affects me" presses in working hours): the ticket's urgency is at least this. */
+  urgency?: 1 | 2 | 3;
   /** Ticket updates and resolves, oldest first (at most the last 50). */
   events?: IncidentEvent[];
 }

@@ -11,6 +11,11 @@ export interface TicketJob {
   /** When the change that caused it happened; makes update ids unique. */
   at: number;
   note?: string;
+  /**
+   * A note kept on the incident under this name and read when the update is sent: the latest
+   * words win, so presses gathered into one update say the count at sending ("3 staff …").
+   */
+  noteName?: string;
 }
 
 /**
@@ -30,4 +35,19 @@ export interface HealPlace {
 
 export function healPlaceOf(check: { agent?: string; site?: string } | undefined): HealPlace {
   return { ...(check?.agent ? { agent: check.agent } : {}), ...(check?.site ? { site: check.site } : {}) };
+}
+
+/** A profile's pending notices, due to be written into one notice (a digest when there are several). */
+export interface NoticeBatchJob {
+  profile: string;
+  /** When the batch is due: also its name, so one batch is one job however often it is asked for. */
+  due: number;
+}
+
+/** One written notice to one of the profile's channels. */
+export interface NoticeJob {
+  profile: string;
+  /** The batch (its due time) whose notice this is. */
+  batch: number;
+  channel: string;
 }

@@ -18,6 +18,7 @@ export type FailureKind =
   | 'threshold' // a measured value crossed its warning/critical threshold (disk, cert days)
   | 'missing' // an expected push (heartbeat) did not arrive in its window
   | 'predicted' // a value is on course to cross its critical limit within the horizon, or drifts off its baseline
+  | 'reported' // a person reported it (the ward's "Report a problem" form); the message is their words
   | 'error'; // anything else; the message says what
 
 export type Severity = 'warning' | 'critical';

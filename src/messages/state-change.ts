@@ -51,6 +51,21 @@ export interface StateChange {
   affected?: AffectedTarget[];
   /** The check is flapping: one incident says so instead of open/resolve cycles. */
   flapping?: boolean;
+  /** The ticket's title, when the intake words it itself (a staff report); else made from check, target and kind. */
+  title?: string;
+  /** What the intake knows beyond the evidence, as sections of the ticket (a staff report's context). */
+  details?: TicketSection[];
+  /**
+   * A recovery its source cannot vouch for (a staff report no longer shown on the pages): the
+   * incident closes here, and its tickets stay open for the help desk to close.
+   */
+  leaveTicketsOpen?: true;
+}
+
+/** A heading and its lines, as a ticket shows them. */
+export interface TicketSection {
+  heading: string;
+  lines: string[];
 }
 
 /** A check and target whose own failure is explained by another incident. */

@@ -11,6 +11,9 @@ export interface ScrapeSources {
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+export const NOTICE_RESULTS = ['sent', 'failed'] as const;
+export const SELF_SERVICE_KINDS = ['affected', 'report'] as const;
+export const SELF_SERVICE_RESULTS = ['accepted', 'limited', 'refused', 'invalid'] as const;
 
 /** How the agents sharing this Redis split the checks, as this daemon last computed it. */
 export interface AgentFigures {
@@ -238,6 +241,14 @@ export class Metrics {
     name: 'prodrome_tickets_total', help: 'Ticket operations by provider, action and result.',
     labelNames: ['provider', 'action', 'result'] as const, registers: [this.registry],
   });
+  readonly notices = new client.Counter({
+    name: 'prodrome_notices_total', help: 'Department notices by channel and result: sent, or failed (each failed try, and a notice given up).',
+    labelNames: ['channel', 'result'] as const, registers: [this.registry],
+  });
+  readonly selfService = new client.Counter({
+    name: 'prodrome_self_service_total', help: 'Ward form posts by kind (affected, report) and result: accepted, limited (429), refused (403: token or origin), invalid (400, 413).',
+    labelNames: ['kind', 'result'] as const, registers: [this.registry],
+  });
   readonly timeToTicket = new client.Histogram({
     name: 'prodrome_time_to_ticket_seconds', help: 'From the first failed probe to the ticket opened.',
     labelNames: ['provider'] as const, buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600], registers: [this.registry],
@@ -273,6 +284,12 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
     this.redisUp.set(0);
+    for (const kind of SELF_SERVICE_KINDS) for (const result of SELF_SERVICE_RESULTS) this.selfService.inc({ kind, result }, 0);
+  }
+
+  /** Every configured channel's series at 0 from the start (else `increase()` misses the first notice). */
+  initNotices(channels: Iterable<string>): void {
+    for (const channel of channels) for (const result of NOTICE_RESULTS) this.notices.inc({ channel, result }, 0);
   }
 
   /**

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { Probe } from '../probes/probe.js';
 import { parseHostPort } from '../probes/lib/host-port.js';
 import { runProbe } from '../scheduler/scheduler.js';
+import type { Announce } from './notice-stage.js';
 
 export interface HealStageDeps {
   store: IncidentStore;
@@ -30,6 +31,8 @@ export interface HealStageDeps {
   enqueueHeal(job: HealJob, place: HealPlace, delayMs: number): Promise<void>;
   /** Verification probe results, for the monitoring stage: they are real results of the check. */
   observe(check: CheckConfig, target: string, result: ProbeResult, at: number): void;
+  /** News for the departments that use the system (pipeline/notice-stage.ts), where any has channels. */
+  announce?: Announce;
   now?: () => number;
 }
 
@@ -194,6 +197,7 @@ async function healed(incident: Incident, attempt: HealAttempt, deps: HealStageD
     return;
   }
   const latest = await deps.store.get(incident.id);
+  if (latest) await deps.announce?.(latest, 'working-again', now);
   if (!latest || !latest.ticketProviders.length) return;
   if (latest.ticketQueuedAt !== undefined) {
     await deps.enqueueTickets(latest, 'resolve', now);
@@ -207,14 +211,16 @@ async function healed(incident: Incident, attempt: HealAttempt, deps: HealStageD
 /** Not healed: the ticket opens now with every attempt on it; an open ticket hears of later rounds. */
 async function notHealed(incident: Incident, heals: HealAttempt[], job: HealJob, deps: HealStageDeps, log: Logger): Promise<void> {
   const latest = await deps.store.get(incident.id);
-  if (!latest || latest.status !== 'open' || !latest.ticketProviders.length) return; // recovered on its own meanwhile
+  if (!latest || latest.status !== 'open') return; // recovered on its own meanwhile
   const now = (deps.now ?? Date.now)();
-  if (latest.ticketQueuedAt === undefined) {
+  if (latest.ticketQueuedAt === undefined && latest.ticketProviders.length) {
     log.warn('Not healed: opening the ticket', { attempts: heals.filter((h) => h.result !== 'skipped').length });
     await deps.store.setTicketQueued(incident.id, now);
     await deps.enqueueTickets(latest, 'open', incident.confirmedAt);
-  } else if (job.round > 1) {
+  } else if (latest.ticketQueuedAt !== undefined && job.round > 1) {
     const tried = heals.filter((h) => h.result !== 'skipped' && h.startedAt >= (latest.ticketQueuedAt ?? 0));
     if (tried.length) await deps.enqueueTickets(latest, 'update', now, `Self-healing round ${job.round}: ${tried.map((h) => `${h.healer} ${h.result}`).join(', ')}`);
   }
+  // Healing gave up: now the people who use the system hear of it.
+  await deps.announce?.(latest, 'failing', latest.confirmedAt);
 }

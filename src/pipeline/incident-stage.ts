@@ -6,6 +6,7 @@ import { incidentTitle } from '../ticketing/summary.js';
 import type { IncidentCore, IncidentStore } from '../incidents/store.js';
 import { healPlaceOf, type HealJob, type HealPlace, type TicketAction } from '../messages/jobs.js';
 import { joinStorm, type StormDeps } from './storm.js';
+import type { Announce, NoticeSubject } from './notice-stage.js';
 import type { TicketedIncident } from './ticket-stage.js';
 import type { Incident } from '../messages/incident.js';
 import { isProblem, type AffectedTarget, type StateChange } from '../messages/state-change.js';
@@ -28,6 +29,8 @@ export interface StateChangeDeps {
   /** Round 1 of self-healing; `agent` is the check's owner, whose queue it goes to. */
   /** Onto the heal queue of where the check runs (its agent's, its site's, or the shared one). */
   enqueueHeal(job: HealJob, place: HealPlace): Promise<void>;
+  /** News for the departments that use the system (pipeline/notice-stage.ts), where any has channels. */
+  announce?: Announce;
   logger: Logger;
   now?: () => number;
 }
@@ -59,7 +62,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       target: change.target,
       type: change.type,
       kind: change.evidence.kind,
-      title: incidentTitle(change.checkId, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
+      title: change.title ?? incidentTitle(change.checkId, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
       impact,
       profiles: affected,
       priority: priorityOf(impact, urgencyOf(profiles, new Date(change.at))),
@@ -68,6 +71,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       openedAt: now(),
       ticketProviders: check ? check.ticket : deps.defaultTicketProvider === false ? [] : [deps.defaultTicketProvider],
       agent: deps.agent,
+      ...(change.details?.length ? { details: change.details } : {}),
     };
     const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
     if (result.outcome === 'opened') {
@@ -77,7 +81,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
         log.warn('Incident joins the storm: no ticket or heal of its own', { incident: result.id });
         return;
       }
-      await askForTicket({ id: result.id, ticketProviders: core.ticketProviders }, change.at, check, deps);
+      await askForTicket({ ...core, id: result.id, severity: change.to }, change.at, check, deps);
     } else if (result.outcome === 'recurrence') {
       log.info('Incident confirmed again while open', { incident: result.id, severity: change.to, previous: result.previousSeverity });
       const incident = await deps.store.get(result.id);
@@ -85,7 +89,10 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       // The incident may have been written by an attempt that failed before queueing its heal or
       // ticket (a retried job): queue it again; its job id makes a second one a no-op.
       if (incident.ticketQueuedAt === undefined) await askForTicket(incident, incident.confirmedAt, check, deps);
-      else await deps.enqueueTickets(incident, 'open', incident.confirmedAt);
+      else {
+        await deps.enqueueTickets(incident, 'open', incident.confirmedAt);
+        await deps.announce?.(incident, 'failing', incident.confirmedAt);
+      }
       await noteAffectedAndFlapping(incident, change, deps);
       const worse = SEVERITY_RANK[change.to] > SEVERITY_RANK[result.previousSeverity];
       // While healers still try there is no ticket to update: it will open with the state as it is then.
@@ -103,8 +110,10 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     if (result.outcome === 'resolved') {
       log.info('Incident resolved', { incident: result.id });
       const incident = await deps.store.get(result.id);
-      // No ticket was asked for when a healer was still trying: nothing to resolve.
-      if (incident && incident.ticketQueuedAt !== undefined) await deps.enqueueTickets(incident, 'resolve', change.at);
+      // No ticket was asked for when a healer was still trying: nothing to resolve. A source that
+      // cannot vouch for the fix leaves the tickets to the help desk.
+      if (incident && incident.ticketQueuedAt !== undefined && !change.leaveTicketsOpen) await deps.enqueueTickets(incident, 'resolve', change.at);
+      if (incident) await deps.announce?.(incident, 'working-again', change.at);
     }
   }
 }
@@ -131,14 +140,17 @@ export function affectedNote(affected: readonly AffectedTarget[]): string {
 
 /**
  * A confirmed problem goes to the check's healers first when it has any (the heal stage opens the
- * ticket if they do not fix it); otherwise its ticket opens now.
+ * ticket and tells the departments if they do not fix it); otherwise its ticket opens now, and the
+ * departments that use the system hear of it.
  */
-async function askForTicket(incident: TicketedIncident, confirmedAt: number, check: CheckConfig | undefined, deps: StateChangeDeps): Promise<void> {
+async function askForTicket(incident: TicketedIncident & NoticeSubject, confirmedAt: number, check: CheckConfig | undefined, deps: StateChangeDeps): Promise<void> {
   if (check?.heal.length) {
     await deps.enqueueHeal({ incidentId: incident.id, round: 1 }, healPlaceOf(check));
     return;
   }
-  if (!incident.ticketProviders.length) return;
-  await deps.store.setTicketQueued(incident.id, (deps.now ?? Date.now)());
-  await deps.enqueueTickets(incident, 'open', confirmedAt);
+  if (incident.ticketProviders.length) {
+    await deps.store.setTicketQueued(incident.id, (deps.now ?? Date.now)());
+    await deps.enqueueTickets(incident, 'open', confirmedAt);
+  }
+  await deps.announce?.(incident, 'failing', confirmedAt);
 }

@@ -1,8 +1,9 @@
+import { REPORT_CHECK } from '../config/self-service.js';
 import type { CheckConfig, ProdromeConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IncidentStore } from '../incidents/store.js';
-import type { HealJob } from '../messages/jobs.js';
+import type { HealJob, NoticeBatchJob, NoticeJob } from '../messages/jobs.js';
 import type { StateChange } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { Outbox } from '../queue/outbox.js';
@@ -11,6 +12,8 @@ import type { TicketProvider } from '../ticketing/ticket-provider.js';
 import type { Healer } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { Probe } from '../probes/probe.js';
+import type { NoticeStore } from '../notify/notice-store.js';
+import type { NotifyChannel } from '../notify/notify-channel.js';
 import { runHealRound, type HealStageDeps } from './heal-stage.js';
 import { affectedNote, handleStateChange, type StateChangeDeps } from './incident-stage.js';
 import { endStormIfOver, type StormDeps } from './storm.js';
@@ -23,8 +26,9 @@ import { VANTAGE_CHECK, VantageFilter } from './filters/vantage-filter.js';
 import { MonitoringStage, type ChangeFilter, type FilterContext } from './monitoring-stage.js';
 import { reconcile } from './reconcile.js';
 import { REPRIORITIZE_EVERY_MS, reprioritize } from './reprioritize.js';
+import { announce, announceStorm, announceStormOver, deliverNotice, flushNotices, noticesConfigured, type Announce, type NoticeDeps } from './notice-stage.js';
 import { describeTicket } from './ticket-context.js';
-import { deliverTicket, queueTickets, type DeliverDeps } from './ticket-stage.js';
+import { deliverTicket, queueTickets, type DeliverDeps, type TicketedIncident } from './ticket-stage.js';
 
 /** The check id under which Alertmanager's alerts are incidents (`alertmanager|<fingerprint>`). */
 export const ALERTMANAGER_CHECK = 'alertmanager';
@@ -43,6 +47,12 @@ function intakeChecks(config: ProdromeConfig): CheckConfig[] {
     out.push({
       id: VANTAGE_CHECK, type: 'vantage', description: `Prodrome agent ${config.agent.id}'s own network`, targets: [config.agent.id], timeoutMs: 1,
       confirm: 1, recover: 1, impact: 2, profiles: [], heal: [], parents: [], ticket: byDefault, enabled: true, options: {},
+    });
+  }
+  if (config.selfService.enabled) {
+    out.push({
+      id: REPORT_CHECK, type: 'report', description: 'Problem reported by staff', targets: [], timeoutMs: 1, confirm: 1, recover: 1,
+      impact: 2, profiles: [], heal: [], parents: [], ticket: config.selfService.ticket, enabled: true, options: {},
     });
   }
   const am = config.alertmanager;
@@ -68,6 +78,8 @@ export interface PipelineDeps {
   reprobe?(checkIds: readonly string[]): void;
   /** How the sites see `quorum:` checks (src/agents); without it a quorum check's problems go on as any. */
   quorum?: QuorumBallot;
+  /** Department notices: their Redis store and the configured channels (src/notify), where some profile has channels. */
+  notices?: { store: NoticeStore; channels: ReadonlyMap<string, NotifyChannel> };
   metrics: Metrics;
   logger: Logger;
 }
@@ -94,6 +106,8 @@ export class Pipeline {
   private readonly storm: StormDeps;
   private dependencies: DependencyFilter | undefined;
   private readonly enqueueTickets: StateChangeDeps['enqueueTickets'];
+  /** News for the departments, where some profile has notice channels. */
+  readonly announce: Announce | undefined;
   private readonly log: Logger;
 
   constructor(private readonly deps: PipelineDeps) {
@@ -116,20 +130,32 @@ export class Pipeline {
     const evaluator = this.monitoring.evaluator;
     const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
     this.enqueueTickets = enqueueTickets;
+    const notices: NoticeDeps | undefined = deps.notices && noticesConfigured(config.profiles) ? {
+      notices: deps.notices.store, store, checks, profiles: config.profiles, notify: config.notify, channels: deps.notices.channels,
+      ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}),
+      enqueueBatch: (job, delayMs) => queues.addNoticeBatch(job, delayMs),
+      enqueueNotice: (job) => queues.addNotice(job),
+      metrics, logger,
+    } : undefined;
+    this.announce = notices ? (incident, kind, at) => announce(incident, kind, at, notices) : undefined;
+    const tellDepartments = this.announce ? { announce: this.announce } : {};
     this.storm = {
       store, storm: config.storm, stormProviders: config.ticketing.default === false ? [] : [config.ticketing.default], agent: config.agent.id, enqueueTickets, logger,
+      ...(notices ? { announceStorm: (id: string, member: { profiles: string[]; firstFailureAt: number }, at: number) => announceStorm(id, member, at, notices), announceStormOver: (id: string, at: number) => announceStormOver(id, at, notices) } : {}),
     };
     const incidentStage: StateChangeDeps = {
       store, checks, profiles: config.profiles, defaultTicketProvider: config.ticketing.default, agent: config.agent.id, logger, storm: this.storm,
       isOutdated: (c) => evaluator.isOutdated(c),
       enqueueTickets,
       enqueueHeal: (job, place) => queues.addHealJob(job, place),
+      ...tellDepartments,
     };
     const healStage: HealStageDeps = {
       store, checks, healerConfigs: config.healers, healers, probes, policy: healPolicy, metrics, logger, recordHealed: config.ticketing.recordHealed,
       enqueueTickets,
       enqueueHeal: (job, place, delayMs) => queues.addHealJob(job, place, delayMs),
       observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
+      ...tellDepartments,
     };
     const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }) };
     this.processors = {
@@ -137,6 +163,10 @@ export class Pipeline {
       ...(config.healers.size ? { heal: (job: HealJob) => runHealRound(job, healStage) } : {}),
       ticket: (job) => deliverTicket(job, ticketStage),
       ticketAbandoned: (job, err) => store.setTicketError(job.incidentId, job.provider, err.message),
+      ...(notices ? {
+        noticeBatch: (job: NoticeBatchJob) => flushNotices(job, notices),
+        notice: (job: NoticeJob) => deliverNotice(job, notices),
+      } : {}),
     };
   }
 
@@ -166,7 +196,7 @@ export class Pipeline {
   /** Open incidents weighed again against the clock (an affected clinic opening raises them). */
   async reprioritize(now = Date.now()): Promise<number> {
     const { store, config, logger } = this.deps;
-    return reprioritize({ store, profiles: config.profiles, enqueueTickets: this.enqueueTickets, logger }, now).catch((err) => {
+    return reprioritize({ store, profiles: config.profiles, enqueueTickets: this.enqueueTickets, logger, ...(this.announce ? { announce: this.announce } : {}) }, now).catch((err) => {
       this.log.warn('Cannot weigh open incidents again now', { error: errorMessage(err) });
       return 0;
     });
@@ -209,6 +239,17 @@ export class Pipeline {
         const before = await this.deps.store.setAffected(incident.id, affected);
         if (affected.length > before && incident.ticketQueuedAt !== undefined) await this.enqueueTickets(incident, 'update', now, affectedNote(affected));
       }
+    }
+  }
+
+  /**
+   * A ticket update for each of the incident's providers: a note now, or one kept on the incident
+   * under a name and read when the update is sent after `delayMs`, so what comes in meanwhile is
+   * one update (staff presses: "3 staff … report being affected").
+   */
+  async noteTickets(incident: TicketedIncident, at: number, note: { text: string } | { name: string }, delayMs = 0): Promise<void> {
+    for (const provider of incident.ticketProviders) {
+      await this.deps.queues.addTicketJob({ incidentId: incident.id, provider, action: 'update', at, ...('text' in note ? { note: note.text } : { noteName: note.name }) }, delayMs);
     }
   }
 

@@ -3,12 +3,15 @@ import type { Logger } from '../core/logger.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { TicketAction } from '../messages/jobs.js';
 import { isWorking, priorityOf, urgencyOf } from '../ticketing/priority.js';
+import type { Announce } from './notice-stage.js';
 import type { TicketedIncident } from './ticket-stage.js';
 
 export interface ReprioritizeDeps {
   store: IncidentStore;
   profiles: ReadonlyMap<string, ProfileConfig>;
   enqueueTickets(incident: TicketedIncident, action: TicketAction, at: number, note?: string): Promise<void>;
+  /** News for the departments that use the system (pipeline/notice-stage.ts), where any has channels. */
+  announce?: Announce;
   logger: Logger;
 }
 
@@ -36,6 +39,7 @@ export async function reprioritize(deps: ReprioritizeDeps, now: number): Promise
     const note = `Priority raised from P${incident.priority} to P${priority}: ${working.length ? `${working.join(', ')} now working` : 'urgency rose'}.`;
     deps.logger.info('Incident priority raised', { component: 'reprioritize', incident: incident.id, check: incident.checkId, from: incident.priority, to: priority });
     await deps.enqueueTickets(incident, 'update', now, note);
+    await deps.announce?.({ ...incident, priority }, 'more-urgent', now);
   }
   return raised;
 }

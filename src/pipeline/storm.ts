@@ -21,6 +21,9 @@ export interface StormDeps {
   stormProviders: string[];
   agent: string;
   enqueueTickets(incident: TicketedIncident, action: TicketAction, at: number, note?: string): Promise<void>;
+  /** The departments whose systems are in the storm hear of it once, and of its end (pipeline/notice-stage.ts). */
+  announceStorm?(stormId: string, member: { profiles: string[]; firstFailureAt: number }, at: number): Promise<void>;
+  announceStormOver?(stormId: string, at: number): Promise<void>;
   logger: Logger;
 }
 
@@ -48,6 +51,7 @@ export async function joinStorm(incidentId: string, change: StateChange, deps: S
     await deps.enqueueTickets(storm, 'open', change.at);
   }
   const size = await deps.store.addAffected(opened.id, { check: change.checkId, target: change.target });
+  await deps.announceStorm?.(opened.id, { profiles: change.profiles ?? (await deps.store.get(incidentId))?.profiles ?? [], firstFailureAt: change.firstFailureAt }, change.at);
   if (MILESTONES.includes(size)) await deps.enqueueTickets(storm, 'update', change.at, `${size} incidents in the storm so far (latest: ${change.checkId} on ${change.target}).`);
   return true;
 }
@@ -62,5 +66,6 @@ export async function endStormIfOver(deps: StormDeps, now = Date.now()): Promise
   if (members.some((m) => open.has(incidentKey(m.check, m.target)))) return false;
   const result = await deps.store.applyRecovery(STORM_KEY, { kind: 'unknown', message: `all ${members.length} incidents of the storm are resolved`, durationMs: 0, values: {}, at: now }, now);
   if (result.outcome === 'resolved' && storm) await deps.enqueueTickets(storm, 'resolve', now);
+  if (result.outcome === 'resolved') await deps.announceStormOver?.(stormId, now);
   return result.outcome === 'resolved';
 }

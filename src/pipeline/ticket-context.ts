@@ -19,7 +19,8 @@ export function describeTicket(incident: Incident, now: number, sources: TicketC
   const check = sources.checks.get(incident.checkId);
   const profiles = incident.profiles.map((p) => sources.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
   const at = new Date(now);
-  const urgency = urgencyOf(profiles, at);
+  // Staff saying it affects them can only raise the urgency the profiles give it.
+  const urgency = Math.min(urgencyOf(profiles, at), incident.urgency ?? 3) as 1 | 2 | 3;
   const priority: TicketPriority = { impact: incident.impact, urgency, priority: priorityOf(incident.impact, urgency) };
   const text = ticketText({
     incident,

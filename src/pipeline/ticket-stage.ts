@@ -45,7 +45,8 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
   if (!provider) throw new DeliveryError(`ticket provider "${job.provider}" is not configured`, { retryable: false });
   const log = deps.logger.child({ component: 'ticketing', provider: provider.id, incident: incident.id, check: incident.checkId });
   const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...redactDeep(deps.describe(incident, Date.now())) };
-  const note = job.note === undefined ? undefined : redactSecrets(job.note);
+  const noted = job.noteName !== undefined ? await deps.store.getNote(job.incidentId, job.noteName) : job.note;
+  const note = noted === undefined ? undefined : redactSecrets(noted);
   const ticket = incident.tickets.find((t) => t.provider === provider.id);
 
   // An escalation retried until after the recovery would reopen the ticket in many systems.

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
 import { DeliveryError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { QueueCounts } from '../metrics/metrics.js';
 import { retryStrategy } from './redis.js';
 import type { StateChange } from '../messages/state-change.js';
-import type { HealJob, HealPlace, TicketJob } from '../messages/jobs.js';
+import type { HealJob, HealPlace, NoticeBatchJob, NoticeJob, TicketJob } from '../messages/jobs.js';
 
-export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets', heals: 'heals' } as const;
+export const QUEUE_NAMES = { stateChanges: 'state-changes', tickets: 'tickets', heals: 'heals', noticeBatches: 'notice-batches', notices: 'notices' } as const;
 
 /**
  * Heal rounds run where the check's healers belong: those of a check pinned to an agent on that
@@ -43,6 +43,14 @@ export function ticketJobId(job: TicketJob): string {
   return job.action === 'update' ? `t-${job.incidentId}-${job.provider}-update-${job.at}` : `t-${job.incidentId}-${job.provider}-${job.action}`;
 }
 
+export function noticeBatchJobId(job: NoticeBatchJob): string {
+  return `nb-${job.profile}-${job.due}`;
+}
+
+export function noticeJobId(job: NoticeJob): string {
+  return `n-${job.profile}-${job.batch}-${job.channel}`;
+}
+
 export interface QueueOptions {
   connection: RedisOptions;
   prefix: string;
@@ -60,6 +68,10 @@ export interface Processors {
   heal?(job: HealJob): Promise<void>;
   /** A ticket job that will not be tried again (attempts used up, or an error no retry can fix). */
   ticketAbandoned?(job: TicketJob, error: Error): Promise<void>;
+  /** Department notices, where some profile has channels: a batch written, then sent to each channel. */
+  noticeBatch?(job: NoticeBatchJob): Promise<void>;
+  notice?(job: NoticeJob): Promise<void>;
+  noticeAbandoned?(job: NoticeJob, error: Error): Promise<void>;
 }
 
 /** Exponential backoff with ±20 % jitter, capped; the server's Retry-After wins when it gave one. */
@@ -92,12 +104,16 @@ const MAX_STALLS = Number.MAX_SAFE_INTEGER;
 export class PipelineQueues {
   readonly stateChanges: Queue;
   readonly tickets: Queue;
+  readonly noticeBatches: Queue;
+  readonly notices: Queue;
   private readonly heals = new Map<string, Queue>();
   private workers: Worker[] = [];
 
   constructor(private readonly options: QueueOptions) {
     this.stateChanges = this.producer(QUEUE_NAMES.stateChanges);
     this.tickets = this.producer(QUEUE_NAMES.tickets);
+    this.noticeBatches = this.producer(QUEUE_NAMES.noticeBatches);
+    this.notices = this.producer(QUEUE_NAMES.notices);
   }
 
   private producer(name: string): Queue {
@@ -136,10 +152,34 @@ export class PipelineQueues {
     });
   }
 
-  async addTicketJob(job: TicketJob): Promise<void> {
+  /** `delayMs`: an update that gathers what comes in meanwhile (a note read when it is sent). */
+  async addTicketJob(job: TicketJob, delayMs = 0): Promise<void> {
     await this.tickets.add(`ticket-${job.action}`, job, {
       ...this.jobDefaults(),
       jobId: ticketJobId(job),
+      ...(delayMs > 0 ? { delay: delayMs } : {}),
+      attempts: this.options.ticketAttempts,
+      backoff: { type: 'capped' },
+    });
+  }
+
+  /** A profile's notice batch, to be written when it is due (its id makes asking twice one job). */
+  async addNoticeBatch(job: NoticeBatchJob, delayMs: number): Promise<void> {
+    await this.noticeBatches.add('notice-batch', job, {
+      ...this.jobDefaults(),
+      jobId: noticeBatchJobId(job),
+      delay: Math.max(0, delayMs),
+      // Failures here are Redis trouble; the sending is the notice job's.
+      attempts: 1_000,
+      backoff: { type: 'capped' },
+    });
+  }
+
+  /** One written notice to one channel, retried like a ticket (until it is too old to tell). */
+  async addNotice(job: NoticeJob): Promise<void> {
+    await this.notices.add('notice', job, {
+      ...this.jobDefaults(),
+      jobId: noticeJobId(job),
       attempts: this.options.ticketAttempts,
       backoff: { type: 'capped' },
     });
@@ -180,11 +220,26 @@ export class PipelineQueues {
     for (const w of healWorkers) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
     if (!shared) return;
     const incidentWorker = new Worker<StateChange>(QUEUE_NAMES.stateChanges, (job) => processors.stateChange(job.data), common);
-    const ticketWorker = new Worker<TicketJob>(
-      QUEUE_NAMES.tickets,
+    const ticketWorker = this.deliveryWorker<TicketJob>(QUEUE_NAMES.tickets, processors.ticket, processors.ticketAbandoned, 'Ticket job abandoned', common);
+    incidentWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
+      const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
+      this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
+    });
+    this.workers.push(incidentWorker, ticketWorker);
+    for (const w of [incidentWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
+    if (processors.noticeBatch && processors.notice) this.startNoticeWorkers(processors, common);
+  }
+
+  /**
+   * A worker for deliveries to outside systems (tickets, notices): a DeliveryError that no retry can
+   * fix ends the job at once; a job that will not be tried again is logged and handed to `abandoned`.
+   */
+  private deliveryWorker<T>(queue: string, run: (job: T) => Promise<void>, abandoned: ((job: T, err: Error) => Promise<void>) | undefined, message: string, common: WorkerOptions): Worker<T> {
+    const worker = new Worker<T>(
+      queue,
       async (job) => {
         try {
-          await processors.ticket(job.data);
+          await run(job.data);
         } catch (err) {
           if (err instanceof DeliveryError && !err.retryable) throw new UnrecoverableError(err.message);
           throw err;
@@ -192,20 +247,22 @@ export class PipelineQueues {
       },
       common,
     );
-    ticketWorker.on('failed', (job: Job<TicketJob> | undefined, err: Error) => {
+    worker.on('failed', (job: Job<T> | undefined, err: Error) => {
       if (!job) return;
-      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      if (final) {
-        this.options.logger.error('Ticket job abandoned', { component: 'queue', job: job.id, error: err.message, attempts: job.attemptsMade });
-        processors.ticketAbandoned?.(job.data, err).catch(() => {});
+      if (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        this.options.logger.error(message, { component: 'queue', job: job.id, error: err.message, attempts: job.attemptsMade });
+        abandoned?.(job.data, err).catch(() => {});
       }
     });
-    incidentWorker.on('failed', (job: Job<StateChange> | undefined, err: Error) => {
-      const final = job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.options.logger[final ? 'error' : 'warn'](final ? 'State change abandoned' : 'State change processing failed', { component: 'queue', job: job?.id, error: err.message });
-    });
-    this.workers.push(incidentWorker, ticketWorker);
-    for (const w of [incidentWorker, ticketWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
+    return worker;
+  }
+
+  private startNoticeWorkers(processors: Processors, common: WorkerOptions): void {
+    const batchWorker = new Worker<NoticeBatchJob>(QUEUE_NAMES.noticeBatches, (job) => processors.noticeBatch!(job.data), common);
+    const noticeWorker = this.deliveryWorker<NoticeJob>(QUEUE_NAMES.notices, processors.notice!, processors.noticeAbandoned, 'Notice abandoned', common);
+    batchWorker.on('failed', (job: Job<NoticeBatchJob> | undefined, err: Error) => this.options.logger.warn('Notice batch failed; it will be retried', { component: 'queue', job: job?.id, error: err.message }));
+    this.workers.push(batchWorker, noticeWorker);
+    for (const w of [batchWorker, noticeWorker]) w.on('error', (err) => this.logError(`worker ${w.name}`, err));
   }
 
   /**
@@ -219,13 +276,13 @@ export class PipelineQueues {
 
   async counts(): Promise<QueueCounts> {
     const out: QueueCounts = {};
-    for (const q of [this.stateChanges, this.tickets, this.healQueue({})]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    for (const q of [this.stateChanges, this.tickets, this.healQueue({}), this.notices]) out[q.name] = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
     return out;
   }
 
   /** Workers finish the job in hand, then everything disconnects. */
   async close(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
-    await Promise.allSettled([this.stateChanges, this.tickets, ...this.heals.values()].map((q) => q.close()));
+    await Promise.allSettled([this.stateChanges, this.tickets, this.noticeBatches, this.notices, ...this.heals.values()].map((q) => q.close()));
   }
 }

@@ -47,6 +47,15 @@ export function formatReportText(r: Report): string {
       table(['CHECK', 'AVAILABILITY', 'DOWN', 'EXCLUDED'], r.availability.map((a) => [a.check, `${(a.availability * 100).toFixed(3)}%`, humanSeconds(a.downtimeSeconds), humanSeconds(a.excludedSeconds)])));
   }
   if (!r.incidents) out.push('', 'No incidents in this period.');
+  const s = r.selfService;
+  if (s.reports || s.affectedPresses) {
+    out.push('', 'Reports from staff (ward pages)', table(undefined, [
+      ['Reports', `${s.reports} (${s.joinedKnown} joined a known incident, ${s.newTickets} new)`],
+      ['"This affects me" presses', s.affectedPresses],
+      ['Time to first response', times(s.timeToFirstResponse)],
+    ]));
+    if (s.bySystem.length) out.push('', table(['PROFILE', 'SYSTEM', 'REPORTS', 'JOINED', 'NEW'], s.bySystem.map((b) => [b.profile, b.system, b.reports, b.joined, b.new])));
+  }
   return `${out.join('\n')}\n`;
 }
 

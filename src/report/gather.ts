@@ -1,5 +1,6 @@
 import type { ProdromeConfig } from '../config/types.js';
 import { parseWorkingHours } from '../core/working-hours.js';
+import type { StaffEventLog } from '../incidents/staff-events.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Incident } from '../messages/incident.js';
 import { GlobSet, nextStart } from '../noise/maintenance.js';
@@ -27,11 +28,19 @@ function windowSpans(timing: { schedule: string; timezone: string; durationMs: n
  * Reads what the report over [from, to) is computed from: the incident history and the silences
  * kept with it from Redis, the checks, profiles and recurring windows from the config.
  */
-export async function readReportInput(deps: { config: ProdromeConfig; store: IncidentStore; silences: SilenceStore }, from: number, to: number): Promise<ReportInput> {
+export async function readReportInput(deps: { config: ProdromeConfig; store: IncidentStore; silences: SilenceStore; staff?: StaffEventLog }, from: number, to: number): Promise<ReportInput> {
   const { config, store, silences } = deps;
-  const [opened, open, silenced] = await Promise.all([store.listOpenedBetween(from - DAY_MS, to), store.listOpen(), silences.history(from, to)]);
+  const [opened, open, silenced, staff] = await Promise.all([store.listOpenedBetween(from - DAY_MS, to), store.listOpen(), silences.history(from, to), deps.staff?.between(from, to) ?? []]);
   const byId = new Map<string, Incident>(opened.map((i) => [i.id, i]));
   for (const i of open) byId.set(i.id, i);
+  // A staff event's answer: the first ticket of the incident it joined, or of the one its report opened.
+  const byKey = new Map([...byId.values()].filter((i) => i.type === 'report').map((i) => [i.key, i]));
+  const firstTicket = (i: Incident | undefined) => (i?.tickets.length ? Math.min(...i.tickets.map((t) => t.openedAt)) : undefined);
+  const answered = await Promise.all(staff.map(async (e) => {
+    const incident = e.reportKey ? byKey.get(e.reportKey) : e.incidentId ? byId.get(e.incidentId) ?? (await store.get(e.incidentId)) : undefined;
+    const at = firstTicket(incident);
+    return at === undefined ? e : { ...e, answeredAt: at };
+  }));
 
   const windows = config.maintenance.windows.map((w) => ({ globs: new GlobSet(w.checks), spans: windowSpans(w, from, to) }));
   const silenceGlobs = silenced.map((s) => ({ globs: new GlobSet(s.checks), span: { start: s.startsAt, end: s.endsAt } }));
@@ -42,6 +51,7 @@ export async function readReportInput(deps: { config: ProdromeConfig; store: Inc
     checks: config.checks.filter((c) => c.enabled).map((c) => ({ id: c.id, targets: c.targets.length })),
     profiles: config.profiles,
     deskHours: { hours: parseWorkingHours(config.history.hours), timezone: config.history.timezone },
+    staff: answered,
     excluded: (checkId) => [
       ...windows.filter((w) => w.globs.matches(checkId)).flatMap((w) => w.spans),
       ...silenceGlobs.filter((s) => s.globs.matches(checkId)).map((s) => s.span),

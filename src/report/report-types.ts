@@ -37,4 +37,22 @@ export interface Report {
    * of both the time and the downtime (the figure an SLA is judged on).
    */
   availability: { check: string; availability: number; downtimeSeconds: number; excludedSeconds: number }[];
+  /** The ward forms (CONTRACT.md fixes `reports` … `byProfile`; the rest is ours). */
+  selfService: SelfServiceFigures;
+}
+
+export interface SelfServiceFigures {
+  /** "Report a problem" forms received in the period. */
+  reports: number;
+  /** Of those, about a system IT already had an open incident for (its ticket got a note). */
+  joinedKnown: number;
+  /** Of those, new problems: each opened its own incident and ticket. */
+  newTickets: number;
+  /** "This affects me" presses. */
+  affectedPresses: number;
+  byProfile: { profile: string; reports: number; affectedPresses: number }[];
+  /** Reports per department and system ("other" for something else), joined vs new. */
+  bySystem: { profile: string; system: string; reports: number; joined: number; new: number }[];
+  /** Report → the ticket number that answered it: the known incident's ticket for a joined report (0 when it was open already), the new ticket's opening for a new one. */
+  timeToFirstResponse: Percentiles;
 }

@@ -3,7 +3,8 @@ import { isWithinHours, type WorkingHours } from '../core/working-hours.js';
 import type { Incident } from '../messages/incident.js';
 import { aspectOf } from '../messages/keys.js';
 import { isWorking } from '../ticketing/priority.js';
-import type { Percentiles, Report } from './report-types.js';
+import type { StaffEvent } from '../incidents/staff-events.js';
+import type { Percentiles, Report, SelfServiceFigures } from './report-types.js';
 
 export type { Percentiles, Report } from './report-types.js';
 
@@ -29,6 +30,8 @@ export interface ReportInput {
   deskHours: { hours: WorkingHours; timezone: string };
   /** Maintenance windows and silences that covered a check in [from, to) (may overlap). */
   excluded(checkId: string): readonly Span[];
+  /** What staff did on the ward pages in [from, to), each with when a ticket first answered it (when one did). */
+  staff?: readonly (StaffEvent & { answeredAt?: number })[];
 }
 
 const DAY_MS = 86_400_000;
@@ -89,15 +92,48 @@ const kindOf = (i: Incident) => i.kind ?? i.evidence.kind;
 /** Outages that count against availability: the check itself failing, not a prediction or a storm record. */
 const isOutage = (i: Incident) => i.type !== 'storm' && aspectOf(i.key, i.checkId, i.target) === undefined && i.severity === 'critical';
 
-/** The incidents the report counts: confirmed in [from, to), the storm's own record left out (its members count). */
+/** Records that are not problems the monitoring found: a storm's own record (its members count), a staff report (counted under selfService). */
+const notDetected = (i: Incident) => i.type === 'storm' || i.type === 'report';
+
+/** The incidents the report counts: confirmed in [from, to), the storm's and staff reports' records left out. */
 export function incidentsInPeriod(input: Pick<ReportInput, 'from' | 'to' | 'incidents'>): Incident[] {
-  return input.incidents.filter((i) => i.type !== 'storm' && i.confirmedAt >= input.from && i.confirmedAt < input.to).sort((a, b) => a.confirmedAt - b.confirmedAt);
+  return input.incidents.filter((i) => !notDetected(i) && i.confirmedAt >= input.from && i.confirmedAt < input.to).sort((a, b) => a.confirmedAt - b.confirmedAt);
+}
+
+/** The ward forms' figures: reports (joined to a known incident or new), presses, and how soon a ticket answered. */
+export function selfServiceFigures(staff: ReportInput['staff'] = []): SelfServiceFigures {
+  const reports = staff.filter((e) => e.kind === 'report');
+  const presses = staff.filter((e) => e.kind === 'affected');
+  const byProfile = new Map<string, { profile: string; reports: number; affectedPresses: number }>();
+  const bySystem = new Map<string, { profile: string; system: string; reports: number; joined: number; new: number }>();
+  for (const e of staff) {
+    const p = byProfile.get(e.profile) ?? { profile: e.profile, reports: 0, affectedPresses: 0 };
+    if (e.kind === 'report') p.reports++;
+    else p.affectedPresses++;
+    byProfile.set(e.profile, p);
+    if (e.kind !== 'report') continue;
+    const id = `${e.profile}\0${e.system ?? 'other'}`;
+    const s = bySystem.get(id) ?? { profile: e.profile, system: e.system ?? 'other', reports: 0, joined: 0, new: 0 };
+    s.reports++;
+    if (e.joined) s.joined++;
+    else s.new++;
+    bySystem.set(id, s);
+  }
+  return {
+    reports: reports.length,
+    joinedKnown: reports.filter((e) => e.joined).length,
+    newTickets: reports.filter((e) => !e.joined).length,
+    affectedPresses: presses.length,
+    byProfile: [...byProfile.values()].sort((a, b) => b.reports - a.reports || b.affectedPresses - a.affectedPresses || a.profile.localeCompare(b.profile)),
+    bySystem: [...bySystem.values()].sort((a, b) => b.reports - a.reports || a.profile.localeCompare(b.profile) || a.system.localeCompare(b.system)),
+    timeToFirstResponse: percentiles(reports.filter((e) => e.answeredAt !== undefined).map((e) => Math.max(0, e.answeredAt! - e.at))),
+  };
 }
 
 /** The help-desk report over [from, to). Pure: the same history gives the same figures. */
 export function buildReport(input: ReportInput): Report {
   const { from, to } = input;
-  const real = input.incidents.filter((i) => i.type !== 'storm');
+  const real = input.incidents.filter((i) => !notDetected(i));
   const inPeriod = incidentsInPeriod(input);
 
   const healed = inPeriod.filter((i) => i.resolution === 'healed');
@@ -171,5 +207,6 @@ export function buildReport(input: ReportInput): Report {
       .slice(0, TOP),
     byProfile: [...byProfile].map(([profile, incidents]) => ({ profile, incidents })).sort((a, b) => b.incidents - a.incidents || a.profile.localeCompare(b.profile)),
     availability,
+    selfService: selfServiceFigures(input.staff),
   };
 }

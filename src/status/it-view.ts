@@ -71,6 +71,19 @@ export interface ItAgents {
   unassigned: number;
 }
 
+/** A report from staff, as the IT page lists it: their words are shown as text, clipped. */
+export interface ItReportRow {
+  at: number;
+  department: string;
+  system: string;
+  text: string;
+  tickets: string[];
+  open: boolean;
+}
+
+/** Reports listed at most, newest first. */
+export const LISTED_REPORTS = 20;
+
 export interface ItView {
   now: number;
   agents?: ItAgents;
@@ -79,6 +92,7 @@ export interface ItView {
   checks: ItCheckRow[];
   incidents: ItIncidentRow[] | { unavailable: string };
   heals: ItHealRow[] | { unavailable: string };
+  reports: ItReportRow[] | { unavailable: string };
   profiles: { name: string; description?: string; systems: number }[];
 }
 
@@ -142,6 +156,15 @@ export function buildItView(config: ProdromeConfig, checks: readonly CheckNow[],
     incidents: 'unavailable' in incidents ? incidents
       : incidents.open.map((i) => incidentRow(i, names)).sort((a, b) => a.priority.localeCompare(b.priority) || a.since - b.since),
     heals: 'unavailable' in incidents ? incidents : healRows(all, names),
+    reports: 'unavailable' in incidents ? incidents : all.filter((i) => i.type === 'report').sort((a, b) => b.confirmedAt - a.confirmedAt).slice(0, LISTED_REPORTS).map((i) => ({
+      at: i.confirmedAt,
+      department: i.profiles.map((p) => config.profiles.get(p)?.description ?? p).join(', '),
+      system: String(i.evidence.values.system ?? '—'),
+      // Evidence is replaced when the report closes: its words stay in the title.
+      text: redactSecrets(i.status === 'open' ? i.evidence.message : i.title).slice(0, 300),
+      tickets: i.tickets.map((t) => redactSecrets(ticketLabel(t))),
+      open: i.status === 'open',
+    })),
     profiles: [...config.profiles.values()].map((p) => ({
       name: p.name, ...(p.description ? { description: p.description } : {}),
       systems: config.checks.filter((c) => c.enabled && c.profiles.includes(p.name)).length,

@@ -13,6 +13,10 @@ export interface ProfileLine {
   tone: Tone;
   /** What follows the name: "not working since 09:12 — IT knows and is working on it (INC0012345)". */
   says: string;
+  /** The check behind the line (the ward forms name the system by it; never shown). */
+  checkId: string;
+  /** The open incident that answers for a failing system's problem, with its ticket and start. */
+  known?: { incidentId: string; ticket?: string; since?: string };
 }
 
 export interface ProfileView {
@@ -22,6 +26,20 @@ export interface ProfileView {
   lines: ProfileLine[];
   /** The page's time, in the profile's time zone. */
   updated: string;
+  /** The ward forms, when selfService is on. */
+  forms?: ProfileForms;
+}
+
+/** What the ward forms on a profile's page need: tokens, the systems to choose from, the open reports. */
+export interface ProfileForms {
+  /** The CSRF token of each failing system's "This affects me" form, by the incident it answers for. */
+  affected: Record<string, string>;
+  /** The profile's systems, for "Report a problem". */
+  systems: { id: string; name: string }[];
+  /** Reports from this profile's staff still open: what, when, the ticket. */
+  reports: { system: string; at: string; ticket?: string }[];
+  /** The help desk's number, when configured. */
+  phone?: string;
 }
 
 const TONE_ORDER: readonly Tone[] = ['bad', 'warn', 'idle', 'ok'];
@@ -40,9 +58,14 @@ function warningWord(targets: readonly TargetNow[]): string {
   return targets.every((t) => t.lastResult?.error?.kind === 'slow') ? 'slow' : 'having problems';
 }
 
+/** The open incident that answers for the problems: a failing parent's first, else the target's own or its group's. */
+function answering(problems: readonly TargetNow[]): Incident | undefined {
+  return problems.map((t) => t.heldBy).find((i) => i !== undefined) ?? problems.map(answeringIncident).find((i) => i !== undefined);
+}
+
 function whoIsOnIt(problems: readonly TargetNow[], critical: boolean, checks: ReadonlyMap<string, CheckConfig>): string {
   const heldBy = problems.map((t) => t.heldBy).find((i) => i !== undefined);
-  const incident = heldBy ?? problems.map(answeringIncident).find((i) => i !== undefined);
+  const incident = answering(problems);
   const ticket = incident ? plainTicket(incident) : undefined;
   const quoted = ticket ? ` (${ticket})` : '';
   if (heldBy) {
@@ -61,8 +84,8 @@ function line(c: CheckNow, checks: ReadonlyMap<string, CheckConfig>, now: number
   const warning = c.targets.filter((t) => t.status === 'warning');
   const unknown = c.targets.filter((t) => t.status === 'unknown');
   if (!critical.length && !warning.length) {
-    if (unknown.length === total) return { name: c.name, tone: 'idle', says: 'not checked yet' };
-    return { name: c.name, tone: 'ok', says: unknown.length ? `working (${unknown.length} of ${total} not checked yet)` : 'working' };
+    if (unknown.length === total) return { name: c.name, tone: 'idle', says: 'not checked yet', checkId: c.check.id };
+    return { name: c.name, tone: 'ok', says: unknown.length ? `working (${unknown.length} of ${total} not checked yet)` : 'working', checkId: c.check.id };
   }
   const problems = [...critical, ...warning];
   const what = total === 1
@@ -70,7 +93,12 @@ function line(c: CheckNow, checks: ReadonlyMap<string, CheckConfig>, now: number
     : [critical.length ? `${critical.length} of ${total} not working` : '', warning.length ? `${warning.length} of ${total} ${warningWord(warning)}` : ''].filter(Boolean).join(' and ');
   const starts = problems.map((t) => t.firstFailureAt ?? t.since).filter((v): v is number => v !== undefined);
   const since = starts.length ? ` since ${clockTime(Math.min(...starts), now, timeZone)}` : '';
-  return { name: c.name, tone: critical.length ? 'bad' : 'warn', says: `${what}${since} — ${whoIsOnIt(problems, critical.length > 0, checks)}` };
+  const incident = answering(problems);
+  const ticket = incident ? plainTicket(incident) : undefined;
+  return {
+    name: c.name, tone: critical.length ? 'bad' : 'warn', says: `${what}${since} — ${whoIsOnIt(problems, critical.length > 0, checks)}`, checkId: c.check.id,
+    ...(incident ? { known: { incidentId: incident.id, ...(ticket ? { ticket } : {}), ...(starts.length ? { since: clockTime(Math.min(...starts), now, timeZone) } : {}) } } : {}),
+  };
 }
 
 function banner(lines: readonly ProfileLine[]): ProfileView['banner'] {

@@ -3,7 +3,7 @@ import type { Report } from '../report/report-types.js';
 import { clockTime, localTimeZone, spoken } from './clock.js';
 import type { Headline } from './headline-cache.js';
 import { escapeHtml as e, layout, REFRESH_SECONDS, sparkline } from './html.js';
-import type { ItAgentRow, ItCheckRow, ItHealRow, ItIncidentRow, ItView } from './it-view.js';
+import type { ItAgentRow, ItCheckRow, ItHealRow, ItIncidentRow, ItReportRow, ItView } from './it-view.js';
 
 const TONE: Record<CheckStatus, string> = { critical: 'bad', warning: 'warn', unknown: 'idle', ok: 'ok' };
 const HEAL_TONE: Record<ItHealRow['result'], string> = { healed: 'ok', running: 'warn', failed: 'bad', timeout: 'bad', skipped: 'idle' };
@@ -39,6 +39,7 @@ function figures(report: Report): string {
     ['Time to ticket (median)', spoken(report.timeToTicket.p50)],
     ['Time to resolve (median)', spoken(report.timeToResolve.p50)],
     ['After hours', String(report.afterHours.incidents)],
+    ...(report.selfService.reports || report.selfService.affectedPresses ? [['Reports from staff', `${report.selfService.reports} (${report.selfService.joinedKnown} joined)`] as [string, string]] : []),
   ];
   return `<h2 id="headline">Last ${days} day${days === 1 ? '' : 's'}</h2>
 <dl class="figures">${items.map(([k, v]) => `<div><dt>${e(k)}</dt><dd>${e(v)}</dd></div>`).join('')}</dl>`;
@@ -102,6 +103,21 @@ function healsSection(heals: ItView['heals'], now: number): string {
   return `${head}\n${table(['When', 'System', 'Healer', 'Result', 'Message'], heals.map(row))}`;
 }
 
+/** Staff reports from the ward pages: when, who, about what, their words (as text), the ticket. */
+function reportsSection(reports: ItView['reports'], now: number): string {
+  if (!('unavailable' in reports) && !reports.length) return '';
+  const head = '<h2 id="reports">Reports from staff</h2>';
+  if ('unavailable' in reports) return `${head}\n<p class="note">${e(reports.unavailable)}</p>`;
+  const row = (r: ItReportRow) => `<tr>${[
+    cell('When', when(r.at, now), 'nowrap'),
+    cell('Department', e(r.department)),
+    cell('System', e(r.system)),
+    cell('Ticket', r.tickets.length ? r.tickets.map(e).join('<br>') : '<span class="muted">none yet</span>', 'nowrap'),
+    cell('What they say', `${e(r.text)}${r.open ? '' : ' <span class="muted">(closed on the pages)</span>'}`, 'long'),
+  ].join('')}</tr>`;
+  return `${head}\n${table(['When', 'Department', 'System', 'Ticket', 'What they say'], reports.map(row))}`;
+}
+
 /**
  * Shown when several agents share the work, or when some checks have no agent at all: which
  * agents are live, where, and how many checks each runs.
@@ -144,6 +160,7 @@ export function renderItPage(view: ItView): string {
 <section>${incidentsSection(view.incidents, now)}</section>
 <section>${checksSection(view.checks, now)}</section>
 <section>${healsSection(view.heals, now)}</section>
+<section>${reportsSection(view.reports, now)}</section>
 <section>${agentsSection(view.agents, now)}</section>
 <section>${profilesSection(view.profiles)}</section>`;
   return layout({ title: 'Prodrome — IT status', body, css: CSS });

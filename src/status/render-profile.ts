@@ -1,4 +1,5 @@
 import { escapeHtml as e, layout, REFRESH_SECONDS } from './html.js';
+import { affectedForm, FORMS_CSS, reportSection } from './render-self-service.js';
 import type { ProfileView } from './profile-view.js';
 
 // Big type and strong colours: read from across a ward, on an old PC or a phone. The words carry
@@ -16,12 +17,16 @@ h1{font-size:2rem}
 
 /** A clinician's page: the banner, then one plain line per system. */
 export function renderProfilePage(view: ProfileView): string {
-  const lines = view.lines.map((l) => `<li class="${l.tone}"><span class="name">${e(l.name)}:</span> <span class="says">${e(l.says)}</span></li>`);
+  // With the ward forms on, each failing system has its "This affects me" (posting to /status/<profile>/affected).
+  const action = `${encodeURIComponent(view.profile)}/affected`;
+  const press = (l: ProfileView['lines'][number]) => (view.forms && l.known && view.forms.affected[l.known.incidentId] ? affectedForm(action, l, view.forms.affected[l.known.incidentId]!) : '');
+  const lines = view.lines.map((l) => `<li class="${l.tone}"><span class="name">${e(l.name)}:</span> <span class="says">${e(l.says)}</span>${press(l)}</li>`);
   const body = `<h1>${e(view.title)}</h1>
 <p class="banner ${view.banner.tone}" role="status">${e(view.banner.text)}</p>
 ${lines.length ? `<ul class="systems">\n${lines.join('\n')}\n</ul>` : ''}
+${view.forms ? reportSection(view, view.forms) : ''}
 <p class="updated">Updated at ${e(view.updated)}. This page refreshes itself every ${REFRESH_SECONDS} seconds.</p>`;
-  return layout({ title: `${view.title} — systems`, body, css: CSS });
+  return layout({ title: `${view.title} — systems`, body, css: view.forms ? CSS + FORMS_CSS : CSS });
 }
 
 /** The answer to a profile the config does not name: the ones it does, as links. */

@@ -3,7 +3,7 @@ import type { Report } from '../report/report-types.js';
 import { HeadlineCache } from './headline-cache.js';
 import { buildItView, type ItAgents, type ItView } from './it-view.js';
 import { buildProfileView, type ProfileView } from './profile-view.js';
-import { checksNow, readIncidents, type IncidentSource, type StateSource } from './snapshot.js';
+import { checksNow, readIncidents, type CheckNow, type IncidentSource, type StateSource } from './snapshot.js';
 
 export type { ItView } from './it-view.js';
 export type { ProfileView } from './profile-view.js';
@@ -40,6 +40,13 @@ export class StatusViews {
     const [read, headline] = await Promise.all([readIncidents(incidents, RECENT_INCIDENTS), this.headline.get(now), states.refresh?.()]);
     const checks = checksNow(config, states, 'unavailable' in read ? [] : read.open);
     return buildItView(config, checks, read, headline, (id) => latency.samples(id), now, this.sources.agents?.());
+  }
+
+  /** Every check with its targets' states and the incidents about them, now. */
+  async systems(): Promise<CheckNow[]> {
+    const { config, states, incidents } = this.sources;
+    const [read] = await Promise.all([readIncidents(incidents, 0), states.refresh?.()]);
+    return checksNow(config, states, 'unavailable' in read ? [] : read.open);
   }
 
   /** undefined for a profile the config does not name. */

@@ -56,6 +56,8 @@ export function ticketText(input: TicketTextInput): TicketText {
       lines: input.affected.map((p) => `${p.description ?? p.name} (${p.name}): ${p.workingNow ? 'working now' : 'not working now'} — hours ${p.hours}`),
     });
   }
+  // What the intake added (a staff report's context): after who is affected, before the evidence.
+  for (const section of i.details ?? []) sections.push({ heading: section.heading, lines: [...section.lines] });
   const values = Object.entries(i.evidence.values).slice(0, 12).map(([k, v]) => `${k} = ${String(v)}`);
   sections.push({ heading: 'Evidence', lines: [`Last failed probe at ${iso(i.evidence.at)}, took ${Math.round(i.evidence.durationMs)} ms.`, ...values] });
   const heals = i.heals.filter((h) => h.result !== 'running');

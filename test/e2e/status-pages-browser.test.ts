@@ -1,33 +1,18 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Incident } from '../../src/messages/incident.js';
+import { findChromium } from '../helpers/browser.js';
 import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
 
 const run = promisify(execFile);
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** The Debian `chromium` binary (or an Ubuntu-style `chromium-browser`) on PATH, if any. */
-function findChromium(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    for (const name of ['chromium', 'chromium-browser']) {
-      const path = join(dir, name);
-      try {
-        accessSync(path, constants.X_OK);
-        return path;
-      } catch {
-        // not here
-      }
-    }
-  }
-  return undefined;
-}
 
 /**
  * The status pages as a person sees them: the daemon as a child process watching two loopback

@@ -72,11 +72,11 @@ export async function getJson(url: string): Promise<unknown> {
  * starts `prodrome start` on it, resolving once the daemon says it started. `redis` adds keys to
  * the config's redis block (`sentinels: {…}`).
  */
-export async function startDaemonWith(dir: string, prefix: string, body: string, env: NodeJS.ProcessEnv, options: { tokenEnv?: string; args?: string[]; redis?: string } = {}): Promise<{ daemon: DaemonProcess; api: string; configPath: string }> {
+export async function startDaemonWith(dir: string, prefix: string, body: string, env: NodeJS.ProcessEnv, options: { tokenEnv?: string; args?: string[]; redis?: string; http?: string } = {}): Promise<{ daemon: DaemonProcess; api: string; configPath: string }> {
   const port = await freePort();
   const configPath = join(dir, `${prefix}.yaml`);
   const token = options.tokenEnv ? `, token: "env:${options.tokenEnv}"` : '';
-  writeFileSync(configPath, `redis: { prefix: ${prefix}${options.redis ? `, ${options.redis}` : ''} }\nhttp: { listen: "127.0.0.1:${port}"${token} }\n${body}`);
+  writeFileSync(configPath, `redis: { prefix: ${prefix}${options.redis ? `, ${options.redis}` : ''} }\nhttp: { listen: "127.0.0.1:${port}"${token}${options.http ? `, ${options.http}` : ''} }\n${body}`);
   const daemon = new DaemonProcess(['start', '-c', configPath, ...(options.args ?? [])], env);
   await daemon.waitForMessage('Prodrome started');
   return { daemon, api: `http://127.0.0.1:${port}`, configPath };

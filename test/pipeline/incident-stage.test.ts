@@ -85,6 +85,24 @@ describe('applying state changes', () => {
     expect(queued.map((j) => j.action)).to.deep.equal(['open', 'resolve']);
   });
 
+  it('tells the departments when a problem is ticketed and when it works again, and not while healers still try', async () => {
+    const told: string[] = [];
+    const announce = async (incident: { id: string }, kind: string) => void told.push(kind);
+    await handleStateChange(change('critical', 200), { ...deps(healing), announce });
+    expect(told, 'healing first: nobody is told yet').to.deep.equal([]);
+    await handleStateChange(change('ok', 300), { ...deps(healing), announce });
+    await handleStateChange(change('critical', 400), { ...deps(), announce });
+    await handleStateChange(change('ok', 500), { ...deps(), announce });
+    expect(told).to.deep.equal(['working-again', 'failing', 'working-again']);
+  });
+
+  it('closes an incident whose source cannot vouch for the fix without resolving its tickets', async () => {
+    await handleStateChange(change('critical', 200), deps());
+    await handleStateChange({ ...change('ok', 300), leaveTicketsOpen: true }, deps());
+    expect(queued.map((j) => j.action)).to.deep.equal(['open']);
+    expect(await store.openCount()).to.equal(0);
+  });
+
   it('does not queue a second resolve for a later, unrelated recovery', async () => {
     await handleStateChange(change('critical', 200), deps());
     await handleStateChange(change('ok', 300), deps());

@@ -168,3 +168,37 @@ describe('help-desk report (figures worked out by hand)', () => {
     expect(row).to.include(`"'=HYPERLINK(""http://x"",""a,b"")"`);
   });
 });
+
+describe('the report\'s self-service figures', () => {
+  const at = t('2026-03-10T09:00:00Z');
+  it('counts reports per department and system, joined vs new, presses, and the time to a ticket answering them', async () => {
+    const { selfServiceFigures } = await import('../../src/report/report.js');
+    const figures = selfServiceFigures([
+      { at, kind: 'report', profile: 'emergency-dept', system: 'lab-hl7', joined: true, incidentId: 'i1', answeredAt: at - 600 * s },
+      { at: at + 60 * s, kind: 'report', profile: 'emergency-dept', reportKey: 'staff-report|a', joined: false, answeredAt: at + 90 * s },
+      { at: at + 120 * s, kind: 'report', profile: 'radiology', system: 'pacs', joined: false, reportKey: 'staff-report|b' },
+      { at, kind: 'affected', profile: 'emergency-dept', system: 'lab-hl7', incidentId: 'i1' },
+      { at, kind: 'affected', profile: 'emergency-dept', system: 'lab-hl7', incidentId: 'i1' },
+    ]);
+    expect(figures).to.deep.equal({
+      reports: 3, joinedKnown: 1, newTickets: 2, affectedPresses: 2,
+      byProfile: [{ profile: 'emergency-dept', reports: 2, affectedPresses: 2 }, { profile: 'radiology', reports: 1, affectedPresses: 0 }],
+      bySystem: [
+        { profile: 'emergency-dept', system: 'lab-hl7', reports: 1, joined: 1, new: 0 },
+        { profile: 'emergency-dept', system: 'other', reports: 1, joined: 0, new: 1 },
+        { profile: 'radiology', system: 'pacs', reports: 1, joined: 0, new: 1 },
+      ],
+      // The joined report was answered at once (its ticket was older), the new one after 30 s; the third has no ticket yet.
+      timeToFirstResponse: { p50: 0, p90: 30 },
+    });
+  });
+
+  it('leaves staff reports out of the detection figures', () => {
+    const report = buildReport({
+      from: at - 86_400_000, to: at + 86_400_000, checks: [], profiles: new Map(), deskHours: { hours: parseWorkingHours('24x7'), timezone: 'UTC' }, excluded: () => [],
+      incidents: [incident('r', 'staff-report', 'ICU: something else', '2026-03-10T09:00:00Z', 0, { type: 'report' }), incident('p', 'lab-hl7', 'h:1', '2026-03-10T09:00:00Z', 30)],
+    });
+    expect(report.incidents).to.equal(1);
+    expect(report.common.map((c) => c.check)).to.deep.equal(['lab-hl7']);
+  });
+});

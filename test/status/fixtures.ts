@@ -78,6 +78,7 @@ export function sampleReport(over: Partial<Report> = {}): Report {
     incidents: 12, healed: 6, healedShare: 0.5, ticketed: 6,
     timeToDetect: { p50: 45, p90: 90 }, timeToTicket: { p50: 150, p90: 400 }, timeToResolve: { p50: 5_400, p90: 20_000 },
     afterHours: { incidents: 4, healed: 3 }, common: [], frequentFlyers: [], byProfile: [], availability: [],
+    selfService: { reports: 0, joinedKnown: 0, newTickets: 0, affectedPresses: 0, byProfile: [], bySystem: [], timeToFirstResponse: { p50: null, p90: null } },
     ...over,
   };
 }
