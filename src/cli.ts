@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AGENT_ROLES, type AgentRole } from './agents/assignment.js';
 import { configPathFrom, loadConfig } from './config/load.js';
+import { configJsonSchema } from './config/json-schema.js';
 import { configWarnings } from './config/warnings.js';
 import { plugins } from './plugins.js';
 import type { ProdromeConfig } from './config/types.js';
@@ -96,6 +97,11 @@ function commandValidate(opts: { config?: string }): void {
   const config = loadOrExit(opts.config);
   for (const warning of configWarnings(config)) process.stderr.write(`prodrome: warning: ${warning}\n`);
   process.stdout.write('ok\n');
+}
+
+/** `prodrome schema`: the config's JSON Schema, for editors (`# yaml-language-server: $schema=…`) and tools. */
+function commandSchema(): void {
+  process.stdout.write(`${JSON.stringify(configJsonSchema(plugins), null, 2)}\n`);
 }
 
 async function commandCheck(id: string, opts: { config?: string; json?: boolean }): Promise<void> {
@@ -381,6 +387,7 @@ const configOption = () => new Option('-c, --config <file>', 'config file (defau
 program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption())
   .addOption(new Option('--role <role>', 'probe: schedule, probe, evaluate; worker: heal and ticket jobs; all: both').choices([...AGENT_ROLES]).default('all')).action(commandStart);
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
+program.command('schema').description('print the config\'s JSON Schema (draft 2020-12), for editors and tools').action(commandSchema);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
 program.command('agents').description('the live agents sharing the daemon\'s Redis: site, role, checks run, last heartbeat').addOption(configOption()).option('--json', 'JSON output').action(commandAgents);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
