@@ -356,7 +356,11 @@ async function commandSilenceRemove(id: string, opts: { config?: string }): Prom
   process.stdout.write(`removed ${id}\n`);
 }
 
-async function commandDemo(opts: { duration?: number; speed?: number }): Promise<void> {
+async function commandDemo(opts: { duration?: number; speed?: number; peersOnly?: boolean; portBase?: number; heartbeatsTo?: string }): Promise<void> {
+  if (opts.peersOnly) {
+    const { runPeers } = await import('./demo/peers.js');
+    process.exit(await runPeers({ durationSeconds: opts.duration, portBase: opts.portBase, heartbeatsTo: opts.heartbeatsTo }));
+  }
   const { runDemo } = await import('./demo/demo.js');
   process.exit(await runDemo({ durationSeconds: opts.duration, speed: opts.speed }));
 }
@@ -365,6 +369,13 @@ async function commandDemo(opts: { duration?: number; speed?: number }): Promise
 function positiveNumber(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number greater than 0');
+  return n;
+}
+
+/** Commander argument parser for `--port-base`: room for the six ports above it. */
+function portNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1024 || n > 65_530) throw new InvalidArgumentError('must be a port number from 1024 to 65530');
   return n;
 }
 
@@ -400,7 +411,12 @@ silence.command('add').description('silence the checks matching the globs (e.g. 
   .requiredOption('--for <duration>', 'how long: 30m, 2h, 1d').requiredOption('--reason <text>', 'what is being done (a ticket or change number helps)').option('--by <name>', 'who silences (default: $USER)').option('--json', 'JSON output').action(commandSilenceAdd);
 silence.command('list').description('silences and the maintenance windows running now').addOption(configOption()).option('--json', 'JSON output').action(commandSilenceList);
 silence.command('remove').description('end a silence now').argument('<id>', 'silence id (sil-…)').addOption(configOption()).action(commandSilenceRemove);
-program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer').option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber).action(commandDemo);
+program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer')
+  .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber)
+  .option('--peers-only', 'only the simulated systems, on fixed ports, with no daemon: write a config against them, break and repair each with curl')
+  .option('--port-base <port>', 'with --peers-only: the first of the six fixed ports (default 47800)', portNumber)
+  .option('--heartbeats-to <url>', 'with --peers-only: the daemon the ward\'s workstations beat to, with $PRODROME_ADMIN_TOKEN (default http://127.0.0.1:9464)')
+  .action(commandDemo);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
