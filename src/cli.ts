@@ -16,6 +16,7 @@ import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { createLogger, silentLogger } from './core/logger.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
+import { assertKnownLayout, readLayout } from './queue/layout.js';
 import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 import type { Incident } from './messages/incident.js';
@@ -72,7 +73,16 @@ async function commandStart(opts: { config?: string; role?: AgentRole }): Promis
   process.on('SIGINT', () => onSignal('SIGINT'));
   let daemon: Awaited<ReturnType<Awaited<ReturnType<typeof loadApp>>['startDaemon']>>;
   try {
-    daemon = await (await loadApp()).startDaemon(config, logger, { role: opts.role ?? 'all' });
+    daemon = await (await loadApp()).startDaemon(config, logger, {
+      role: opts.role ?? 'all',
+      // A Redis reached only after start turned out to hold a newer data layout: stop, as start would have.
+      onFatal: (err) => {
+        process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
+        const hardStop = setTimeout(() => process.exit(EXIT.dependency), 10_000);
+        hardStop.unref();
+        void daemon.stop().then(() => process.exit(EXIT.dependency));
+      },
+    });
   } catch (err) {
     logger.error('Cannot start', { error: errorMessage(err) });
     process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
@@ -216,6 +226,8 @@ async function withDaemonRedis(config: ProdromeConfig, what: string, read: (redi
     process.exit(EXIT.dependency);
   }
   try {
+    // Data a newer version wrote may mean something else: say so rather than misread it.
+    assertKnownLayout(await readLayout(conn.redis, config.redis.prefix), config.redis.prefix);
     await read(conn.redis);
   } catch (err) {
     process.stderr.write(`prodrome: cannot read ${what} from Redis: ${errorMessage(err)}\n`);
