@@ -27,6 +27,7 @@ import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StatusLog } from './pipeline/status-log.js';
 import { buildProbe } from './probes/build.js';
+import { machineProblems, unmeasurableProbe } from './probes/self-test.js';
 import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
 import { ensureLayout, LAYOUT_VERSION, LayoutError } from './queue/layout.js';
 import { PipelineQueues } from './queue/queues.js';
@@ -112,7 +113,12 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const queues = new PipelineQueues({
     connection: redisOptions, prefix, logger, ticketAttempts: config.ticketing.maxAttempts, backoff: config.ticketing.backoff,
   });
-  const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
+  // What this machine cannot measure at all (no ICMP permission) is said once, here and by /readyz;
+  // those checks' runs are unknown, not a failure per target.
+  const unmeasurable = await machineProblems(config.checks);
+  for (const p of unmeasurable) log.error('Checks cannot measure on this machine', { checks: p.checkIds, reason: p.message });
+  const cannot = new Map(unmeasurable.flatMap((p) => p.checkIds.map((id) => [id, p.message] as const)));
+  const probes = new Map(config.checks.map((check) => [check.id, cannot.has(check.id) ? unmeasurableProbe(cannot.get(check.id)!) : buildProbe(check, { logger, heartbeats })]));
   const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
   // Several agents on one prefix share the checks: each runs those the assignment gives it, and
@@ -204,6 +210,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
       const reasons = [
         ...(refused ? [refused.message] : redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`]),
         ...(pipeline.degradedReason ? [pipeline.degradedReason] : []),
+        ...unmeasurable.map((p) => `${p.checkIds.length === 1 ? `check ${p.checkIds[0]}` : `${p.checkIds.length} checks (${p.checkIds.slice(0, 5).join(', ')}${p.checkIds.length > 5 ? ', …' : ''})`} cannot measure: ${p.message}`),
       ];
       return { ready: reasons.length === 0, reasons };
     },

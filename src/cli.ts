@@ -16,6 +16,7 @@ import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { createLogger, silentLogger } from './core/logger.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
+import { machineProblems } from './probes/self-test.js';
 import { assertKnownLayout, readLayout } from './queue/layout.js';
 import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
@@ -103,8 +104,18 @@ async function commandStart(opts: { config?: string; role?: AgentRole }): Promis
   if (stopRequested) onSignal(stopRequested);
 }
 
-function commandValidate(opts: { config?: string }): void {
+async function commandValidate(opts: { config?: string }): Promise<void> {
   const config = loadOrExit(opts.config);
+  // What start would find out about this machine: checks it cannot measure (no ICMP permission).
+  const cannot = await machineProblems(config.checks);
+  if (cannot.length) {
+    process.stderr.write(`${config.source}: checks that cannot measure on this machine\n`);
+    for (const p of cannot) {
+      const more = p.checkIds.length > 1 ? ` (and ${p.checkIds.length - 1} more: ${p.checkIds.slice(1, 6).join(', ')}${p.checkIds.length > 6 ? ', …' : ''})` : '';
+      process.stderr.write(`checks[${config.checks.findIndex((c) => c.id === p.checkIds[0])}]: ${p.message}${more}\n`);
+    }
+    process.exit(EXIT.badConfig);
+  }
   for (const warning of configWarnings(config)) process.stderr.write(`prodrome: warning: ${warning}\n`);
   process.stdout.write('ok\n');
 }
@@ -131,6 +142,12 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
       process.stderr.write(`prodrome: heartbeats are in Redis, which cannot be reached: ${errorMessage(err)}\n`);
       process.exit(EXIT.dependency);
     }
+  }
+  const [cannot] = await machineProblems([check]);
+  if (cannot) {
+    await conn?.close();
+    process.stderr.write(`prodrome: ${check.id} cannot measure on this machine: ${cannot.message}\n`);
+    process.exit(EXIT.failed);
   }
   const heartbeats = new HeartbeatBook(conn?.redis, config.redis.prefix, 0);
   const probe = buildProbe(check, { logger, heartbeats });

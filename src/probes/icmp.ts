@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { failure } from './failure.js';
+import { icmpSelfTest } from './icmp-capability.js';
 import { fpingArgs, locateFping, PER_HOST_PERIOD_MS, runFping, type EchoOutcome } from './icmp-fping.js';
 import { runPingPool, type SpawnFn } from './icmp-ping.js';
 import { defineProbe, type Probe, type ProbeRunContext, type ProbeServices } from './probe.js';
@@ -244,4 +245,5 @@ export default defineProbe({
   create(check, opts, services) {
     return createIcmpProbe(check, opts, services);
   },
+  selfTest: (opts) => icmpSelfTest(opts),
 });
