@@ -1,9 +1,10 @@
-# syntax=docker/dockerfile:1
-#
 # Prodrome in a container. Build:  docker build -t prodrome .
+# (No `# syntax=` line: BuildKit would fetch that frontend from Docker Hub even when the base image
+# is local, and hospitals often build offline against a mirrored registry. No BuildKit-only feature
+# is used.)
 # Run (see README "Deploying"):
-#   docker run -d --stop-timeout 15 -p 127.0.0.1:9464:9464 \
-#     -v prodrome-var:/app/var -v /etc/prodrome:/app/config:ro prodrome
+#   docker run -d --hostname prodrome-1 --stop-timeout 15 -p 127.0.0.1:9464:9464 \
+#     -v prodrome-var:/app/var -v /etc/prodrome:/app/config:ro --env-file /etc/prodrome/prodrome.env prodrome
 # The mounted config must set `http.listen: 0.0.0.0:9464`, or the port is reachable only from
 # inside the container. Without REDIS_URL / redis.url the daemon runs its own redis-server under
 # /app/var/redis: mount /app/var to keep incidents and queued tickets across containers.
@@ -22,7 +23,9 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim
 # redis-server: the managed mode (used when no Redis URL is given).
 # fping: the icmp probe's default engine. Its package sets the cap_net_raw file capability, so the
-# non-root user can ping while the container keeps NET_RAW (Docker's default).
+# non-root user can ping while the container keeps NET_RAW (Docker's default). With --cap-drop
+# NET_RAW (or ALL) fping cannot even be started (spawn EPERM); under no-new-privileges it runs
+# without the capability and gets no replies. Either way validate and /readyz say so at start.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends redis-server fping \
  && rm -rf /var/lib/apt/lists/*

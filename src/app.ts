@@ -31,7 +31,9 @@ import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { StatusLog } from './pipeline/status-log.js';
 import { buildProbe } from './probes/build.js';
+import { machineProblems, unmeasurableProbe } from './probes/self-test.js';
 import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
+import { ensureLayout, LAYOUT_VERSION, LayoutError } from './queue/layout.js';
 import { PipelineQueues } from './queue/queues.js';
 import { createControlConnection, describeRedis, redisOptionsFrom, redisOptionsFromSentinels } from './queue/redis.js';
 import { Scheduler, unitsFor } from './scheduler/scheduler.js';
@@ -61,6 +63,11 @@ export interface Daemon {
 export interface DaemonOptions {
   /** `probe`: scheduler and monitoring stage, no queue workers; `worker`: queue workers only; `all` (default): both. */
   role?: AgentRole;
+  /**
+   * Called when the daemon, already started, finds it must not go on: a Redis reached only after
+   * start holds a data layout newer than this version knows. The CLI stops and exits 3.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 /** Which Redis: the config's URL, else REDIS_URL, else a managed redis-server of our own. */
@@ -102,14 +109,14 @@ export async function startDaemon(config: ProdromeConfig, logger: Logger, option
   const metrics = new Metrics();
   const { options: redisOptions, managed } = await resolveRedis(config, logger);
   try {
-    return await wire(config, logger, metrics, redisOptions, managed, options.role ?? 'all');
+    return await wire(config, logger, metrics, redisOptions, managed, options.role ?? 'all', options.onFatal);
   } catch (err) {
     await managed?.stop();
     throw err;
   }
 }
 
-async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, redisOptions: RedisOptions, managed: ManagedRedis | undefined, role: AgentRole): Promise<Daemon> {
+async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, redisOptions: RedisOptions, managed: ManagedRedis | undefined, role: AgentRole, onFatal?: (err: Error) => void): Promise<Daemon> {
   const log = logger.child({ component: 'app' });
   const prefix = config.redis.prefix;
 
@@ -119,7 +126,12 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const queues = new PipelineQueues({
     connection: redisOptions, prefix, logger, ticketAttempts: config.ticketing.maxAttempts, backoff: config.ticketing.backoff,
   });
-  const probes = new Map(config.checks.map((check) => [check.id, buildProbe(check, { logger, heartbeats })]));
+  // What this machine cannot measure at all (no ICMP permission) is said once, here and by /readyz;
+  // those checks' runs are unknown, not a failure per target.
+  const unmeasurable = await machineProblems(config.checks);
+  for (const p of unmeasurable) log.error('Checks cannot measure on this machine', { checks: p.checkIds, reason: p.message });
+  const cannot = new Map(unmeasurable.flatMap((p) => p.checkIds.map((id) => [id, p.message] as const)));
+  const probes = new Map(config.checks.map((check) => [check.id, cannot.has(check.id) ? unmeasurableProbe(cannot.get(check.id)!) : buildProbe(check, { logger, heartbeats })]));
   const healPolicy = new HealPolicy(redis, prefix, { enabled: config.heal.enabled, dryRun: config.heal.dryRun, breaker: config.heal.breaker });
   const units = config.checks.flatMap((c) => unitsFor(c, probes.get(c.id)!));
   // Several agents on one prefix share the checks: each runs those the assignment gives it, and
@@ -153,7 +165,31 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   metrics.setAgents(() => ({ live: membership.live().length, assigned: membership.ownedCount(), unassigned: membership.unassigned() }));
 
   let stopping: Promise<void> | undefined;
-  const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => void pipeline.connected());
+  // The data layout is checked on the first connection, before anything under the prefix is read
+  // or written; a newer one is refused (at start: startDaemon rejects; later: onFatal).
+  let layout: Promise<unknown> | undefined;
+  let refused: Error | undefined;
+  let started = false;
+  const onRedisReady = async (): Promise<void> => {
+    layout ??= ensureLayout(redis, prefix).then(
+      (found) => log.info('Redis data layout', { layout: LAYOUT_VERSION, ...(found === undefined ? { recorded: 'now' } : {}) }),
+      (err: unknown) => {
+        layout = undefined;
+        throw err;
+      },
+    );
+    await layout;
+    await pipeline.connected();
+  };
+  const redisState = watchRedis(redis, redisOptions, metrics, log, () => stopping !== undefined, () => {
+    onRedisReady().catch((err: unknown) => {
+      if (!(err instanceof LayoutError) || refused) return;
+      refused = err;
+      if (!started) return; // the start below reports it
+      log.error('Refusing this Redis', { error: err.message });
+      onFatal?.(err);
+    });
+  });
 
   const latency = new LatencyHistory();
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
@@ -169,8 +205,13 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     connecting.catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([connecting, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no connection within 5 s')), 5_000)))]).finally(() => clearTimeout(timer));
-    await pipeline.connected();
+    await onRedisReady();
   } catch (err) {
+    if (err instanceof LayoutError) {
+      await queues.close();
+      redis.disconnect();
+      throw err;
+    }
     log.warn('Redis not reachable at start; will keep trying', { redis: describeRedis(redisOptions), error: errorMessage(err) });
   }
   // A probe-only agent still works its own heal queue: a check pinned to its host heals nowhere else.
@@ -182,7 +223,11 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     metrics,
     logger,
     readiness: () => {
-      const reasons = [...(redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`]), ...(pipeline.degradedReason ? [pipeline.degradedReason] : [])];
+      const reasons = [
+        ...(refused ? [refused.message] : redisState.ready ? [] : [`redis unreachable (${pipeline.outbox.size} state changes buffered)`]),
+        ...(pipeline.degradedReason ? [pipeline.degradedReason] : []),
+        ...unmeasurable.map((p) => `${p.checkIds.length === 1 ? `check ${p.checkIds[0]}` : `${p.checkIds.length} checks (${p.checkIds.slice(0, 5).join(', ')}${p.checkIds.length > 5 ? ', …' : ''})`} cannot measure: ${p.message}`),
+      ];
       return { ready: reasons.length === 0, reasons };
     },
   });
@@ -234,6 +279,11 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   if (role !== 'worker') scheduler.start();
   statusLog.start();
   selfService?.start();
+  started = true;
+  if (refused) {
+    log.error('Refusing this Redis', { error: refused.message });
+    onFatal?.(refused);
+  }
   log.info('Prodrome started', { agent: config.agent.id, role, owned: role === 'worker' ? 0 : config.checks.filter((c) => membership.owns(c.id)).length, checks: config.checks.length, units: units.length, listen: `${address.address}:${address.port}` });
 
   return {

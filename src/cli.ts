@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AGENT_ROLES, type AgentRole } from './agents/assignment.js';
 import { configPathFrom, loadConfig } from './config/load.js';
+import { configJsonSchema } from './config/json-schema.js';
 import { configWarnings } from './config/warnings.js';
 import { plugins } from './plugins.js';
 import type { ProdromeConfig } from './config/types.js';
@@ -15,6 +16,8 @@ import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { createLogger, silentLogger } from './core/logger.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
+import { machineProblems } from './probes/self-test.js';
+import { assertKnownLayout, readLayout } from './queue/layout.js';
 import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 import type { Incident } from './messages/incident.js';
@@ -72,7 +75,16 @@ async function commandStart(opts: { config?: string; role?: AgentRole }): Promis
   process.on('SIGINT', () => onSignal('SIGINT'));
   let daemon: Awaited<ReturnType<Awaited<ReturnType<typeof loadApp>>['startDaemon']>>;
   try {
-    daemon = await (await loadApp()).startDaemon(config, logger, { role: opts.role ?? 'all' });
+    daemon = await (await loadApp()).startDaemon(config, logger, {
+      role: opts.role ?? 'all',
+      // A Redis reached only after start turned out to hold a newer data layout: stop, as start would have.
+      onFatal: (err) => {
+        process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
+        const hardStop = setTimeout(() => process.exit(EXIT.dependency), 10_000);
+        hardStop.unref();
+        void daemon.stop().then(() => process.exit(EXIT.dependency));
+      },
+    });
   } catch (err) {
     logger.error('Cannot start', { error: errorMessage(err) });
     process.stderr.write(`prodrome: ${errorMessage(err)}\n`);
@@ -93,10 +105,25 @@ async function commandStart(opts: { config?: string; role?: AgentRole }): Promis
   if (stopRequested) onSignal(stopRequested);
 }
 
-function commandValidate(opts: { config?: string }): void {
+async function commandValidate(opts: { config?: string }): Promise<void> {
   const config = loadOrExit(opts.config);
+  // What start would find out about this machine: checks it cannot measure (no ICMP permission).
+  const cannot = await machineProblems(config.checks);
+  if (cannot.length) {
+    process.stderr.write(`${config.source}: checks that cannot measure on this machine\n`);
+    for (const p of cannot) {
+      const more = p.checkIds.length > 1 ? ` (and ${p.checkIds.length - 1} more: ${p.checkIds.slice(1, 6).join(', ')}${p.checkIds.length > 6 ? ', …' : ''})` : '';
+      process.stderr.write(`checks[${config.checks.findIndex((c) => c.id === p.checkIds[0])}]: ${p.message}${more}\n`);
+    }
+    process.exit(EXIT.badConfig);
+  }
   for (const warning of configWarnings(config)) process.stderr.write(`prodrome: warning: ${warning}\n`);
   process.stdout.write('ok\n');
+}
+
+/** `prodrome schema`: the config's JSON Schema, for editors (`# yaml-language-server: $schema=…`) and tools. */
+function commandSchema(): void {
+  process.stdout.write(`${JSON.stringify(configJsonSchema(plugins), null, 2)}\n`);
 }
 
 async function commandCheck(id: string, opts: { config?: string; json?: boolean }): Promise<void> {
@@ -116,6 +143,12 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
       process.stderr.write(`prodrome: heartbeats are in Redis, which cannot be reached: ${errorMessage(err)}\n`);
       process.exit(EXIT.dependency);
     }
+  }
+  const [cannot] = await machineProblems([check]);
+  if (cannot) {
+    await conn?.close();
+    process.stderr.write(`prodrome: ${check.id} cannot measure on this machine: ${cannot.message}\n`);
+    process.exit(EXIT.failed);
   }
   const heartbeats = new HeartbeatBook(conn?.redis, config.redis.prefix, 0);
   const probe = buildProbe(check, { logger, heartbeats });
@@ -211,6 +244,8 @@ async function withDaemonRedis(config: ProdromeConfig, what: string, read: (redi
     process.exit(EXIT.dependency);
   }
   try {
+    // Data a newer version wrote may mean something else: say so rather than misread it.
+    assertKnownLayout(await readLayout(conn.redis, config.redis.prefix), config.redis.prefix);
     await read(conn.redis);
   } catch (err) {
     process.stderr.write(`prodrome: cannot read ${what} from Redis: ${errorMessage(err)}\n`);
@@ -352,7 +387,11 @@ async function commandSilenceRemove(id: string, opts: { config?: string }): Prom
   process.stdout.write(`removed ${id}\n`);
 }
 
-async function commandDemo(opts: { duration?: number; speed?: number }): Promise<void> {
+async function commandDemo(opts: { duration?: number; speed?: number; peersOnly?: boolean; portBase?: number; heartbeatsTo?: string }): Promise<void> {
+  if (opts.peersOnly) {
+    const { runPeers } = await import('./demo/peers.js');
+    process.exit(await runPeers({ durationSeconds: opts.duration, portBase: opts.portBase, heartbeatsTo: opts.heartbeatsTo }));
+  }
   const { runDemo } = await import('./demo/demo.js');
   process.exit(await runDemo({ durationSeconds: opts.duration, speed: opts.speed }));
 }
@@ -361,6 +400,13 @@ async function commandDemo(opts: { duration?: number; speed?: number }): Promise
 function positiveNumber(text: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number greater than 0');
+  return n;
+}
+
+/** Commander argument parser for `--port-base`: room for the six ports above it. */
+function portNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1024 || n > 65_530) throw new InvalidArgumentError('must be a port number from 1024 to 65530');
   return n;
 }
 
@@ -383,11 +429,12 @@ const configOption = () => new Option('-c, --config <file>', 'config file (defau
 program.command('start').description('run the daemon until SIGTERM/SIGINT').addOption(configOption())
   .addOption(new Option('--role <role>', 'probe: schedule, probe, evaluate; worker: heal and ticket jobs; all: both').choices([...AGENT_ROLES]).default('all')).action(commandStart);
 program.command('validate').description('check the config; prints ok or one line per problem').addOption(configOption()).action(commandValidate);
+program.command('schema').description('print the config\'s JSON Schema (draft 2020-12), for editors and tools').action(commandSchema);
 program.command('check').description('run one check once and print its result').argument('<id>', 'check id').addOption(configOption()).option('--json', 'JSON output').action(commandCheck);
 program.command('agents').description('the live agents sharing the daemon\'s Redis: site, role, checks run, last heartbeat').addOption(configOption()).option('--json', 'JSON output').action(commandAgents);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
 program.command('report').description('the help-desk report: incidents, response times, most common problems, frequent flyers, availability').addOption(configOption())
-  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output (the keys of CONTRACT.md)').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
+  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
 // Maintenance by hand, through the running daemon's API. A usage error exits 2, as a bad config does.
 const silence = program.command('silence').description('silence checks for maintenance, through the running daemon (token from $PRODROME_ADMIN_TOKEN)')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig));
@@ -395,7 +442,12 @@ silence.command('add').description('silence the checks matching the globs (e.g. 
   .requiredOption('--for <duration>', 'how long: 30m, 2h, 1d').requiredOption('--reason <text>', 'what is being done (a ticket or change number helps)').option('--by <name>', 'who silences (default: $USER)').option('--json', 'JSON output').action(commandSilenceAdd);
 silence.command('list').description('silences and the maintenance windows running now').addOption(configOption()).option('--json', 'JSON output').action(commandSilenceList);
 silence.command('remove').description('end a silence now').argument('<id>', 'silence id (sil-…)').addOption(configOption()).action(commandSilenceRemove);
-program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer').option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber).action(commandDemo);
+program.command('demo').description('a simulated hospital on loopback, watched by the daemon, with failures injected on a timer')
+  .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)', positiveNumber).option('--speed <factor>', 'play the failure script this many times faster', positiveNumber)
+  .option('--peers-only', 'only the simulated systems, on fixed ports, with no daemon: write a config against them, break and repair each with curl')
+  .option('--port-base <port>', 'with --peers-only: the first of the six fixed ports (default 47800)', portNumber)
+  .option('--heartbeats-to <url>', 'with --peers-only: the daemon the ward\'s workstations beat to, with $PRODROME_ADMIN_TOKEN (default http://127.0.0.1:9464)')
+  .action(commandDemo);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`prodrome: ${errorMessage(err)}\n`);

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { isIP } from 'node:net';
-import { duration, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
+import { duration, machineDefault, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
+import type { PluginRegistries } from './plugin-schemas.js';
 import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
 
 export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
@@ -10,91 +11,71 @@ const impact = z.union([z.literal(1), z.literal(2), z.literal(3)]);
 
 /** Fields every check has, whatever its type. Probe plugins add their own beside these. */
 export const commonCheckShape = {
-  id: checkId,
-  type: z.string(),
-  description: z.string().optional(),
-  /** The system's name as clinicians know it ("Electronic health record"), for their status page. */
-  display: z.string().min(1).max(80).optional(),
-  /** What users of the system see when this check fails, in their words; goes into the ticket. */
-  userImpact: z.string().max(500).optional(),
-  /** The runbook's URL; goes into the ticket. */
-  runbook: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-  target: z.string().min(1).optional(),
-  targets: z.array(z.string().min(1)).min(1).optional(),
-  interval: scheduleDuration.optional(),
+  id: checkId.describe('Unique among the checks, [a-z0-9._-]+: names the check in incidents, tickets, metrics and `prodrome check ID`.'),
+  type: z.string().describe('The probe type (http, tcp, fhir, hl7-mllp, dicom-echo, icmp, tls, dns, host, heartbeat …): it decides which further fields the check takes.'),
+  description: z.string().optional().describe('Free text: what this check watches.'),
+  display: z.string().min(1).max(80).optional().describe('The name clinicians know the system by ("Electronic health record"), on their status page; at most 80 characters. Default: `description`, else the check id.'),
+  userImpact: z.string().max(500).optional().describe('What users of the system see when this check fails, in their words; goes into the ticket. At most 500 characters.'),
+  runbook: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional().describe('The runbook\'s http(s) URL; goes into the ticket.'),
+  target: z.string().min(1).optional().describe('What to probe, in the probe type\'s form (a URL for http and fhir, host:port for tcp, hl7-mllp, dicom-echo and tls, an address or name for icmp and dns). Exactly one of `target` and `targets`.'),
+  targets: z.array(z.string().min(1)).min(1).optional().describe('Several targets, each with its own state, incident and metric series: single targets, IPv4 CIDR ranges (10.20.0.0/22) or file:/path with one target a line. Exactly one of `target` and `targets`.'),
+  interval: scheduleDuration.optional().describe('How often the check runs (at most 24d). Default: `defaults.interval`. Not with `schedule`.'),
   schedule: z
     .string()
     .refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' })
-    .optional(),
-  timeout: scheduleDuration.optional(),
-  confirm: z.number().int().min(1).max(100).optional(),
-  recover: z.number().int().min(1).max(100).optional(),
-  impact: impact.default(2),
-  profiles: z.array(z.string()).default([]),
-  heal: z.array(z.string()).default([]),
-  /** The agent that owns this check's host: its healers run only there (an agent's `agent.id`). */
-  agent: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (an agent id)').optional(),
-  /** Only live agents of this site (their `agent.site`) run this check. */
-  site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (a site)').optional(),
-  /**
-   * Seen from several sites: one agent per site probes it, and an incident opens only when this many
-   * sites see it fail (one site's network trouble is not the system being down).
-   */
-  quorum: z.number().int().min(2, 'must be at least 2 (sites); leave it out for one').max(9).optional(),
-  /** A provider id, a list of them (`[servicenow, oncall]`: each gets its own ticket), or false for never. */
-  ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
-  enabled: z.boolean().default(true),
-  /** Checks this one depends on (a ward's switch): while one of them fails, this check's failures are held and listed on it. */
-  parents: z.array(checkId).default([]),
-  /** One incident for the check once this many of its targets fail (a number, or a share like "20%"), none below. */
+    .optional()
+    .describe('A cron expression ("*/5 * * * *", node-cron) instead of `interval`.'),
+  timeout: scheduleDuration.optional().describe('Overall deadline of one run; it may not exceed the interval. Default: `defaults.timeout`.'),
+  confirm: z.number().int().min(1).max(100).optional().describe('Consecutive failures before there is an incident. Default: `defaults.confirm`.'),
+  recover: z.number().int().min(1).max(100).optional().describe('Consecutive passes before the incident is resolved. Default: `defaults.recover`.'),
+  impact: impact.default(2).describe('What breaks if this fails: 1 high … 3 low. With the profiles\' urgency it gives the ticket\'s priority.'),
+  profiles: z.array(z.string()).default([]).describe('Names under `profiles`: who is affected, and when; they set the urgency.'),
+  heal: z.array(z.string()).default([]).describe('Healer ids (under `healers`), tried in order before a ticket opens.'),
+  agent: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (an agent id)').optional().describe('The agent (its `agent.id`) whose host this check watches: only it probes the check, and its healers run only there.'),
+  site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+ (a site)').optional().describe('Only live agents whose `agent.site` is this share the check.'),
+  quorum: z.number().int().min(2, 'must be at least 2 (sites); leave it out for one').max(9).optional().describe('Seen from several sites (2 … 9): one agent per site probes it, and an incident opens only when this many sites see it fail. Not with `agent` or `site`.'),
+  ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional().describe('A provider id, a list of them (each gets its own ticket), or false for never. Default: `ticketing.default`.'),
+  enabled: z.boolean().default(true).describe('false keeps the check in the config but does not schedule it.'),
+  parents: z.array(checkId).default([]).describe('Checks this one depends on (a ward\'s switch): while one of them fails, this check\'s failures are held and listed on its incident.'),
   group: z
     .strictObject({
       failing: z.union([
         z.number().int().min(1),
         z.string().regex(/^\d{1,3}(\.\d+)?%$/, 'must be a number of targets or a share like "20%"').refine((p) => Number(p.slice(0, -1)) > 0 && Number(p.slice(0, -1)) <= 100, { message: 'must be a share above 0% and at most 100%' }),
-      ]),
+      ]).describe('A number of targets, or a share of them such as "20%".'),
     })
-    .optional(),
-  /** The configuration item in the CMDB (a ServiceNow sys_id or CI name): approved changes on it silence the check. */
-  cmdbCi: z.string().min(1).optional(),
-  /** Early warnings from trends: see src/evaluator/predictor.ts. */
+    .optional()
+    .describe('One incident for the whole check once this many of its targets fail, instead of one per target; none below.'),
+  cmdbCi: z.string().min(1).optional().describe('The configuration item in the CMDB (a ServiceNow sys_id or CI name): approved changes on it silence the check (`maintenance[].fromServiceNow`).'),
   predict: z
     .strictObject({
-      /** Warn when a value will cross its critical limit within this long. */
-      horizon: duration,
-      /** History the trend is fitted over. Default 6h. */
-      window: duration.default(6 * 3_600_000),
-      /** Samples needed before predicting. Default 10. */
-      minSamples: z.number().int().min(3).default(10),
-      /** Latency drift against the check's own baseline (true = defaults). */
+      horizon: duration.describe('Warn when a value\'s trend will cross its critical limit within this long.'),
+      window: duration.default(6 * 3_600_000).describe('History the trend line is fitted over.'),
+      minSamples: z.number().int().min(3).default(10).describe('Samples needed before predicting.'),
       drift: z
         .union([
           z.literal(true),
           z.strictObject({
-            /** Recent median this many times the baseline median is drift. Default 2. */
-            factor: z.number().min(1.1).default(2),
-            baseline: z.number().int().min(10).default(60),
-            recent: z.number().int().min(2).default(5),
-            /** Ignore drift smaller than this in absolute terms. Default 50ms. */
-            minDelta: duration.default(50),
+            factor: z.number().min(1.1).default(2).describe('A recent median this many times the baseline median is drift.'),
+            baseline: z.number().int().min(10).default(60).describe('Probes the baseline median is taken over.'),
+            recent: z.number().int().min(2).default(5).describe('The latest probes whose median is compared with the baseline.'),
+            minDelta: duration.default(50).describe('Drift smaller than this in absolute terms is ignored.'),
           }),
         ])
-        .optional(),
+        .optional()
+        .describe('Warn when the latency drifts from the check\'s own baseline, before the deadline is reached: true for the defaults, or the settings.'),
     })
-    .optional(),
+    .optional()
+    .describe('Early warnings from trends: a warning incident when a numeric value (disk used %, days of certificate left, an http `value`) will cross its critical limit within `horizon`.'),
 };
 
 /** Policy fields every healer has, whatever its type; the healer plugins add their own beside these. */
 export const commonHealerShape = {
-  type: z.string(),
-  /** The action is stopped (SIGTERM, then SIGKILL of its process group) after this long. Default 30s. */
-  timeout: scheduleDuration.default(30_000),
-  /** Attempts of this healer per incident. Default 1. */
-  attempts: z.number().int().min(1).max(20).default(1),
-  /** Pause between two attempts on one incident. Default 1m. */
-  cooldown: duration.default(60_000),
-  /** After the action, the check must pass `recover` times within this long to count as healed. Default 1m. */
-  verify: scheduleDuration.default(60_000),
+  type: z.string().describe('The healer type (command, systemd, http, cleanup, kill-process …): it decides which further fields the healer takes.'),
+  timeout: scheduleDuration.default(30_000).describe('The action is stopped after this long: SIGTERM, then SIGKILL, to its whole process group.'),
+  attempts: z.number().int().min(1).max(20).default(1).describe('Attempts of this healer per incident.'),
+  cooldown: duration.default(60_000).describe('Pause between two attempts on one incident.'),
+  verify: scheduleDuration.default(60_000).describe('After the action, the check must pass `recover` times within this long for the heal to count.'),
 };
 
 const workingHours = z.string().superRefine((text, ctx) => {
@@ -106,18 +87,18 @@ const workingHours = z.string().superRefine((text, ctx) => {
 });
 
 export const profileSchema = z.strictObject({
-  description: z.string().optional(),
-  hours: workingHours.default('24x7'),
-  timezone: z
+  description: z.string().optional().describe('Free text: who these users are.'),
+  hours: workingHours.default('24x7').describe('When the profile works: "24x7", "Mon-Fri 08:00-18:00", "Tue,Thu 07:00-12:00", or several spans joined by ";". An end before the start crosses midnight.'),
+  timezone: machineDefault(z
     .string()
     .refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' })
-    .default(Intl.DateTimeFormat().resolvedOptions().timeZone),
-  /** Urgency while the profile is working: 1 high … 3 low. Outside its hours urgency drops by one. */
-  urgency: impact.default(2),
-  /** Dates (YYYY-MM-DD, in the profile's time zone) on which it is closed all day: public holidays. */
+    .default(Intl.DateTimeFormat().resolvedOptions().timeZone))
+    .describe('The IANA time zone of `hours` and `closed` (America/Chicago). Default: the host\'s zone.'),
+  urgency: impact.default(2).describe('Urgency while the profile is working: 1 high … 3 low; outside its hours it is one step lower.'),
   closed: z
     .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' }))
-    .default([]),
+    .default([])
+    .describe('Dates (YYYY-MM-DD, in the profile\'s time zone) on which it is closed all day: public holidays.'),
   notify: z
     .array(z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+ (a channel id under notify.channels)'))
     .default([])
@@ -152,6 +133,24 @@ const checkGlob = z.string().min(1).superRefine((glob, ctx) => {
 /** A plugin entry's `type`: missing and wrong are different mistakes. */
 const pluginType = (what: string) => z.string({ error: (issue) => (issue.input === undefined ? `is missing (the ${what})` : `must be text (the ${what})`) });
 
+/** Where the config holds entries of a plugin family: the registry, and the fields every entry has beside its plugin's own. */
+export interface PluginSlot {
+  registry: keyof PluginRegistries;
+  common: z.ZodRawShape;
+}
+
+/**
+ * The config's plugin entries (a check, a healer, a ticket provider). Here only their `type` is
+ * checked: load.ts checks each entry against its plugin's own fields in a second pass, and the JSON
+ * Schema (json-schema.ts) puts every plugin's fields in its place, found through this map.
+ */
+export const pluginSlots = new Map<z.ZodType, PluginSlot>();
+
+function pluginEntry<S extends z.ZodRawShape>(registry: keyof PluginRegistries, what: string, common: z.ZodRawShape, shape: S) {
+  const entry = z.looseObject({ ...shape, type: pluginType(what) });
+  pluginSlots.set(entry, { registry, common });
+  return entry;
+}
 
 /**
  * The top level. `checks`, `healers` and `ticketing.providers` entries are checked in a second
@@ -160,146 +159,148 @@ const pluginType = (what: string) => z.string({ error: (issue) => (issue.input =
 export const topLevelSchema = z.strictObject({
   agent: z
     .strictObject({
-      /** Names this daemon in incidents and logs when several agents share one Redis. */
-      id: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(hostname()),
-      /** Where this agent stands (a building, a ward): checks with the same `site:` run only on such agents. */
-      site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').optional(),
-      /**
-       * How long this agent's heartbeat record lives (renewed every quarter of it): the others take
-       * its checks over this long after it dies. Short enough for the checks' intervals, long enough
-       * that a busy Redis or a GC pause does not look like a death.
-       */
-      ttl: duration.refine((ms) => ms >= 2_000 && ms <= 300_000, { message: 'must be between 2s and 5m' }).default(10_000),
+      id: machineDefault(z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').default(hostname()))
+        .describe('Names this daemon in incidents and logs when several agents share one Redis; [A-Za-z0-9._-]+. Default: the host name (in a container, the container id unless you set --hostname).'),
+      site: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must match [A-Za-z0-9._-]+').optional()
+        .describe('Where this agent stands (a building, a ward): checks with the same `site` run only on such agents, and a `quorum` check counts sites by it.'),
+      ttl: duration.refine((ms) => ms >= 2_000 && ms <= 300_000, { message: 'must be between 2s and 5m' }).default(10_000)
+        .describe('How long this agent\'s heartbeat record lives in Redis (renewed every quarter of it): the others take its checks over this long after it dies. 2s … 5m; keep it below the checks\' intervals.'),
     })
-    .default({ id: hostname(), ttl: 10_000 }),
+    .default({ id: hostname(), ttl: 10_000 })
+    .describe('This daemon among several sharing one Redis.'),
   redis: z
     .strictObject({
-      /** Absent (and no REDIS_URL) → a managed redis-server under `dataDir`. */
       url: secret
         .superRefine((url, ctx) => {
           const problem = redisUrlProblem(url);
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         })
-        .optional(),
-      prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('prodrome'),
-      dataDir: z.string().default('./var/redis'),
-      /** State changes held in memory while Redis is unreachable. */
-      bufferSize: z.number().int().min(10).max(1_000_000).default(10_000),
-      /**
-       * Redis Sentinel (high availability): the sentinels to ask where the master `name` is; every
-       * connection follows it through a failover. Instead of `url`, never beside it.
-       */
+        .optional()
+        .describe('redis://[user:pass@]host:port/db, rediss://… (TLS) or unix:/path.sock; may be env:/file:. Without it $REDIS_URL is used, and without that a managed redis-server under `dataDir`.'),
+      prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('prodrome')
+        .describe('Key prefix of the queues and incidents. Agents that share the prefix share the incidents.'),
+      dataDir: z.string().default('./var/redis')
+        .describe('Managed mode: the redis-server\'s AOF data, pid file and unix socket (no TCP port).'),
+      bufferSize: z.number().int().min(10).max(1_000_000).default(10_000)
+        .describe('State changes held in memory while Redis is unreachable.'),
       sentinels: z
         .strictObject({
-          name: z.string().min(1),
-          hosts: z.array(hostPort('127.0.0.1:26379', 1)).min(1),
-          /** The Redis nodes' password (requirepass/masterauth): `env:NAME` or `file:/path`. */
-          password: secret.optional(),
-          /** The sentinels' own password, when they have one (`requirepass` in sentinel.conf). */
-          sentinelPassword: secret.optional(),
-          /** TLS to the sentinels and to the data nodes (their `tls-port`); certificates checked against Node's CAs and NODE_EXTRA_CA_CERTS. */
-          tls: z.boolean().default(false),
+          name: z.string().min(1).describe('The master\'s name in `sentinel monitor`.'),
+          hosts: z.array(hostPort('127.0.0.1:26379', 1)).min(1).describe('The sentinels, host:port each.'),
+          password: secret.optional().describe('The Redis nodes\' password (requirepass/masterauth): env:NAME or file:/path.'),
+          sentinelPassword: secret.optional().describe('The sentinels\' own password, when they have one (`requirepass` in sentinel.conf).'),
+          tls: z.boolean().default(false).describe('TLS to the sentinels and to the data nodes (their `tls-port`); certificates checked against Node\'s CAs and NODE_EXTRA_CA_CERTS.'),
         })
-        .optional(),
+        .optional()
+        .describe('Redis Sentinel (high availability): the sentinels to ask where the master `name` is; every connection follows it through a failover. Instead of `url`, never beside it.'),
     })
     .superRefine((redis, ctx) => {
       if (redis.url !== undefined && redis.sentinels !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['sentinels'], message: 'redis.url and redis.sentinels exclude each other: give the master\'s address (url) or the sentinels that know it (sentinels), not both' });
       }
     })
-    .default({ prefix: 'prodrome', dataDir: './var/redis', bufferSize: 10_000 }),
+    .default({ prefix: 'prodrome', dataDir: './var/redis', bufferSize: 10_000 })
+    .describe('Where incidents, queues and silences are kept.'),
   http: z
     .strictObject({
-      listen: listenAddress.default('127.0.0.1:9464'),
-      /** How people reach this daemon (a reverse proxy's URL), for links in tickets. Absent: no link. */
-      publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-      token: secret.optional(),
+      listen: listenAddress.default('127.0.0.1:9464').describe('host:port ([::1]:9464 for IPv6) of /metrics, /healthz, /readyz, /api/* and /status. Loopback by default; 0.0.0.0:9464 in a container.'),
+      publicUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional().describe('How people reach this daemon (a reverse proxy\'s URL), for links in tickets. Absent: no link.'),
+      token: secret.optional().describe('Bearer token of the write endpoints (silences, heartbeats, Alertmanager intake): env:NAME or file:/path. Without it they are off (403).'),
     })
-    .default({ listen: '127.0.0.1:9464' }),
+    .default({ listen: '127.0.0.1:9464' })
+    .describe('The HTTP server.'),
   log: z
     .strictObject({
-      /** Default: $PRODROME_LOG_LEVEL, else info. */
-      level: z.enum(['error', 'warn', 'info', 'debug']).optional(),
-      /** How often a one-line summary ("120 checks: 118 ok, 2 failing …") is logged at info. */
-      summaryInterval: duration.refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }).default(900_000),
+      level: z.enum(['error', 'warn', 'info', 'debug']).optional().describe('Logs are JSON lines on stdout. Default: $PRODROME_LOG_LEVEL, else info.'),
+      summaryInterval: duration.refine((ms) => ms >= 1_000, { message: 'must be at least 1s' }).default(900_000)
+        .describe('How often a one-line summary ("120 checks: 118 ok, 2 failing …") is logged at info.'),
     })
-    .default({ summaryInterval: 900_000 }),
+    .default({ summaryInterval: 900_000 })
+    .describe('Logging.'),
   defaults: z
     .strictObject({
-      interval: scheduleDuration.default(30_000),
-      timeout: scheduleDuration.default(5_000),
-      confirm: z.number().int().min(1).max(100).default(3),
-      recover: z.number().int().min(1).max(100).default(2),
+      interval: scheduleDuration.default(30_000).describe('How often a check without `interval` or `schedule` runs.'),
+      timeout: scheduleDuration.default(5_000).describe('Deadline of a run of a check without `timeout`.'),
+      confirm: z.number().int().min(1).max(100).default(3).describe('Consecutive failures before an incident, for checks without `confirm`.'),
+      recover: z.number().int().min(1).max(100).default(2).describe('Consecutive passes before a resolve, for checks without `recover`.'),
     })
-    .default({ interval: 30_000, timeout: 5_000, confirm: 3, recover: 2 }),
+    .default({ interval: 30_000, timeout: 5_000, confirm: 3, recover: 2 })
+    .describe('What checks that do not set these fields use.'),
   scheduler: z
     .strictObject({
-      /** Probes in flight at once across all checks. */
-      concurrency: z.number().int().min(1).max(10_000).default(64),
+      concurrency: z.number().int().min(1).max(10_000).default(64).describe('Probe runs in flight at once across all checks.'),
     })
-    .default({ concurrency: 64 }),
-  profiles: z.record(z.string().regex(/^[a-z0-9._-]+$/, 'profile names must match [a-z0-9._-]+'), profileSchema).default({}),
+    .default({ concurrency: 64 })
+    .describe('The probe scheduler.'),
+  profiles: z.record(z.string().regex(/^[a-z0-9._-]+$/, 'profile names must match [a-z0-9._-]+'), profileSchema).default({})
+    .describe('Who is affected and when (end-user profiling), by name ([a-z0-9._-]+): a check\'s `profiles` set its urgency, raised in their working hours.'),
   heal: z
     .strictObject({
-      /** false: healers never run, and tickets open as if none were configured. */
-      enabled: z.boolean().default(true),
-      /** true: record what would run, run nothing. */
-      dryRun: z.boolean().default(false),
-      /** A healer failing this often within `within` stops for every key until it heals once or is reset. */
+      enabled: z.boolean().default(true).describe('false: healers never run, and tickets open as if none were configured (each refusal is recorded).'),
+      dryRun: z.boolean().default(false).describe('true: record what would run, run nothing.'),
       breaker: z
-        .strictObject({ failures: z.number().int().min(1).default(5), within: duration.default(3_600_000) })
-        .default({ failures: 5, within: 3_600_000 }),
+        .strictObject({
+          failures: z.number().int().min(1).default(5).describe('Failures of one healer (across all incidents) that open its breaker.'),
+          within: duration.default(3_600_000).describe('The period those failures are counted over.'),
+        })
+        .default({ failures: 5, within: 3_600_000 })
+        .describe('A healer failing this often stops for every incident until it heals once or a person resets it (POST /api/healers/<id>/reset).'),
     })
-    .default({ enabled: true, dryRun: false, breaker: { failures: 5, within: 3_600_000 } }),
-  /** Maintenance windows: recurring ones, and approved changes read from ServiceNow. */
+    .default({ enabled: true, dryRun: false, breaker: { failures: 5, within: 3_600_000 } })
+    .describe('The global self-healing policy.'),
   maintenance: z
     .array(
       z.union([
         z.strictObject({
-          id: z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+'),
-          /** Globs on check ids (`ehr-*`). */
-          checks: z.array(checkGlob).min(1),
-          /** Cron expression of each window's start, in `timezone`. */
-          schedule: z.string().refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' }),
-          duration: duration,
-          timezone: z.string().refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' }).default(Intl.DateTimeFormat().resolvedOptions().timeZone),
-          reason: z.string().min(1),
+          id: z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+').describe('Names the window, [a-z0-9._-]+.'),
+          checks: z.array(checkGlob).min(1).describe('Globs on check ids (`ehr-*`) that the window silences.'),
+          schedule: z.string().refine((expr) => cron.validate(expr), { message: 'is not a valid cron expression' }).describe('Cron expression of each window\'s start, in `timezone`.'),
+          duration: duration.describe('How long each window lasts.'),
+          timezone: machineDefault(z.string().refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' }).default(Intl.DateTimeFormat().resolvedOptions().timeZone))
+            .describe('The IANA time zone of `schedule`. Default: the host\'s zone.'),
+          reason: z.string().min(1).describe('Why: shown on silences and the status page.'),
         }),
         z.strictObject({
-          /** Approved change requests in ServiceNow whose CI is a check's `cmdbCi` silence that check for their planned window. */
-          fromServiceNow: z.strictObject({ provider: z.string().min(1), every: duration.default(300_000) }),
+          fromServiceNow: z.strictObject({
+            provider: z.string().min(1).describe('A servicenow provider id under `ticketing.providers`.'),
+            every: duration.default(300_000).describe('How often the change requests are read.'),
+          }).describe('Approved change requests in ServiceNow whose configuration item is a check\'s `cmdbCi` silence that check for their planned window.'),
         }),
       ]),
     )
-    .default([]),
-  /** A check×target whose state changed this share of its last `window` results is flapping (Icinga's weighted method). */
+    .default([])
+    .describe('Maintenance windows: recurring ones (id, checks, schedule, duration), and approved changes read from ServiceNow (fromServiceNow). Probes and metrics go on; no incident opens.'),
   flapping: z
     .strictObject({
-      window: z.number().int().min(5).max(100).default(20),
-      enter: z.number().gt(0).lt(1).default(0.5),
-      exit: z.number().gt(0).lt(1).default(0.25),
+      window: z.number().int().min(5).max(100).default(20).describe('Results of a check×target weighed.'),
+      enter: z.number().gt(0).lt(1).default(0.5).describe('Share of state changes at which a target is flapping.'),
+      exit: z.number().gt(0).lt(1).default(0.25).describe('Share below which it has settled; below `enter`.'),
     })
     .refine((f) => f.exit < f.enter, { message: 'exit must be below enter' })
-    .default({ window: 20, enter: 0.5, exit: 0.25 }),
-  /** More incidents than this within `within` open one storm incident instead of a ticket each. */
+    .default({ window: 20, enter: 0.5, exit: 0.25 })
+    .describe('A check×target whose state changed this share of its last `window` results is flapping (Icinga\'s weighted method): one incident stays open instead of open/resolve cycles.'),
   storm: z
-    .strictObject({ incidents: z.number().int().min(2).default(50), within: duration.default(60_000) })
-    .default({ incidents: 50, within: 60_000 }),
-  /** The incident history the help-desk report and the status pages read. */
+    .strictObject({
+      incidents: z.number().int().min(2).default(50).describe('Incidents opened within `within` beyond which the storm guard acts.'),
+      within: duration.default(60_000).describe('The period those openings are counted over (all agents).'),
+    })
+    .default({ incidents: 50, within: 60_000 })
+    .describe('More incidents than this within `within` open one storm incident instead of a ticket each.'),
   history: z
     .strictObject({
-      /** How long a resolved incident (its timeline) is kept in Redis; the report looks back at most this far. */
-      retention: duration.refine((ms) => ms >= 86_400_000 && ms <= 3 * 366 * 86_400_000, { message: 'must be between 1d and 3 years' }).default(90 * 86_400_000),
-      /** The help desk's own hours: the report's "after hours" for incidents that name no profile. */
-      hours: workingHours.default('Mon-Fri 08:00-18:00'),
-      timezone: z
+      retention: duration.refine((ms) => ms >= 86_400_000 && ms <= 3 * 366 * 86_400_000, { message: 'must be between 1d and 3 years' }).default(90 * 86_400_000)
+        .describe('How long a resolved incident (its timeline) and an ended silence stay in Redis; the report looks back at most this far. 1d … 3 years.'),
+      hours: workingHours.default('Mon-Fri 08:00-18:00').describe('The help desk\'s own hours: the report\'s "after hours" for incidents that affect no profile.'),
+      timezone: machineDefault(z
         .string()
         .refine(isValidTimeZone, { message: 'is not an IANA time zone (e.g. America/Chicago)' })
-        .default(Intl.DateTimeFormat().resolvedOptions().timeZone),
+        .default(Intl.DateTimeFormat().resolvedOptions().timeZone))
+        .describe('The IANA time zone of `hours`. Default: the host\'s zone.'),
     })
-    .default({ retention: 90 * 86_400_000, hours: 'Mon-Fri 08:00-18:00', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone }),
-  /** The daemon's own view of the network: when every one of these checks fails at once, it is the daemon that is cut off. */
-  vantage: z.strictObject({ checks: z.array(checkId).min(1) }).optional(),
+    .default({ retention: 90 * 86_400_000, hours: 'Mon-Fri 08:00-18:00', timezone: Intl.DateTimeFormat().resolvedOptions().timeZone })
+    .describe('The incident history the help-desk report and the status pages read.'),
+  vantage: z.strictObject({ checks: z.array(checkId).min(1).describe('Check ids that together are the daemon\'s view of the network (a core gateway, a DNS resolver).') }).optional()
+    .describe('The daemon\'s own view of the network: when every target of every one of these checks fails at once, it is the daemon that is cut off; one incident says so and every other problem is held.'),
   /** Prometheus Alertmanager intake (POST /api/alertmanager): how its alerts are ticketed. */
   alertmanager: z
     .strictObject({
@@ -314,7 +315,7 @@ export const topLevelSchema = z.strictObject({
   notify: z
     .strictObject({
       channels: z
-        .record(z.string().regex(/^[a-z0-9._-]+$/, 'channel ids must match [a-z0-9._-]+'), z.looseObject({ type: pluginType('channel type: email, teams, slack') }))
+        .record(z.string().regex(/^[a-z0-9._-]+$/, 'channel ids must match [a-z0-9._-]+'), pluginEntry('notify', 'channel type: email, teams, slack', { type: z.string().describe('The channel type: email, teams or slack.') }, {}))
         .default({})
         .describe('Where department notices go, by id: {type: email | teams | slack, …}; a profile lists the ids it uses under profiles.<name>.notify. Default none.'),
       digestWindow: duration
@@ -371,22 +372,27 @@ export const topLevelSchema = z.strictObject({
     })
     .default({ enabled: false, reportsPerMinute: { perAddress: 30, perProfile: 60 }, noteAfter: 60_000, reportOpenFor: 8 * 3_600_000, maxText: 2_000, trustedProxies: [] })
     .describe('The ward forms on /status/<profile>: "This affects me" on a failing system and "Report a problem".'),
-  checks: z.array(z.looseObject({ id: z.unknown(), type: pluginType('probe type: http, tcp, fhir …') })).default([]),
-  healers: z.record(z.string(), z.looseObject({ type: pluginType('healer type') })).default({}),
+  checks: z.array(pluginEntry('probes', 'probe type: http, tcp, fhir …', commonCheckShape, { id: z.unknown() })).default([])
+    .describe('What to probe: each entry a check of one probe type, with the common fields and its type\'s own.'),
+  healers: z.record(z.string(), pluginEntry('healers', 'healer type', commonHealerShape, {})).default({})
+    .describe('Self-healing actions by id, tried by the checks whose `heal` names them.'),
   ticketing: z
     .strictObject({
-      default: z.union([z.string(), z.literal(false)]).default('local'),
-      /** true: an incident a healer fixed before any ticket gets one opened and resolved at once, for the record. */
-      recordHealed: z.boolean().default(false),
-      /** Delivery attempts before a ticket job is parked as failed; with backoff capped at 5 min this is weeks. */
-      maxAttempts: z.number().int().min(1).default(10_000),
-      /** Retry delays double from `initial` up to `max`; a 429's Retry-After wins when given. */
+      default: z.union([z.string(), z.literal(false)]).default('local').describe('The provider id for checks without `ticket`, or false for no tickets.'),
+      recordHealed: z.boolean().default(false).describe('true: an incident a healer fixed before any ticket gets one opened and resolved at once, for the record.'),
+      maxAttempts: z.number().int().min(1).default(10_000).describe('Delivery attempts per ticket operation before it is parked as failed; with the capped backoff that is weeks.'),
       backoff: z
-        .strictObject({ initial: duration.default(1_000), max: duration.default(300_000) })
-        .default({ initial: 1_000, max: 300_000 }),
-      providers: z.record(z.string(), z.looseObject({ type: pluginType('provider type') })).default({ local: { type: 'local' } }),
+        .strictObject({
+          initial: duration.default(1_000).describe('The first retry delay.'),
+          max: duration.default(300_000).describe('The longest retry delay.'),
+        })
+        .default({ initial: 1_000, max: 300_000 })
+        .describe('Retry delays double from `initial` up to `max`, with ±20% jitter; a 429\'s Retry-After wins when given (capped at 1h).'),
+      providers: z.record(z.string(), pluginEntry('tickets', 'provider type', {}, {})).default({ local: { type: 'local' } })
+        .describe('Ticket providers by id. Default: one `local` provider (tickets kept in Redis).'),
     })
-    .default({ default: 'local', recordHealed: false, maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } }),
+    .default({ default: 'local', recordHealed: false, maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } })
+    .describe('Where tickets go, and how their delivery is retried.'),
 });
 
 export type TopLevelConfig = z.infer<typeof topLevelSchema>;

@@ -2,10 +2,13 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { resolveSecret } from './secrets.js';
 
+/** What a duration looks like, for the JSON Schema (editors flag `30` or `30 s` as you type). */
+export const DURATION_PATTERN = '^\\d+(\\.\\d+)?(ms|s|m|h|d)$';
+
 /** `250ms`, `30s`, `5m`, `2h`, `7d` → milliseconds. A bare number is refused: seconds or minutes? */
 export const duration = z.string({
   error: (issue) => (typeof issue.input === 'number' ? `must be a duration such as "${issue.input}s" (a bare number has no unit)` : undefined),
-}).transform((text, ctx) => {
+}).meta({ pattern: DURATION_PATTERN }).transform((text, ctx) => {
   const value = parseDuration(text);
   if (value === undefined || value <= 0) {
     ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use 250ms, 30s, 5m, 2h or 7d)` });
@@ -14,8 +17,14 @@ export const duration = z.string({
   return value;
 });
 
+/**
+ * How the JSON Schema marks a value that may be given as `env:NAME` or `file:/path` (any string
+ * passes, so the mark is an example, which editors show and the reference reads).
+ */
+export const SECRET_EXAMPLES = ['env:NAME', 'file:/run/secrets/name'];
+
 /** A secret: `env:NAME`, `file:/path`, or a literal; resolved now so a missing one stops start-up. */
-export const secret = z.string().min(1).transform((spec, ctx) => {
+export const secret = z.string().min(1).meta({ examples: SECRET_EXAMPLES }).transform((spec, ctx) => {
   const resolved = resolveSecret(spec);
   if (!resolved.ok) {
     ctx.addIssue({ code: 'custom', message: resolved.message });
@@ -34,7 +43,7 @@ export const secret = z.string().min(1).transform((spec, ctx) => {
  * secret, but not redacted — a service account named `prodrome` must not blank out every
  * `/tmp/prodrome-…` path and metric name in what the daemon says.
  */
-export const identity = z.string().min(1).transform((spec, ctx) => {
+export const identity = z.string().min(1).meta({ examples: SECRET_EXAMPLES }).transform((spec, ctx) => {
   const resolved = resolveSecret(spec, process.env, { remember: false });
   if (!resolved.ok) {
     ctx.addIssue({ code: 'custom', message: resolved.message });
@@ -43,7 +52,7 @@ export const identity = z.string().min(1).transform((spec, ctx) => {
   return resolved.value;
 });
 
-export const maybeSecret = z.string().transform((spec, ctx) => {
+export const maybeSecret = z.string().meta({ examples: SECRET_EXAMPLES }).transform((spec, ctx) => {
   if (!spec.startsWith('env:') && !spec.startsWith('file:')) return spec;
   const resolved = resolveSecret(spec);
   if (!resolved.ok) {
@@ -52,6 +61,14 @@ export const maybeSecret = z.string().transform((spec, ctx) => {
   }
   return resolved.value;
 });
+
+/**
+ * A default that depends on the machine (its host name, its time zone): kept out of the JSON Schema,
+ * which must read the same wherever it is generated; the key's description says what it is.
+ */
+export function machineDefault<T extends z.ZodType>(schema: T): T {
+  return schema.meta({ default: undefined }) as T;
+}
 
 /** Node timers hold at most 2^31-1 ms (≈24.8 days); a longer interval would fire at once, for ever. */
 export const MAX_TIMER_MS = 24 * 86_400_000;

@@ -10,6 +10,15 @@ import { Ward } from './simulators/workstations.js';
 export const PACS_AE_TITLE = 'PACS_MAIN';
 export const WORKSTATIONS = Array.from({ length: 20 }, (_, i) => `ws-3b-${String(i + 1).padStart(2, '0')}`);
 
+/** Where each system listens on 127.0.0.1; a port left out (or 0) is any free one. */
+export interface HospitalPorts {
+  ehr?: number;
+  interfaceEngine?: number;
+  engineAdmin?: number;
+  pacs?: number;
+  storage?: number;
+}
+
 /**
  * The simulated hospital: every system the demo's checks watch, each on 127.0.0.1 port 0, with a
  * method per failure the scenario injects. The simulators answer as the real vendors' systems do,
@@ -27,24 +36,24 @@ export class Hospital {
 
   ward?: Ward;
 
-  static async open(storageUsedPercent: () => number): Promise<Hospital> {
+  static async open(storageUsedPercent: () => number, ports: HospitalPorts = {}): Promise<Hospital> {
     const started: Array<{ stop(): Promise<void> }> = [];
     try {
-      const ehr = await new FakeFhirServer().start();
+      const ehr = await new FakeFhirServer().start(ports.ehr);
       started.push(ehr);
       ehr.smart = false;
-      const engine = await startMllpServer({ kind: 'ack' });
+      const engine = await startMllpServer({ kind: 'ack' }, ports.interfaceEngine);
       started.push({ stop: () => engine.close() });
-      const pacs = await startDicomScp({ aeTitle: PACS_AE_TITLE });
+      const pacs = await startDicomScp({ aeTitle: PACS_AE_TITLE }, ports.pacs);
       started.push({ stop: () => pacs.close() });
-      const storage = await new StorageAppliance(storageUsedPercent).start();
+      const storage = await new StorageAppliance(storageUsedPercent).start(ports.storage);
       started.push(storage);
       const admin = http.createServer((req, res) => {
         if (req.method !== 'POST' || req.url !== '/admin/restart') return void res.writeHead(404).end();
         engine.behaviour = { kind: 'ack' };
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"restarted":true,"queues":"drained"}');
       });
-      const adminPort = await listen(admin);
+      const adminPort = await listen(admin, ports.engineAdmin);
       return new Hospital(ehr, engine, pacs, storage, { url: `http://127.0.0.1:${adminPort}/admin/restart`, server: admin });
     } catch (err) {
       await Promise.allSettled(started.map((s) => s.stop()));

@@ -9,26 +9,23 @@ import { globMatch } from '../core/glob.js';
 import { CappedOutput, OUTPUT_CAP_BYTES } from './lib/output.js';
 
 const options = {
-  /** Required: the directory to clean, an absolute path (not `/`). */
   root: z
     .string({ error: (issue) => (issue.input === undefined ? 'is required: the directory to clean (an absolute path)' : 'must be an absolute path') })
     .refine(isAbsolute, 'must be an absolute path')
     .refine((p) => resolve(p) !== '/', 'must not be / itself: name the directory to clean')
-    .transform((p) => resolve(p)),
-  /** Required: only regular files last modified longer ago than this are deleted. */
-  olderThan: z.string({ error: (issue) => (issue.input === undefined ? 'is required: a duration such as 7d' : 'must be a duration such as 7d') }).pipe(duration),
-  /** A file-name pattern: `*` any characters, `?` one character (`*.tmp`, `dcm-??????.part`). Default every file. */
+    .transform((p) => resolve(p))
+    .describe('The directory to clean: an absolute path, not /. Symlinks are never followed.'),
+  olderThan: z.string({ error: (issue) => (issue.input === undefined ? 'is required: a duration such as 7d' : 'must be a duration such as 7d') }).pipe(duration)
+    .describe('Only regular files last modified longer ago than this are deleted.'),
   pattern: z
     .string()
     .min(1)
     .refine((p) => !p.includes('/') && !p.includes('\0'), 'is matched against file names only: no "/"')
-    .optional(),
-  /** Files deleted per run at most. Default 10000. */
-  maxFiles: z.number().int().min(1).default(10_000),
-  /** Bytes freed per run at most: the run stops before a file that would pass this. Default no limit. */
-  maxBytes: z.number().int().min(1).optional(),
-  /** Also clean subdirectories (default true). Symlinked directories are never entered. */
-  recursive: z.boolean().default(true),
+    .optional()
+    .describe('A file-name pattern: * any characters, ? one character (*.tmp, dcm-??????.part). Default: every file.'),
+  maxFiles: z.number().int().min(1).default(10_000).describe('Files deleted per run at most.'),
+  maxBytes: z.number().int().min(1).optional().describe('Bytes freed per run at most: the run stops before a file that would pass this. Default: no limit.'),
+  recursive: z.boolean().default(true).describe('Also clean subdirectories. Symlinked directories are never entered.'),
 };
 
 function inside(root: string, dir: string): boolean {

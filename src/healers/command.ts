@@ -25,25 +25,16 @@ const argv = z
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names must match [A-Za-z_][A-Za-z0-9_]*');
 
 const options = {
-  /**
-   * Required: the program and its arguments, run without a shell. `{check}`, `{target}`, `{host}`
-   * and `{port}` are filled in, each only as a whole argument.
-   */
-  argv,
-  /**
-   * The environment besides PATH (default none): the process inherits nothing from the daemon. A
-   * value may be `env:NAME` or `file:/path`, read at load time. Setting PATH here replaces the default.
-   */
+  argv: argv.describe('The program and its arguments, run without a shell: [/opt/scripts/restart-engine, --host, "{host}"]. {check}, {target}, {host} and {port} are filled in, each only as a whole argument.'),
   env: z
     .record(envName, maybeSecret.refine((v) => !v.includes('\0'), 'must not contain a NUL character'), {
       error: (issue) =>
         issue.code === 'invalid_key' ? 'is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)' : issue.code === 'invalid_type' ? 'must be a map of NAME: value' : undefined,
     })
-    .default({}),
-  /** Working directory (absolute); default the daemon's. */
-  cwd: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-  /** After the timeout's SIGTERM, SIGKILL follows this long later. Default 5s. */
-  killAfter: duration.default(DEFAULT_KILL_AFTER_MS),
+    .default({})
+    .describe('The environment besides PATH: the program inherits nothing from the daemon. A value may be env:NAME or file:/path, read at load time. Setting PATH here replaces the default.'),
+  cwd: z.string().refine(isAbsolute, 'must be an absolute path').optional().describe('The working directory (absolute). Default: the daemon\'s.'),
+  killAfter: duration.default(DEFAULT_KILL_AFTER_MS).describe('After the timeout\'s SIGTERM, SIGKILL follows this long later.'),
 };
 
 export default defineHealer({

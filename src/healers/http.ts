@@ -108,21 +108,19 @@ const headerValue = z
 const status = z.number().int().min(100).max(599);
 
 const options = {
-  /** Required: the application's own admin endpoint. Placeholders only as whole path segments. */
-  url: urlTemplate,
-  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], { error: 'must be GET, POST, PUT, PATCH or DELETE' }).default('POST'),
-  /** Request headers (default none). A value may be `env:NAME` or `file:/path` (a token); values never appear in output or messages. */
+  url: urlTemplate.describe('The application\'s own admin endpoint, http(s). Placeholders ({check}, {target}, {host}, {port}) only as whole path segments.'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], { error: 'must be GET, POST, PUT, PATCH or DELETE' }).default('POST').describe('The request method.'),
   headers: z
     .record(headerName, headerValue, {
       error: (issue) => (issue.code === 'invalid_key' ? 'is not a header name' : issue.code === 'invalid_type' ? 'must be a map of name: value' : undefined),
     })
     .default({})
-    .transform((headers) => (rememberHeaderSecrets(headers), headers)),
-  body: z.string().optional(),
-  /** The status (or statuses) that mean the action was taken; default any 2xx. Redirects are never followed. */
-  expectStatus: z.union([status, z.array(status).min(1)], { error: 'must be a status code or a list of them' }).optional(),
-  /** Verify the server's certificate (default true). Turn off only for a lab. */
-  tlsVerify: z.boolean().default(true),
+    .transform((headers) => (rememberHeaderSecrets(headers), headers))
+    .describe('Request headers. A value may be env:NAME or file:/path (a token); values never appear in output or messages.'),
+  body: z.string().optional().describe('The request body, sent as written.'),
+  expectStatus: z.union([status, z.array(status).min(1)], { error: 'must be a status code or a list of them' }).optional()
+    .describe('The status (or statuses) that mean the action was taken. Default: any 2xx. Redirects are never followed.'),
+  tlsVerify: z.boolean().default(true).describe('Verify the server\'s certificate. Turn off only for a lab.'),
 };
 
 export default defineHealer({

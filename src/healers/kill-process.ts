@@ -10,22 +10,16 @@ export const MAX_MATCHES = 50;
 const COMM_LENGTH = 15;
 
 const options = {
-  /** The process whose pid this file holds (absolute path). Exactly one of `pidFile` and `name`. */
-  pidFile: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
-  /**
-   * Every process with exactly this name: its executable's file name (/proc/<pid>/exe), or the
-   * name the kernel gives it (/proc/<pid>/comm, a script's own name). No substrings, no patterns.
-   * Names of 15 characters or more are matched against the executable only, since the kernel cuts
-   * longer names to 15.
-   */
+  pidFile: z.string().refine(isAbsolute, 'must be an absolute path').optional()
+    .describe('The process whose pid this file holds (an absolute path). Exactly one of `pidFile` and `name`.'),
   name: z
     .string()
     .min(1)
     .max(255)
     .refine((n) => !n.includes('/') && !n.includes('\0'), 'is a bare executable name, without "/"')
-    .optional(),
-  /** Default SIGTERM. */
-  signal: z.enum(SIGNALS, { error: `must be one of ${SIGNALS.join(', ')}` }).default('SIGTERM'),
+    .optional()
+    .describe('Every process with exactly this name: its executable\'s file name, or the name the kernel gives it (a script\'s own name); no substrings, no patterns. Names of 15 characters or more are matched against the executable only. Exactly one of `pidFile` and `name`.'),
+  signal: z.enum(SIGNALS, { error: `must be one of ${SIGNALS.join(', ')}` }).default('SIGTERM').describe('The signal sent.'),
 };
 
 type Found = { ok: true; pids: number[]; from: string } | { ok: false; message: string };

@@ -18,18 +18,16 @@ const unit = z
   .refine((u) => /^[A-Za-z0-9:_.\\@-]+$/.test(u), 'must be a unit name such as hl7-engine.service (letters, digits and : _ . \\ @ - only)');
 
 const options = {
-  /** Required: the unit to act on. */
-  unit,
-  /** `restart` (default), `start` or `reload`. Stopping is not a healing action. */
-  action: z.enum(['start', 'restart', 'reload'], { error: 'must be start, restart or reload' }).default('restart'),
-  /** true: the user's service manager (`systemctl --user`) rather than the system's. */
-  user: z.boolean().default(false),
-  /** The systemctl to run: a name looked up in the default PATH, or an absolute path. */
+  unit: unit.describe('The unit to act on (hl7-engine.service).'),
+  action: z.enum(['start', 'restart', 'reload'], { error: 'must be start, restart or reload' }).default('restart')
+    .describe('restart, start or reload. Stopping is not a healing action.'),
+  user: z.boolean().default(false).describe('true: the user\'s service manager (systemctl --user) rather than the system\'s.'),
   systemctl: z
     .string()
     .min(1)
     .refine((p) => !p.includes('/') || p.startsWith('/'), 'must be a program name or an absolute path')
-    .default('systemctl'),
+    .default('systemctl')
+    .describe('The systemctl to run: a name looked up in the default PATH, or an absolute path.'),
 };
 
 export default defineHealer({

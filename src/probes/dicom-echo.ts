@@ -36,10 +36,8 @@ const aeTitle = z
   .refine((t) => t.trim().length > 0, { message: 'AE titles may not be empty or all spaces' });
 
 const options = {
-  /** Our AE title, as the SCP sees the caller. Default "PRODROME". Many PACS only accept callers they know. */
-  callingAeTitle: aeTitle.default('PRODROME'),
-  /** The SCP's AE title. Default "ANY-SCP" (what dcmtk's echoscu sends); most PACS insist on their own. */
-  calledAeTitle: aeTitle.default('ANY-SCP'),
+  callingAeTitle: aeTitle.default('PRODROME').describe('Our AE title, as the PACS sees the caller. Many PACS only accept callers they know.'),
+  calledAeTitle: aeTitle.default('ANY-SCP').describe('The PACS\'s own AE title (the default is what dcmtk\'s echoscu sends); most PACS insist on theirs.'),
 };
 
 type Stage = 'connect' | 'associate' | 'echo' | 'release';

@@ -27,24 +27,13 @@ function isDnsName(text: string): boolean {
 }
 
 const options = {
-  /**
-   * The DNS server to ask. Default: the system resolvers (/etc/resolv.conf). Name the server: a check
-   * of "DNS" should say which server failed, and the system list falls through to the next one.
-   */
-  server: serverAddress.optional(),
-  /** Record type to ask for. Default A. For PTR the target may be an IP address (reverse lookup). */
-  recordType: z.enum(recordTypes).default('A'),
-  /**
-   * Answers the check expects, in the form the probe reports them: `10.0.0.5`, `mail.example.org`
-   * (CNAME/PTR), `10 mail.example.org` (MX), `0 5 443 ehr.example.org` (SRV), the joined text (TXT).
-   * Compared case-insensitively, trailing dots ignored. Default: any answer passes.
-   */
-  expect: z.array(z.string().min(1)).min(1).optional(),
-  /**
-   * `any` (default): at least one answer is among `expect` — a name still points at one of our hosts.
-   * `all`: every entry of `expect` is among the answers — no member has dropped out of the pool.
-   */
-  expectMatch: z.enum(['any', 'all']).default('any'),
+  server: serverAddress.optional()
+    .describe('The DNS server to ask. Default: the system resolvers (/etc/resolv.conf). Name the server: a check of "DNS" should say which server failed, and the system list falls through to the next one.'),
+  recordType: z.enum(recordTypes).default('A').describe('The record type to ask for. For PTR the target may be an IP address (reverse lookup).'),
+  expect: z.array(z.string().min(1)).min(1).optional()
+    .describe('Answers the check expects, as the probe reports them: 10.0.0.5, mail.example.org (CNAME/PTR), "10 mail.example.org" (MX), "0 5 443 ehr.example.org" (SRV), the joined text (TXT). Case-insensitive, trailing dots ignored. Default: any answer passes.'),
+  expectMatch: z.enum(['any', 'all']).default('any')
+    .describe('any: at least one answer is among `expect` (a name still points at one of our hosts); all: every entry of `expect` is among the answers (no member has dropped out of the pool).'),
 };
 
 /** c-ares error codes (as Node names them) → what the probe reports. */

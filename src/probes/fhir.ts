@@ -11,29 +11,27 @@ import type { ProbeResult } from '../messages/probe-result.js';
 const FHIR_JSON = 'application/fhir+json';
 
 const options = {
-  /** Expected CapabilityStatement.fhirVersion ("4.0.1"; "4.0" also accepts 4.0.x). Not checked when absent. */
-  fhirVersion: z.string().regex(/^\d+(\.\d+)*$/, 'must look like 4.0.1').optional(),
-  /** Also fetch [base]/.well-known/smart-configuration and require a token_endpoint (default false). */
-  smart: z.boolean().default(false),
-  /** A synthetic read of a known test resource, `Type/id` (e.g. Patient/example). None when absent. */
+  fhirVersion: z.string().regex(/^\d+(\.\d+)*$/, 'must look like 4.0.1').optional()
+    .describe('The CapabilityStatement.fhirVersion expected ("4.0.1"; "4.0" also accepts 4.0.x). Not checked when absent.'),
+  smart: z.boolean().default(false)
+    .describe('Also fetch [base]/.well-known/smart-configuration and require a token_endpoint.'),
   read: z
     .strictObject({
-      resource: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'must be Type/id, e.g. Patient/example'),
+      resource: z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, 'must be Type/id, e.g. Patient/example')
+        .describe('A known test resource, Type/id (Patient/example).'),
     })
-    .optional(),
-  /** OAuth2 client-credentials for the read (client secret or SMART backend-services JWT). None when absent. */
-  auth: oauthClientSchema.optional(),
-  /** Fetch /metadata on every Nth run only, reusing the last good one between (default 1: every run). */
-  metadataEvery: z.number().int().min(1).max(10_000).default(1),
-  /** A correct answer whose whole run takes longer than this is a `slow` warning. */
-  slow: duration.optional(),
-  /** Verify the server's certificate (default true). Turn off only for a lab. */
-  tlsVerify: z.boolean().default(true),
-  /**
-   * Bytes read at most per response (default 2 MiB; a CapabilityStatement is rarely larger). The
-   * body is parsed in one synchronous step, so this bounds how long a run can stall the event loop.
-   */
-  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    .optional()
+    .describe('A synthetic read of a known test resource after the metadata: proves the data behind the API answers. None when absent.'),
+  auth: oauthClientSchema.optional()
+    .describe('OAuth2 client credentials for the read (a client secret, or a SMART backend-services signed JWT). None when absent.'),
+  metadataEvery: z.number().int().min(1).max(10_000).default(1)
+    .describe('Fetch /metadata on every Nth run only, reusing the last good one in between (1: every run).'),
+  slow: duration.optional()
+    .describe('A correct answer whose whole run takes longer than this is a `slow` warning.'),
+  tlsVerify: z.boolean().default(true)
+    .describe('Verify the server\'s certificate. Turn off only for a lab.'),
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024)
+    .describe('Bytes read at most per response (a CapabilityStatement is rarely larger than the default 2 MiB); the body is parsed in one step, so this bounds how long a run can stall the daemon.'),
 };
 
 type FhirOptions = z.infer<z.ZodObject<typeof options>>;

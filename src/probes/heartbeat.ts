@@ -9,8 +9,7 @@ import type { ProbeResult } from '../messages/probe-result.js';
 const HEARTBEAT_ID = /^[A-Za-z0-9._:-]+$/;
 
 const options = {
-  /** Longest silence allowed: a nightly backup might use 26h, a workstation agent 5m. Required. */
-  window: duration,
+  window: duration.describe('The longest silence allowed (a nightly backup 26h, a workstation agent 5m): a target whose last beat is older fails with `missing`.'),
 };
 
 /**

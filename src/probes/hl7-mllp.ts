@@ -20,29 +20,18 @@ const MAX_FRAME_BYTES = 1024 * 1024;
 const hl7Field = z.string().max(180).regex(/^[^|^~\\&\r\n]*$/, 'must not contain HL7 delimiters (| ^ ~ \\ &) or line breaks');
 
 const options = {
-  /**
-   * The heartbeat message sent each run: segments separated by `\r` or newlines, starting with MSH.
-   * MSH-7 (date/time) and MSH-10 (control id) are always replaced with fresh values. Default: a
-   * lone `MSH|^~\&|PRODROME|PRODROME|||<now>||NMD^N02|<id>|P|2.5` (NMD^N02, application management
-   * data: the usual heartbeat). Never point a test ADT at a production feed: ask the interface team
-   * for a heartbeat route.
-   */
   message: z
     .string()
     .refine((m) => /^MSH[^\r\n\w\s]/.test(m.trimStart()), { message: 'must start with an MSH segment (MSH followed by its field separator)' })
-    .optional(),
-  /** MSH-3 sending application. Default "PRODROME" (in the built-in message); when set, also replaces the template's. */
-  sendingApp: hl7Field.optional(),
-  /** MSH-4 sending facility. Default "PRODROME" (in the built-in message); when set, also replaces the template's. */
-  sendingFacility: hl7Field.optional(),
-  /** MSH-5 receiving application. Default empty; when set, also replaces the template's. */
-  receivingApp: hl7Field.optional(),
-  /** MSH-6 receiving facility. Default empty; when set, also replaces the template's. */
-  receivingFacility: hl7Field.optional(),
-  /** MSH-11 processing id: P production, T training, D debugging. Default "P"; when set, also replaces the template's. */
-  processingId: z.enum(['P', 'T', 'D']).optional(),
-  /** MSH-12 HL7 version. Default "2.5"; when set, also replaces the template's. */
-  version: z.string().regex(/^\d+(\.\d+){1,2}$/, 'must be an HL7 version such as 2.5 or 2.3.1').optional(),
+    .optional()
+    .describe('The heartbeat message sent each run: segments separated by \\r or newlines, starting with MSH; MSH-7 (time) and MSH-10 (control id) are always fresh. Default: a lone MSH of type NMD^N02 (application management data, the usual heartbeat). Never point it at a production ADT feed: ask the interface team for a heartbeat route.'),
+  sendingApp: hl7Field.optional().describe('MSH-3 sending application. Default PRODROME (in the built-in message); when set, also replaces the template\'s.'),
+  sendingFacility: hl7Field.optional().describe('MSH-4 sending facility. Default PRODROME (in the built-in message); when set, also replaces the template\'s.'),
+  receivingApp: hl7Field.optional().describe('MSH-5 receiving application. Default empty; when set, also replaces the template\'s.'),
+  receivingFacility: hl7Field.optional().describe('MSH-6 receiving facility. Default empty; when set, also replaces the template\'s.'),
+  processingId: z.enum(['P', 'T', 'D']).optional().describe('MSH-11 processing id: P production, T training, D debugging. Default P; when set, also replaces the template\'s.'),
+  version: z.string().regex(/^\d+(\.\d+){1,2}$/, 'must be an HL7 version such as 2.5 or 2.3.1').optional()
+    .describe('MSH-12 HL7 version. Default 2.5; when set, also replaces the template\'s.'),
 };
 
 type Hl7Options = z.infer<z.ZodObject<typeof options>>;

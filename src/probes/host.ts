@@ -12,40 +12,30 @@ import type { FailureKind, ProbeResult, Severity, Threshold } from '../messages/
 /** Limits for a value that is bad when it rises: a breach at or above each. */
 const limit = z
   .strictObject({
-    /** At or above → warning. Optional. */
-    warning: z.number().min(0).optional(),
-    /** At or above → critical. */
-    critical: z.number().min(0),
+    warning: z.number().min(0).optional().describe('At or above this, a warning.'),
+    critical: z.number().min(0).describe('At or above this, a failure.'),
   })
   .refine((l) => l.warning === undefined || l.warning <= l.critical, { message: 'warning must not be above critical' });
 
 const options = {
-  /** CPU busy % over the time since the previous sample (the previous run). No default: not judged unless set. */
-  cpu: limit.optional(),
-  /** Memory used %, counting reclaimable cache as free (MemAvailable, not MemFree). */
-  memory: limit.optional(),
-  /** Swap used %; 0 on a machine without swap. */
-  swap: limit.optional(),
-  /** 1-minute load average, not divided by the core count (compare with `cpu_cores`). */
-  load1: limit.optional(),
-  /**
-   * Disk used % per mount, as `df` counts it (used / (used + available)). Without `mounts`, every
-   * local filesystem except tmpfs-like ones; a listed mount that is absent is a critical error.
-   */
+  cpu: limit.optional().describe('CPU busy % over the time since the previous run. Not judged unless set.'),
+  memory: limit.optional().describe('Memory used %, counting reclaimable cache as free (MemAvailable, not MemFree).'),
+  swap: limit.optional().describe('Swap used %; 0 on a machine without swap.'),
+  load1: limit.optional().describe('The 1-minute load average, not divided by the core count (compare with `cpu_cores`).'),
   disk: z
     .strictObject({
-      warning: z.number().min(0).max(100).optional(),
-      critical: z.number().min(0),
-      mounts: z.array(z.string().startsWith('/')).min(1).optional(),
+      warning: z.number().min(0).max(100).optional().describe('At or above this used %, a warning.'),
+      critical: z.number().min(0).describe('At or above this used %, a failure.'),
+      mounts: z.array(z.string().startsWith('/')).min(1).optional().describe('The mounts to judge; a listed mount that is absent is a failure. Default: every local filesystem except tmpfs-like ones.'),
     })
     .refine((l) => l.warning === undefined || l.warning <= l.critical, { message: 'warning must not be above critical' })
-    .optional(),
-  /** Disk figures are refreshed at most this often (each refresh spawns `df`); runs between reuse them. Default 60s. */
-  diskEvery: duration.default(60_000),
-  /** Process names that must be running (the executable's name, as `ps` shows it). Listing costs one `ps` (~100 ms) per run. */
-  processes: z.array(z.string().min(1)).min(1).optional(),
-  /** systemd units that must be active (`redis-server`, `nginx.service`). Needs systemd: in a container it reports an error. */
-  units: z.array(z.string().regex(/^[A-Za-z0-9@._:\\-]+$/, 'is not a systemd unit name')).min(1).optional(),
+    .optional()
+    .describe('Disk used % per mount, as `df` counts it (used / (used + available)).'),
+  diskEvery: duration.default(60_000).describe('Disk figures are refreshed at most this often (each refresh runs `df`); runs in between reuse them.'),
+  processes: z.array(z.string().min(1)).min(1).optional()
+    .describe('Process names that must be running (the executable\'s name, as `ps` shows it). Costs one `ps` (~100 ms) per run.'),
+  units: z.array(z.string().regex(/^[A-Za-z0-9@._:\\-]+$/, 'is not a systemd unit name')).min(1).optional()
+    .describe('systemd units that must be active (redis-server, nginx.service). Needs systemd: in a container it reports an error.'),
 };
 
 type Limit = { warning?: number; critical: number };

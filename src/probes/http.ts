@@ -10,44 +10,36 @@ import type { ProbeResult } from '../messages/probe-result.js';
 const statusSpec = z.union([z.number().int().min(100).max(599), z.string().regex(/^[1-5]xx$/, 'must be a status code or a class like "2xx"')]);
 
 const options = {
-  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
-  /**
-   * Request headers; default none. A value may be `env:NAME` or `file:/path` (a bearer token for the
-   * health endpoint): it is read at load time and kept out of the logs. Other values are sent as written.
-   */
-  headers: z.record(z.string(), maybeSecret).default({}),
-  body: z.string().optional(),
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET').describe('The request method.'),
+  headers: z.record(z.string(), maybeSecret).default({})
+    .describe('Request headers. A value may be env:NAME or file:/path (a bearer token for the health endpoint): read at load time and kept out of the logs; other values are sent as written. Never put user:password@ in the URL.'),
+  body: z.string().optional().describe('The request body, sent as written.'),
   expect: z
     .strictObject({
-      /** Accepted statuses; default any 2xx. Redirects are not followed: accept 3xx to allow them. */
-      status: z.union([statusSpec, z.array(statusSpec).min(1)]).default('2xx'),
-      bodyContains: z.string().optional(),
-      bodyMatches: regex.optional(),
-      /** Dot paths into a JSON body and the value each must equal: `{ "status": "UP" }`. */
-      json: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+      status: z.union([statusSpec, z.array(statusSpec).min(1)]).default('2xx')
+        .describe('Accepted statuses: a code, a class such as "2xx", or a list. Redirects are not followed: accept 3xx to allow them.'),
+      bodyContains: z.string().optional().describe('Text the body must contain.'),
+      bodyMatches: regex.optional().describe('A regular expression the body must match (compiled at load).'),
+      json: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional()
+        .describe('Dot paths into a JSON body and the value each must equal: { status: UP }.'),
     })
-    .default({ status: '2xx' }),
-  /** A correct answer slower than this is a `slow` warning. */
-  slow: duration.optional(),
-  /**
-   * A number read from the JSON body and judged against limits: a storage appliance's used %, an
-   * interface engine's queue depth. It becomes a metric and can be predicted (`predict`).
-   */
+    .default({ status: '2xx' })
+    .describe('What a correct answer is.'),
+  slow: duration.optional().describe('A correct answer slower than this is a `slow` warning.'),
   value: z
     .strictObject({
-      name: z.string().regex(/^[a-z0-9_.:/-]+$/, 'must match [a-z0-9_.:/-]+'),
-      /** Dot path into the JSON body. */
-      path: z.string().min(1),
-      warning: z.number().optional(),
-      critical: z.number(),
-      /** `above` (default): bad when it rises past the limits; `below`: when it falls under them. */
-      direction: z.enum(['above', 'below']).default('above'),
+      name: z.string().regex(/^[a-z0-9_.:/-]+$/, 'must match [a-z0-9_.:/-]+').describe('The value\'s name in results, metrics and predictions, [a-z0-9_.:/-]+.'),
+      path: z.string().min(1).describe('Dot path into the JSON body.'),
+      warning: z.number().optional().describe('Past this, a warning.'),
+      critical: z.number().describe('Past this, a failure.'),
+      direction: z.enum(['above', 'below']).default('above')
+        .describe('above: bad when it rises past the limits; below: when it falls under them.'),
     })
-    .optional(),
-  /** Verify the server's certificate (default true). Turn off only for a lab. */
-  tlsVerify: z.boolean().default(true),
-  /** Bytes of body read at most; more is a bad payload. */
-  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+    .optional()
+    .describe('A number read from the JSON body and judged against limits (a storage appliance\'s used %, an interface engine\'s queue depth); it becomes a metric that `predict` can follow.'),
+  tlsVerify: z.boolean().default(true).describe('Verify the server\'s certificate. Turn off only for a lab.'),
+  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024)
+    .describe('Bytes of body read at most; more is a bad payload.'),
 };
 
 type HttpOptions = z.infer<z.ZodObject<typeof options>>;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { failure } from './failure.js';
+import { icmpSelfTest } from './icmp-capability.js';
 import { fpingArgs, locateFping, PER_HOST_PERIOD_MS, runFping, type EchoOutcome } from './icmp-fping.js';
 import { runPingPool, type SpawnFn } from './icmp-ping.js';
 import { defineProbe, type Probe, type ProbeRunContext, type ProbeServices } from './probe.js';
@@ -19,37 +20,18 @@ const MIN_INTERVAL_MS = 0.2;
 const SEND_OVERHEAD_MS = 0.1;
 
 const options = {
-  /**
-   * `fping`: one fping process per cycle for all the check's targets. `ping`: the system ping through
-   * the `ping` package, one process per target, at most `maxProcesses` at once. `auto` (default):
-   * fping when it is installed, else ping.
-   */
-  engine: z.enum(['auto', 'fping', 'ping']).default('auto'),
-  /**
-   * Echo requests per target per cycle (default 3). With one request, a single packet dropped by a
-   * busy ward switch reads as the host being down; with three it is 33% loss, below `maxLoss`.
-   * A target's requests are 200 ms apart.
-   */
-  count: z.number().int().min(1).max(20).default(3),
-  /** How long each reply is waited for; a later reply counts as lost (default 1s). */
-  perPacketTimeout: duration.default(1_000),
-  /**
-   * Gap between any two requests fping sends, to any targets (fping -i): a number of ms (fractions
-   * allowed, `0.5`) or a duration (`2ms`). Default: the check's requests spread over half its
-   * timeout, between 0.2 ms and 10 ms, so 5,000 targets × 3 fit a 10 s timeout.
-   */
-  packetInterval: z.union([z.number().min(MIN_INTERVAL_MS).max(1_000), duration]).optional(),
-  /** A median round trip above this is a `slow` warning (default: none). */
-  slow: duration.optional(),
-  /**
-   * Packet loss in % above which the target fails with `threshold` (default 50: with `count: 3`, one
-   * lost reply passes and two fail). 0 fails on any loss. Total loss is always `unreachable`.
-   */
-  maxLoss: z.number().min(0).max(100).default(50),
-  /** The ping engine's limit on system ping processes running at once (default 64). */
-  maxProcesses: z.number().int().min(1).max(1_024).default(64),
-  /** The fping binary (default: found on PATH or in /usr/sbin, /usr/bin, /usr/local/sbin …). */
-  fpingPath: z.string().min(1).optional(),
+  engine: z.enum(['auto', 'fping', 'ping']).default('auto')
+    .describe('fping: one fping process per cycle for all the check\'s targets. ping: the system ping, one process per target, at most `maxProcesses` at once. auto: fping when it is installed, else ping.'),
+  count: z.number().int().min(1).max(20).default(3)
+    .describe('Echo requests per target per cycle, 200 ms apart. With one, a single packet dropped by a busy ward switch reads as the host being down; with three it is 33% loss, below `maxLoss`.'),
+  perPacketTimeout: duration.default(1_000).describe('How long each reply is waited for; a later reply counts as lost.'),
+  packetInterval: z.union([z.number().min(MIN_INTERVAL_MS).max(1_000), duration]).optional()
+    .describe('The gap between any two requests fping sends, to any targets (fping -i): a number of ms (0.5) or a duration (2ms). Default: the check\'s requests spread over half its timeout, between 0.2 ms and 10 ms.'),
+  slow: duration.optional().describe('A median round trip above this is a `slow` warning. Default: none.'),
+  maxLoss: z.number().min(0).max(100).default(50)
+    .describe('Packet loss in % above which the target fails with `threshold` (with count 3, one lost reply passes and two fail); 0 fails on any loss. Total loss is always `unreachable`.'),
+  maxProcesses: z.number().int().min(1).max(1_024).default(64).describe('The ping engine\'s limit on system ping processes running at once.'),
+  fpingPath: z.string().min(1).optional().describe('The fping binary. Default: found on PATH or in /usr/sbin, /usr/bin, /usr/local/sbin.'),
 };
 
 export type IcmpOptions = z.infer<z.ZodObject<typeof options>>;
@@ -263,4 +245,5 @@ export default defineProbe({
   create(check, opts, services) {
     return createIcmpProbe(check, opts, services);
   },
+  selfTest: (opts) => icmpSelfTest(opts),
 });

@@ -50,6 +50,12 @@ export interface ProbePlugin<S extends z.ZodRawShape = z.ZodRawShape> {
    * load time after the targets passed `validateTarget`; the message is reported at `checks[i]`.
    */
   validateCheck?(check: { targets: readonly string[]; timeoutMs: number }, options: z.infer<z.ZodObject<S>>): string | undefined;
+  /**
+   * Optional: what this machine lacks for the probe to measure anything (ICMP echo requests not
+   * permitted), or undefined. Tried by `validate` and at start (see self-test.ts), so a machine
+   * that cannot run the check says so once instead of failing every target on every run.
+   */
+  selfTest?(options: z.infer<z.ZodObject<S>>): Promise<string | undefined>;
 }
 
 /** Keeps a plugin's option types inside its own file while the registry holds them all alike. */

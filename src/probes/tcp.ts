@@ -7,8 +7,8 @@ import { regex } from '../core/schema.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 const options = {
-  /** When set, the service must greet with a banner matching this regex (SMTP, FTP, some interface engines). */
-  expectBanner: regex.optional(),
+  expectBanner: regex.optional()
+    .describe('The service must greet with a banner matching this regular expression (SMTP, FTP, some interface engines). Without it the check passes on connect.'),
 };
 
 export default defineProbe({

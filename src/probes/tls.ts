@@ -27,16 +27,12 @@ const pemFile = z.string().min(1).transform((file, ctx) => {
 });
 
 const options = {
-  /** SNI name sent in the handshake and checked against the certificate. Default: the target's host when it is a name (an IP sends no SNI). */
-  servername: z.string().min(1).optional(),
-  /** Fail (kind `tls`) when the chain does not verify or does not name the host. Default true. */
-  verifyChain: z.boolean().default(true),
-  /** Path to a PEM file of extra CAs to trust beside the system ones (a hospital's internal CA); read at load time. */
-  ca: pemFile.optional(),
-  /** Fewer days left than this → `threshold` warning. Default 30. */
-  warningDays: z.number().min(0).default(30),
-  /** Fewer days left than this → `threshold` critical. Default 7. */
-  criticalDays: z.number().min(0).default(7),
+  servername: z.string().min(1).optional()
+    .describe('The SNI name sent in the handshake and checked against the certificate. Default: the target\'s host when it is a name (an IP address sends no SNI).'),
+  verifyChain: z.boolean().default(true).describe('Fail (kind `tls`) when the chain does not verify or does not name the host.'),
+  ca: pemFile.optional().describe('A PEM file of extra CAs to trust beside the system ones (a hospital\'s internal CA); read at load time.'),
+  warningDays: z.number().min(0).default(30).describe('Fewer days of validity left than this is a `threshold` warning.'),
+  criticalDays: z.number().min(0).default(7).describe('Fewer days left than this is a `threshold` failure.'),
 };
 
 /** OpenSSL's own wording for the verify errors a help desk will meet; Node only hands over the code. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig } from '../helpers/config.js';
+import { EXAMPLE_SECRETS, loadConfig, parseConfig } from '../helpers/config.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 function problemsOf(yaml: string): string[] {
@@ -25,8 +25,7 @@ describe('config loading', () => {
   });
 
   it('loads every config in config/examples', () => {
-    // The secrets the examples name, as an operator would provide them.
-    Object.assign(process.env, { PRODROME_REDIS_URL: 'redis://127.0.0.1:6379/2', PRODROME_ADMIN_TOKEN: 'example-admin-token', HELPDESK_HOOK_TOKEN: 'example-hook-token', EHR_CLIENT_SECRET: 'example-client-secret', SN_USER: 'prodrome.integration', SN_PASSWORD: 'example-sn-password', PD_ROUTING_KEY: 'R0123456789abcdef0123456789abcde', JIRA_EMAIL: 'prodrome@example.org', JIRA_API_TOKEN: 'example-jira-token', JIRA_DC_PAT: 'example-jira-dc-pat', SMTP_USER: 'prodrome', SMTP_PASSWORD: 'example-smtp-password', ED_TEAMS_WEBHOOK: 'https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=example', OPS_SLACK_WEBHOOK: 'https://hooks.slack.com/services/T0/B0/example' });
+    Object.assign(process.env, EXAMPLE_SECRETS);
     for (const file of readdirSync('config/examples').filter((f) => f.endsWith('.yaml'))) {
       expect(() => loadConfig(join('config/examples', file)), file).not.to.throw();
     }

@@ -15,8 +15,9 @@ export class DaemonProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `command` runs the CLI: node and its path, or a wrapper around them (`setpriv … node cli.js`). */
+  constructor(args: string[], env: NodeJS.ProcessEnv, command: readonly string[] = [process.execPath, CLI]) {
+    this.child = spawn(command[0]!, [...command.slice(1), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = once(this.child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let parsed: Record<string, unknown>;

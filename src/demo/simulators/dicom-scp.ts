@@ -129,7 +129,7 @@ function messageIdOf(command: Buffer): number {
   return -1;
 }
 
-export async function startDicomScp(options: DicomScpOptions = {}): Promise<DicomScp> {
+export async function startDicomScp(options: DicomScpOptions = {}, atPort = 0): Promise<DicomScp> {
   const timers = new Set<NodeJS.Timeout>();
   const scp: DicomScp = {
     port: 0,
@@ -202,6 +202,6 @@ export async function startDicomScp(options: DicomScpOptions = {}): Promise<Dico
     });
   });
   trackSockets(server);
-  scp.port = await listen(server);
+  scp.port = await listen(server, atPort);
   return scp;
 }

@@ -61,8 +61,8 @@ export class FakeFhirServer {
   private readonly issued = new Set<string>();
   private readonly seenJti = new Set<string>();
 
-  async start(): Promise<this> {
-    const port = await listen(this.server);
+  async start(atPort = 0): Promise<this> {
+    const port = await listen(this.server, atPort);
     this.base = `http://127.0.0.1:${port}/fhir`;
     this.tokenUrl = `http://127.0.0.1:${port}/auth/token`;
     return this;

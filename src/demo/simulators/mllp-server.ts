@@ -62,7 +62,7 @@ export function ackMessage(controlId: string, code = 'AA', text = '', err?: stri
   return `${segments.join('\r')}\r`;
 }
 
-export async function startMllpServer(behaviour: MllpBehaviour = { kind: 'ack' }): Promise<MllpFake> {
+export async function startMllpServer(behaviour: MllpBehaviour = { kind: 'ack' }, atPort = 0): Promise<MllpFake> {
   const timers = new Set<NodeJS.Timeout>();
   const fake: MllpFake = {
     port: 0,
@@ -133,7 +133,7 @@ export async function startMllpServer(behaviour: MllpBehaviour = { kind: 'ack' }
     });
   });
   trackSockets(server);
-  fake.port = await listen(server);
+  fake.port = await listen(server, atPort);
   return fake;
 }
 

@@ -7,11 +7,11 @@ import type { AddressInfo } from 'node:net';
  * these are the three server helpers they need, kept identical in behaviour to the tests' own.
  */
 
-/** Starts a server on 127.0.0.1 port 0 and returns its port. */
-export async function listen(server: net.Server | http.Server): Promise<number> {
+/** Starts a server on 127.0.0.1 (port 0: any free one) and returns its port. */
+export async function listen(server: net.Server | http.Server, port = 0): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
   return (server.address() as AddressInfo).port;
 }

@@ -14,8 +14,8 @@ export class StorageAppliance {
 
   constructor(private readonly usedPercent: () => number) {}
 
-  async start(): Promise<this> {
-    const port = await listen(this.server);
+  async start(atPort = 0): Promise<this> {
+    const port = await listen(this.server, atPort);
     this.url = `http://127.0.0.1:${port}/api/v2/pools/${this.pool}`;
     return this;
   }

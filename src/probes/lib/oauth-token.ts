@@ -24,21 +24,16 @@ const TOKEN_RENEW_MARGIN_S = 30;
 /** The `auth` option: a client, checked and its signing key parsed when the config is loaded. */
 export const oauthClientSchema = z
   .strictObject({
-    /** The OAuth2 token endpoint. May be left out with `smart: true`: the discovered token_endpoint is used. */
-    tokenUrl: z.string().refine(isHttpUrl, { message: 'must be an http(s) URL' }).optional(),
-    clientId: z.string().min(1),
-    /** Client secret (`env:`/`file:`). Give this or `privateKey`. */
-    clientSecret: secret.optional(),
-    /** How the client secret is sent: `basic` (HTTP Basic, default) or `post` (form fields). */
-    clientAuth: z.enum(['basic', 'post']).default('basic'),
-    /** PEM private key for a SMART backend-services signed JWT assertion (`file:/path`). */
-    privateKey: secret.optional(),
-    /** Signing algorithm for the assertion; default by key type (RSA → RS384, EC P-384 → ES384). */
-    alg: z.enum(['RS384', 'ES384']).optional(),
-    /** `kid` header of the assertion: the id of the registered public key in the client's JWKS. */
-    keyId: z.string().min(1).optional(),
-    /** Scopes to request, e.g. `system/Patient.rs`; none sent when absent. */
-    scope: z.string().min(1).optional(),
+    tokenUrl: z.string().refine(isHttpUrl, { message: 'must be an http(s) URL' }).optional()
+      .describe('The OAuth2 token endpoint. May be left out with `smart: true`: the discovered token_endpoint is used.'),
+    clientId: z.string().min(1).describe('The client id registered with the authorization server.'),
+    clientSecret: secret.optional().describe('The client secret (env:NAME or file:/path). Give this or `privateKey`.'),
+    clientAuth: z.enum(['basic', 'post']).default('basic')
+      .describe('How the client secret is sent: basic (HTTP Basic) or post (form fields).'),
+    privateKey: secret.optional().describe('A PEM private key for a SMART backend-services signed JWT assertion (file:/path). Give this or `clientSecret`.'),
+    alg: z.enum(['RS384', 'ES384']).optional().describe('Signing algorithm of the assertion. Default: by key type (RSA → RS384, EC P-384 → ES384).'),
+    keyId: z.string().min(1).optional().describe('The `kid` header of the assertion: the id of the registered public key in the client\'s JWKS.'),
+    scope: z.string().min(1).optional().describe('Scopes to request (system/Patient.rs); none sent when absent.'),
   })
   .transform((auth, ctx) => {
     if ((auth.clientSecret === undefined) === (auth.privateKey === undefined)) {
