@@ -187,6 +187,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   };
   registerStatusPages(http, {
     config, states, store, latency, headline,
+    maintenance: (id, now) => maintenance.suppression(id, now),
     agents: () => ({ live: agentViews(), unassigned: membership.unassigned() }),
   });
   let address;

@@ -19,6 +19,7 @@ import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 import type { Incident } from './messages/incident.js';
 import { SilenceStore } from './noise/silences.js';
+import { incidentState } from './ticketing/summary.js';
 import { formatReportCsv, formatReportText } from './report/format.js';
 import { readReportInput } from './report/gather.js';
 import { buildReport, incidentsInPeriod, isAfterHours } from './report/report.js';
@@ -146,8 +147,9 @@ function printIncident(i: Incident): string {
           return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} not needed yet` : `${p} pending`;
         })
         .join(', ');
-  const lasted = formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt);
+  const lasted = i.status === 'resolved' ? incidentState(i) : formatDuration(Date.now() - i.firstFailureAt);
   const heals = i.heals.length ? `  heals: ${i.heals.map((h) => `${h.healer}=${h.result}`).join(',')}` : '';
+  // The failure it was about, also once resolved; how it ended is in the parentheses.
   return `${i.status.padEnd(8)} P${i.priority} ${i.severity.padEnd(8)} ${i.checkId}  ${i.target}  ${i.evidence.kind}: ${i.evidence.message}  (${lasted}, since ${new Date(i.firstFailureAt).toISOString()})  [${ticket}]${heals}`;
 }
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import client from 'prom-client';
 import type { CheckConfig } from '../../src/config/types.js';
 import type { ProbeResult } from '../../src/messages/probe-result.js';
-import { Metrics } from '../../src/metrics/metrics.js';
+import { Metrics, PROBE_DURATION_BUCKETS } from '../../src/metrics/metrics.js';
 
 const check = (id: string, type: string, targets: string[]): CheckConfig => ({
   id, type, targets, intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,
@@ -32,7 +32,7 @@ describe('metrics: the per-target families write their own text', () => {
     const success = new client.Gauge({ name: 'prodrome_probe_success', help: 'x', labelNames: ['check', 'type', 'target'], registers: [registry] });
     const phase = new client.Gauge({ name: 'prodrome_probe_phase_seconds', help: 'x', labelNames: ['check', 'type', 'target', 'phase'], registers: [registry] });
     const value = new client.Gauge({ name: 'prodrome_probe_value', help: 'x', labelNames: ['check', 'target', 'name'], registers: [registry] });
-    const duration = new client.Histogram({ name: 'prodrome_probe_duration_seconds', help: 'x', labelNames: ['check', 'type'], buckets: [0.025, 0.1, 0.25, 1, 2.5, 5, 10], registers: [registry] });
+    const duration = new client.Histogram({ name: 'prodrome_probe_duration_seconds', help: 'x', labelNames: ['check', 'type'], buckets: [...PROBE_DURATION_BUCKETS], registers: [registry] });
     const last = new Map<string, [CheckConfig, string, ProbeResult]>();
     for (const [c, t, r] of results) {
       last.set(`${c.id}|${t}`, [c, t, r]);
