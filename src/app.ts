@@ -141,7 +141,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
 
   const latency = new LatencyHistory();
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
-  scheduler.on('result', (check, _target, result) => latency.record(check.id, result.durationMs));
+  scheduler.on('result', (check, _target, result) => !result.pushed && latency.record(check.id, result.durationMs));
   const statusLog = new StatusLog({ checks: config.checks, states: pipeline.monitoring.evaluator, openIncidents: () => store.openCount(), logger, intervalMs: config.log.summaryInterval });
   scheduler.on('result', (check, target, result) => statusLog.observe(check.id, target, result));
   scheduler.on('skipped', (unit) => pipeline.monitoring.skipped(unit.check));
