@@ -9,6 +9,7 @@ import { clockTime, localTimeZone } from '../../src/status/clock.js';
 import { listLocalTickets } from '../../src/ticketing/local.js';
 import { parseConfig } from '../helpers/config.js';
 import { waitUntil } from '../helpers/daemon.js';
+import { readable } from '../helpers/html.js';
 import { freePort, redisClient, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 
 const TARGET = 'http://127.0.0.1:9/fhir/metadata';
@@ -20,13 +21,6 @@ interface ApiTarget {
   since: string | null;
   pending: { toward: string; count: number; of: number; text: string } | null;
   last: { error: { message: string } | null } | null;
-}
-
-/** The text a person reads: tags dropped, entities decoded. */
-function readable(html: string): string {
-  return html.replace(/<style>[\s\S]*?<\/style>/g, '').replace(/<[^>]+>/g, ' ')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ');
 }
 
 /**
