@@ -150,6 +150,21 @@ describe('metrics: probe durations', () => {
 });
 
 describe('metrics: counters start at 0', () => {
+  it('writes the labelled counters as prom-client would', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const registry = new client.Registry();
+    const theirs = new client.Counter({ name: 'prodrome_suppressed_total', help: 'x', labelNames: ['check', 'reason'], registers: [registry] });
+    for (const c of [metrics.suppressed, theirs]) {
+      c.inc({ check: 'odd "quoted" \\ check', reason: 'maintenance' }, 0);
+      c.inc({ check: 'ehr', reason: 'flapping' });
+      c.inc({ check: 'ehr', reason: 'flapping' }, 2);
+    }
+    const family = 'prodrome_suppressed_total';
+    expect(samples(await metrics.registry.metrics(), family)).to.deep.equal(samples(await registry.metrics(), family));
+    expect(samples(await metrics.registry.metrics(), family)).to.include('prodrome_suppressed_total{check="ehr",reason="flapping"} 3');
+    expect(() => metrics.suppressed.inc({ check: 'ehr', reason: 'flapping' }, -1)).to.throw('only goes up');
+  });
+
   it('adds the series a grown config introduces at 0 and keeps the counts of those that exist', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     metrics.startAtZero({ checks: [{ id: 'ehr', scheduled: true, reasons: ['maintenance'] }], healers: ['restart'], providers: ['local'] });
