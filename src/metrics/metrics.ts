@@ -133,6 +133,8 @@ class TargetGauge extends client.Gauge<'check' | 'target'> implements OwnText {
 class TextCounter<T extends string> extends client.Counter<T> implements OwnText {
   private readonly series = new Map<string, { labels: string; value: number }>();
   private readonly names: readonly T[];
+  /** The last text written, until the next increment: these counters move rarely, and are read every scrape. */
+  private text: string | undefined;
 
   constructor(config: client.CounterConfiguration<T> & { labelNames: readonly T[] }) {
     super(config);
@@ -144,6 +146,7 @@ class TextCounter<T extends string> extends client.Counter<T> implements OwnText
   private add(labels: client.LabelValues<T>, value = 1): void {
     if (typeof labels !== 'object') throw new Error(`${this.names.join(', ')} are needed`);
     if (!(value >= 0)) throw new Error('a counter only goes up');
+    this.text = undefined;
     const key = this.names.map((n) => String(labels[n] ?? '')).join('\u0000');
     const s = this.series.get(key);
     if (s) s.value += value;
@@ -151,10 +154,11 @@ class TextCounter<T extends string> extends client.Counter<T> implements OwnText
   }
 
   exposition(): string {
+    if (this.text !== undefined) return this.text;
     const self = this as unknown as { name: string; help: string };
     const out = [header(self.name, self.help, 'counter')];
     for (const s of this.series.values()) out.push(`${self.name}{${s.labels}} ${numberText(s.value)}`);
-    return out.join('\n');
+    return (this.text = out.join('\n'));
   }
 }
 
