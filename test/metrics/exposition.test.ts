@@ -163,6 +163,9 @@ describe('metrics: counters start at 0', () => {
     expect(samples(await metrics.registry.metrics(), family)).to.deep.equal(samples(await registry.metrics(), family));
     expect(samples(await metrics.registry.metrics(), family)).to.include('prodrome_suppressed_total{check="ehr",reason="flapping"} 3');
     expect(() => metrics.suppressed.inc({ check: 'ehr', reason: 'flapping' }, -1)).to.throw('only goes up');
+    // An increment after a scrape shows in the next one (the text kept between them is dropped).
+    metrics.suppressed.inc({ check: 'ehr', reason: 'flapping' });
+    expect(samples(await metrics.registry.metrics(), family)).to.include('prodrome_suppressed_total{check="ehr",reason="flapping"} 4');
   });
 
   it('adds the series a grown config introduces at 0 and keeps the counts of those that exist', async () => {
