@@ -81,7 +81,9 @@ export interface ItAgents {
 export interface ItView {
   now: number;
   agents?: ItAgents;
+  /** Enabled checks by state; a check confirming a failure is counted as such, not as its `unknown` or `ok`. */
   counts: Record<CheckStatus, number>;
+  confirming: number;
   headline: Headline;
   checks: ItCheckRow[];
   incidents: ItIncidentRow[] | { unavailable: string };
@@ -145,12 +147,13 @@ export function buildItView(config: ProdromeConfig, checks: readonly CheckNow[],
     .sort((a, b) => Number(b.enabled) - Number(a.enabled) || statusRank(a.status) - statusRank(b.status)
       || (b.counts.critical + b.counts.warning) - (a.counts.critical + a.counts.warning) || a.name.localeCompare(b.name));
   const counts = zeroCounts();
-  for (const r of rows) if (r.enabled) counts[r.status]++;
+  let confirming = 0;
+  for (const r of rows) if (r.enabled) r.confirming ? confirming++ : counts[r.status]++;
   // Open incidents come with the recent ones too: heals of an incident still open count as recent.
   const seen = new Set<string>();
   const all = 'unavailable' in incidents ? [] : [...incidents.open, ...incidents.recent].filter((i) => !seen.has(i.id) && seen.add(i.id));
   return {
-    now, counts, headline, checks: rows, ...(agents ? { agents } : {}),
+    now, counts, confirming, headline, checks: rows, ...(agents ? { agents } : {}),
     incidents: 'unavailable' in incidents ? incidents
       : incidents.open.map((i) => incidentRow(i, names)).sort((a, b) => a.priority.localeCompare(b.priority) || a.since - b.since),
     heals: 'unavailable' in incidents ? incidents : healRows(all, names),

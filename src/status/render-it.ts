@@ -145,7 +145,11 @@ function profilesSection(profiles: ItView['profiles']): string {
 /** The IT page: a whole HTML document. */
 export function renderItPage(view: ItView): string {
   const { counts, now } = view;
-  const summary = (['critical', 'warning', 'unknown', 'ok'] as const).map((s) => badge(TONE[s], `${counts[s]} ${s}`)).join(' ');
+  const summary = [
+    ...(['critical', 'warning'] as const).map((s) => badge(TONE[s], `${counts[s]} ${s}`)),
+    ...(view.confirming ? [badge('warn', `${view.confirming} confirming`)] : []),
+    ...(['unknown', 'ok'] as const).map((s) => badge(TONE[s], `${counts[s]} ${s}`)),
+  ].join(' ');
   const body = `<header>
 <h1>Prodrome — IT status</h1>
 <p class="muted">Updated ${when(now, now)} (${e(localTimeZone())}) · refreshes every ${REFRESH_SECONDS} s</p>

@@ -71,6 +71,7 @@ checks:
     expect(target.pending).to.deep.equal({ toward: 'failing', count: 1, of: 2, text: 'failing, confirming (1 of 2)' });
     expect(target.last!.error!.message).to.equal('HTTP 503: database failover');
     const page = await it_();
+    expect(page).to.include('0 critical 0 warning 1 confirming 0 unknown 0 ok');
     expect(page).to.include('confirming Electronic health record');
     expect(page).to.include(`${TARGET} failing, confirming (1 of 2) : HTTP 503: database failover`);
     expect(await clinicians()).to.include("Electronic health record: may not be working — IT's monitoring is checking again (1 of 2)");
