@@ -102,7 +102,7 @@ function checkRow(c: CheckNow, latency: number[]): ItCheckRow {
   const starts = (confirmed.length ? confirmed : c.targets).map((t) => t.firstFailureAt ?? t.since).filter((v): v is number => v !== undefined);
   return {
     id: c.check.id, name: c.name, type: c.check.type, enabled: c.check.enabled, status: c.check.enabled ? c.worst : 'unknown',
-    confirming: c.check.enabled && !isProblem(c.worst) && problems.length > 0,
+    confirming: c.check.enabled && !isProblem(c.worst) && problems.some((t) => t.pending?.toward === 'failing'),
     ...(c.maintenance ? { maintenance: { until: c.maintenance.until, reason: redactSecrets(c.maintenance.reason) } } : {}),
     ...(starts.length ? { since: Math.min(...starts) } : {}),
     counts, total: c.targets.length,

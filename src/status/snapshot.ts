@@ -114,7 +114,8 @@ export function checksNow(config: ProdromeConfig, states: StateSource, open: rea
       const key = incidentKey(check.id, target);
       const s = stateByKey.get(key);
       const status = s?.status ?? 'unknown';
-      const pending = s ? pendingOf(s, check) : undefined;
+      // Passing again while its incident stays open: a flapping target's recovery is held until it settles.
+      const pending = s ? (pendingOf(s, check) ?? (s.status === 'ok' && own.has(key) ? settling(own.get(key)!, s.consecutivePasses) : undefined)) : undefined;
       const listed = listedBy.get(key);
       const heldBy = listed && listed.checkId !== check.id ? listed : isProblem(status) ? failingParent : undefined;
       return {
@@ -131,6 +132,12 @@ export function checksNow(config: ProdromeConfig, states: StateSource, open: rea
     const held = maintenance?.(check.id, now);
     return { check, name: systemName(check), targets, worst: targets.length ? worst : 'unknown', ...(held ? { maintenance: held } : {}) };
   });
+}
+
+/** Passing while its incident is open: a flapping target's recovery held until it settles, or one on its way. */
+function settling(incident: Incident, passes: number): Pending {
+  const text = incident.flapping ? 'recovering, the incident stays open until it stops flapping' : 'recovering, its incident is being closed';
+  return { toward: 'recovering', count: passes, of: passes, text };
 }
 
 /** The incident that answers for a target's problem: a parent's first, then its group's, then its own. */
