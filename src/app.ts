@@ -193,7 +193,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
 
   const latency = new LatencyHistory();
   scheduler.on('result', (check, target, result, at) => pipeline.monitoring.observe(check, target, result, at));
-  scheduler.on('result', (check, _target, result) => latency.record(check.id, result.durationMs));
+  scheduler.on('result', (check, _target, result) => !result.pushed && latency.record(check.id, result.durationMs));
   const statusLog = new StatusLog({ checks: config.checks, states: pipeline.monitoring.evaluator, openIncidents: () => store.openCount(), logger, intervalMs: config.log.summaryInterval });
   scheduler.on('result', (check, target, result) => statusLog.observe(check.id, target, result));
   scheduler.on('skipped', (unit) => pipeline.monitoring.skipped(unit.check));
@@ -250,6 +250,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   let selfService: SelfService | undefined;
   const views = registerStatusPages(http, {
     config, states, store, latency, headline,
+    maintenance: (id, now) => maintenance.suppression(id, now),
     agents: () => ({ live: agentViews(), unassigned: membership.unassigned() }),
     ...(config.selfService.enabled ? { forms: (view: ProfileView) => selfService!.forms(view) } : {}),
   });

@@ -22,6 +22,7 @@ import { managedSocketPath, type ManagedRedis } from './queue/managed-redis.js';
 import { runProbe, unitsFor } from './scheduler/scheduler.js';
 import type { Incident } from './messages/incident.js';
 import { SilenceStore } from './noise/silences.js';
+import { incidentState } from './ticketing/summary.js';
 import { formatReportCsv, formatReportText } from './report/format.js';
 import { readReportInput } from './report/gather.js';
 import { StaffEventLog } from './incidents/staff-events.js';
@@ -180,8 +181,9 @@ function printIncident(i: Incident): string {
           return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} not needed yet` : `${p} pending`;
         })
         .join(', ');
-  const lasted = formatDuration((i.resolvedAt ?? Date.now()) - i.firstFailureAt);
+  const lasted = i.status === 'resolved' ? incidentState(i) : formatDuration(Date.now() - i.firstFailureAt);
   const heals = i.heals.length ? `  heals: ${i.heals.map((h) => `${h.healer}=${h.result}`).join(',')}` : '';
+  // The failure it was about, also once resolved; how it ended is in the parentheses.
   return `${i.status.padEnd(8)} P${i.priority} ${i.severity.padEnd(8)} ${i.checkId}  ${i.target}  ${i.evidence.kind}: ${i.evidence.message}  (${lasted}, since ${new Date(i.firstFailureAt).toISOString()})  [${ticket}]${heals}`;
 }
 
@@ -434,7 +436,7 @@ program.command('check').description('run one check once and print its result').
 program.command('agents').description('the live agents sharing the daemon\'s Redis: site, role, checks run, last heartbeat').addOption(configOption()).option('--json', 'JSON output').action(commandAgents);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
 program.command('report').description('the help-desk report: incidents, response times, most common problems, frequent flyers, availability').addOption(configOption())
-  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
+  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output (its keys: README, "prodrome report")').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
 // Maintenance by hand, through the running daemon's API. A usage error exits 2, as a bad config does.
 const silence = program.command('silence').description('silence checks for maintenance, through the running daemon (token from $PRODROME_ADMIN_TOKEN)')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig));

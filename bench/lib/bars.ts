@@ -47,6 +47,12 @@ export const BARS: Record<string, BarSpec[]> = {
   ],
   'crash-recovery': [le('crash-recovery: restart → interrupted ticket delivered', 's', 10, '≤ 10 s')],
   agents: [le('agents: takeover after SIGKILL ÷ (2 intervals + TTL)', '×', 1, '≤ 2 intervals + the 10 s TTL (70 s at 30 s)')],
+  prometheus: [
+    le('prometheus: checks sharing their p50 with another', 'checks', 0, 'none: each check its own p50'),
+    le('prometheus: |panel 7 new problems − incidents opened|', 'problems', 0, 'equal'),
+    le('prometheus: flapping bars without a flapped target', 'points', 0, 'none'),
+    le('prometheus: unhealthy rules', 'rules', 0, 'none'),
+  ],
 };
 
 export function barSpec(bench: string, name: string): BarSpec {

@@ -38,43 +38,61 @@ function checkSchema(plugin: ProbeSchema): z.ZodType {
   return schema;
 }
 
+/** The common fields alone, for a check whose type is unknown: its references are still checked. */
+const commonOnly = z.looseObject(commonCheckShape);
+
+/**
+ * The fields of a check that parse on their own, each with its default: what a check with a
+ * problem in one field still says about the others (its profiles, its targets). Only for a check
+ * that failed its schema, so the field-by-field parse costs nothing on a good file.
+ */
+function fieldsThatParse(raw: Record<string, unknown>, shape: z.ZodRawShape): Partial<CommonCheck> {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    const parsed = (schema as z.ZodType).safeParse(raw[key]);
+    if (parsed.success && parsed.data !== undefined) out[key] = parsed.data;
+  }
+  return out as Partial<CommonCheck>;
+}
+
 /**
  * One entry of `checks`, validated against the common fields and its probe's own, with its
- * references and targets checked. Problems go to `problems`; undefined when there were any.
+ * references and targets checked. Every problem of the entry is reported in one run: a field the
+ * schema refuses does not hide a missing profile or a malformed target beside it. Problems go to
+ * `problems`; undefined when there were any.
  */
-export function parseCheck(raw: { type: string }, index: number, probes: Registry<ProbeSchema>, refs: CheckRefs, problems: ConfigProblem[]): CheckConfig | undefined {
+export function parseCheck(raw: { type: string } & Record<string, unknown>, index: number, probes: Registry<ProbeSchema>, refs: CheckRefs, problems: ConfigProblem[]): CheckConfig | undefined {
   const path = ['checks', index];
-  if (!probes.has(raw.type)) {
-    problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => probes.get(raw.type)) });
-    return undefined;
-  }
-  const plugin = probes.get(raw.type);
-  const parsed = checkSchema(plugin).safeParse(raw, { error: plainWords });
-  if (!parsed.success) {
-    problems.push(...issuesToProblems(parsed.error, path));
-    return undefined;
-  }
-  const c = parsed.data as CommonCheck;
-  const at = (...keys: PropertyKey[]) => formatPath([...path, ...keys]);
   const before = problems.length;
+  const plugin = probes.has(raw.type) ? probes.get(raw.type) : undefined;
+  if (!plugin) problems.push({ path: formatPath([...path, 'type']), message: safeMessage(() => probes.get(raw.type)) });
+  const schema = plugin ? checkSchema(plugin) : commonOnly;
+  const parsed = schema.safeParse(raw, { error: plainWords });
+  if (!parsed.success) problems.push(...issuesToProblems(parsed.error, path, schema));
+  const c: Partial<CommonCheck> = parsed.success ? (parsed.data as CommonCheck) : fieldsThatParse(raw, { ...commonCheckShape, ...plugin?.options });
+  /** A field is known when it parsed or was left out (its default stands): checks that weigh it against another may run. */
+  const known = (key: string) => raw[key] === undefined || c[key] !== undefined;
+  const at = (...keys: PropertyKey[]) => formatPath([...path, ...keys]);
 
-  const first = refs.seenIds.get(c.id);
-  if (first !== undefined) problems.push({ path: at('id'), message: `"${c.id}" is already used by checks[${first}]` });
-  else refs.seenIds.set(c.id, index);
-  if ((c.target === undefined) === (c.targets === undefined)) problems.push({ path: formatPath(path), message: 'needs exactly one of "target" or "targets"' });
-  if (c.interval !== undefined && c.schedule !== undefined) problems.push({ path: formatPath(path), message: 'has both "interval" and "schedule"; choose one' });
-  const intervalMs = c.schedule === undefined ? (c.interval ?? refs.defaults.interval) : undefined;
+  if (c.id !== undefined) {
+    const first = refs.seenIds.get(c.id);
+    if (first !== undefined) problems.push({ path: at('id'), message: `"${c.id}" is already used by checks[${first}]` });
+    else refs.seenIds.set(c.id, index);
+  }
+  if ((raw.target === undefined) === (raw.targets === undefined)) problems.push({ path: formatPath(path), message: 'needs exactly one of "target" or "targets"' });
+  if (raw.interval !== undefined && raw.schedule !== undefined) problems.push({ path: formatPath(path), message: 'has both "interval" and "schedule"; choose one' });
+  const intervalMs = raw.schedule === undefined ? (c.interval ?? refs.defaults.interval) : undefined;
   const timeoutMs = c.timeout ?? refs.defaults.timeout;
-  if (refs.checkDefaults && intervalMs !== undefined && timeoutMs > intervalMs) {
+  if (refs.checkDefaults && known('interval') && known('timeout') && intervalMs !== undefined && timeoutMs > intervalMs) {
     problems.push({ path: at('timeout'), message: `${formatDuration(timeoutMs)} is longer than the interval (${formatDuration(intervalMs)}): runs would overlap` });
   }
-  c.profiles.forEach((name, j) => {
+  c.profiles?.forEach((name, j) => {
     if (refs.profiles && !refs.profiles.has(name)) problems.push({ path: at('profiles', j), message: `no profile "${name}" under profiles` });
   });
-  c.heal.forEach((id, j) => {
+  c.heal?.forEach((id, j) => {
     if (refs.healers && !refs.healers.has(id)) problems.push({ path: at('heal', j), message: `no healer "${id}" under healers` });
   });
-  const chosen = c.ticket ?? refs.defaultTicket;
+  const chosen = known('ticket') ? (c.ticket ?? refs.defaultTicket) : false;
   const ticket = chosen === false ? [] : typeof chosen === 'string' ? [chosen] : [...new Set(chosen)];
   for (const [j, provider] of ticket.entries()) {
     if (refs.providers && !refs.providers.includes(provider)) {
@@ -82,8 +100,9 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     }
   }
   let targets: string[] = [];
+  const targetsKnown = known('target') && known('targets');
   try {
-    targets = expandTargets(c.targets ?? (c.target !== undefined ? [c.target] : []));
+    if (targetsKnown) targets = expandTargets(c.targets ?? (c.target !== undefined ? [c.target] : []));
     if (c.targets !== undefined && targets.length === 0) problems.push({ path: at('targets'), message: 'expands to no targets' });
   } catch (err) {
     problems.push({ path: at(c.targets ? 'targets' : 'target'), message: (err as Error).message });
@@ -94,16 +113,18 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
   if (c.quorum !== undefined && (c.agent !== undefined || c.site !== undefined)) {
     problems.push({ path: at('quorum'), message: `cannot be combined with "${c.agent !== undefined ? 'agent' : 'site'}": a quorum needs agents at ${c.quorum} different sites, and a pinned check runs at one` });
   }
-  if (problems.length > before) return undefined;
+  if (!plugin) return undefined;
 
+  // The probe's look at the targets needs its options whole: skipped while one of them is refused.
   const options: Record<string, unknown> = {};
   for (const key of Object.keys(plugin.options)) if (c[key] !== undefined) options[key] = c[key];
-  const targetProblems = checkTargets(plugin, targets, options);
-  if (targetProblems.length) {
-    const key = c.targets !== undefined ? 'targets' : 'target';
-    for (const message of targetProblems) problems.push({ path: at(key), message });
-    return undefined;
+  if (Object.keys(plugin.options).every(known)) {
+    const key = raw.targets !== undefined ? 'targets' : 'target';
+    for (const message of checkTargets(plugin, targets, options)) problems.push({ path: at(key), message });
   }
+  if (problems.length > before) return undefined;
+  // Every field parsed (no problem was found): the check is whole.
+  const full = c as CommonCheck;
   // What start would only find out at the first run (an ICMP cycle that cannot fit its timeout).
   const whole = plugin.validateCheck?.({ targets, timeoutMs }, options);
   if (whole) {
@@ -111,16 +132,16 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     return undefined;
   }
   return {
-    id: c.id, type: c.type, description: c.description, ...(c.display ? { display: c.display } : {}), ...(c.userImpact ? { userImpact: c.userImpact } : {}), ...(c.runbook ? { runbook: c.runbook } : {}), targets, intervalMs, schedule: c.schedule, timeoutMs,
-    confirm: c.confirm ?? refs.defaults.confirm, recover: c.recover ?? refs.defaults.recover,
-    impact: c.impact, profiles: c.profiles, heal: c.heal, ticket, enabled: c.enabled,
-    ...(c.agent ? { agent: c.agent } : {}),
-    ...(c.site ? { site: c.site } : {}),
-    ...(c.quorum ? { quorum: c.quorum } : {}),
-    parents: c.parents,
-    ...(c.group ? { group: { failing: groupCount(c.group.failing, targets.length) } } : {}),
-    ...(c.cmdbCi ? { cmdbCi: c.cmdbCi } : {}),
-    ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
+    id: full.id, type: full.type, description: full.description, ...(full.display ? { display: full.display } : {}), ...(full.userImpact ? { userImpact: full.userImpact } : {}), ...(full.runbook ? { runbook: full.runbook } : {}), targets, intervalMs, schedule: full.schedule, timeoutMs,
+    confirm: full.confirm ?? refs.defaults.confirm, recover: full.recover ?? refs.defaults.recover,
+    impact: full.impact, profiles: full.profiles, heal: full.heal, ticket, enabled: full.enabled,
+    ...(full.agent ? { agent: full.agent } : {}),
+    ...(full.site ? { site: full.site } : {}),
+    ...(full.quorum ? { quorum: full.quorum } : {}),
+    parents: full.parents,
+    ...(full.group ? { group: { failing: groupCount(full.group.failing, targets.length) } } : {}),
+    ...(full.cmdbCi ? { cmdbCi: full.cmdbCi } : {}),
+    ...(full.predict ? { predict: toPredictConfig(full.predict) } : {}),
     options,
   };
 }

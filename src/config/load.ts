@@ -5,7 +5,7 @@ import { ConfigError, type ConfigProblem } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import type { PluginRegistries, PluginSchema } from './plugin-schemas.js';
 import { entryCredentialsProblems } from './credentials.js';
-import { formatPath, issuesToProblems, plainWords, safeMessage } from './problems.js';
+import { formatPath, issuesToProblems, plainWords, safeMessage, unknownKey } from './problems.js';
 import { parseWorkingHours } from '../core/working-hours.js';
 import { parseCheck, type CheckRefs } from './check.js';
 import { parseNoiseControl } from './noise.js';
@@ -32,9 +32,10 @@ function parsePluginEntry(
     return undefined;
   }
   const plugin = registry.get(String(raw.type));
-  const parsed = z.strictObject({ ...common, ...plugin.options }).safeParse(raw, { error: plainWords });
+  const schema = z.strictObject({ ...common, ...plugin.options });
+  const parsed = schema.safeParse(raw, { error: plainWords });
   if (!parsed.success) {
-    problems.push(...issuesToProblems(parsed.error, path));
+    problems.push(...issuesToProblems(parsed.error, path, schema));
     return undefined;
   }
   const credentials = entryCredentialsProblems(raw, path);
@@ -54,15 +55,21 @@ function parsePluginEntry(
 /** Parses and validates config text; throws ConfigError listing every problem with its path. */
 export function parseConfig(text: string, source: string, plugins: PluginRegistries): ProdromeConfig {
   const problems: ConfigProblem[] = [];
-  const { cfg, failed } = parseSections(parseYaml(text, source), problems);
-  // References into a broken section would only add noise: skip them until it is fixed.
+  const raw = parseYaml(text, source);
+  const { cfg, failed } = parseSections(raw, problems);
+  // A section with a problem of its own still names its entries: references to them are checked in
+  // the same run (a typo inside one profile must not hide a check naming a profile that is missing).
+  // Only where even the names cannot be read are the references skipped.
+  const ticketing = failed.has('ticketing') ? mappingOf(raw.ticketing) : { providers: cfg.ticketing.providers, default: cfg.ticketing.default };
+  const providerNames = ticketing && (ticketing.providers === undefined ? ['local'] : namesOf(ticketing.providers));
+  const defaultTicket = ticketing?.default ?? 'local';
   const refs: CheckRefs = {
-    profiles: failed.has('profiles') ? undefined : new Set(Object.keys(cfg.profiles)),
-    healers: failed.has('healers') ? undefined : new Set(Object.keys(cfg.healers)),
-    providers: failed.has('ticketing') ? undefined : Object.keys(cfg.ticketing.providers),
+    profiles: failed.has('profiles') ? setOf(namesOf(raw.profiles)) : new Set(Object.keys(cfg.profiles)),
+    healers: failed.has('healers') ? setOf(namesOf(raw.healers)) : new Set(Object.keys(cfg.healers)),
+    providers: typeof defaultTicket === 'string' || defaultTicket === false ? providerNames : undefined,
     defaults: cfg.defaults,
     checkDefaults: !failed.has('defaults'),
-    defaultTicket: cfg.ticketing.default,
+    defaultTicket: typeof defaultTicket === 'string' || defaultTicket === false ? defaultTicket : false,
     seenIds: new Map(),
   };
 
@@ -87,8 +94,8 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     const options = parsePluginEntry(plugins.tickets, entry, ['ticketing', 'providers', id], problems);
     if (options) providers.set(id, { id, type: entry.type, options });
   }
-  if (refs.providers && cfg.ticketing.default !== false && !refs.providers.includes(cfg.ticketing.default)) {
-    problems.push({ path: 'ticketing.default', message: `no provider "${cfg.ticketing.default}" in ticketing.providers (have: ${refs.providers.join(', ') || 'none'})` });
+  if (refs.providers && refs.defaultTicket !== false && !refs.providers.includes(refs.defaultTicket)) {
+    problems.push({ path: 'ticketing.default', message: `no provider "${refs.defaultTicket}" in ticketing.providers (have: ${refs.providers.join(', ') || 'none'})` });
   }
 
   const checks: CheckConfig[] = [];
@@ -124,6 +131,18 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
   };
 }
 
+/** A YAML mapping as an object; undefined for anything else. */
+function mappingOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** The names a section gives its entries (absent: none), or undefined when it is not a mapping. */
+function namesOf(value: unknown): string[] | undefined {
+  return value === undefined ? [] : mappingOf(value) && Object.keys(value as object);
+}
+
+const setOf = (names: string[] | undefined) => names && new Set(names);
+
 function parseYaml(text: string, source: string): Record<string, unknown> {
   const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
@@ -142,14 +161,14 @@ function parseYaml(text: string, source: string): Record<string, unknown> {
 function parseSections(raw: Record<string, unknown>, problems: ConfigProblem[]): { cfg: TopLevelConfig; failed: Set<string> } {
   const failed = new Set<string>();
   const shape = topLevelSchema.shape;
-  for (const key of Object.keys(raw)) if (!(key in shape)) problems.push({ path: key, message: 'unknown key' });
+  for (const key of Object.keys(raw)) if (!(key in shape)) problems.push({ path: key, message: unknownKey(key, Object.keys(shape)) });
   const sections: Record<string, unknown> = {};
   for (const [key, schema] of Object.entries(shape)) {
     const parsed = (schema as z.ZodType).safeParse(raw[key], { error: plainWords });
     if (parsed.success) sections[key] = parsed.data;
     else {
       failed.add(key);
-      problems.push(...issuesToProblems(parsed.error, [key]));
+      problems.push(...issuesToProblems(parsed.error, [key], schema as z.ZodType));
       sections[key] = (schema as z.ZodType).parse(undefined);
     }
   }

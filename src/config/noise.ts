@@ -14,6 +14,8 @@ export function parseNoiseControl(
   problems: ConfigProblem[],
 ): Pick<ProdromeConfig, 'maintenance' | 'flapping' | 'storm' | 'vantage' | 'alertmanager'> {
   const ids = new Map(checks.map((c, i) => [c.id, i]));
+  // Every check the file names, also one with a problem of its own (reported there, not as missing here).
+  const named = new Set(cfg.checks.map((raw) => raw.id));
   const indexOf = (id: string) => cfg.checks.findIndex((raw) => raw.id === id);
   // The daemon's own incidents use these ids.
   for (const reserved of ['storm', 'vantage']) {
@@ -23,7 +25,7 @@ export function parseNoiseControl(
     check.parents.forEach((parent, j) => {
       const path = `checks[${indexOf(check.id)}].parents[${j}]`;
       if (parent === check.id) problems.push({ path, message: 'a check cannot be its own parent' });
-      else if (!ids.has(parent)) problems.push({ path, message: `no check "${parent}"` });
+      else if (!named.has(parent)) problems.push({ path, message: `no check "${parent}"` });
     });
   }
   // A check that is its own parent has its own message above.
@@ -31,7 +33,7 @@ export function parseNoiseControl(
     problems.push({ path: `checks[${indexOf(cycle[0]!)}].parents`, message: `parents form a cycle: ${[...cycle, cycle[0]].join(' → ')}` });
   }
   cfg.vantage?.checks.forEach((id, j) => {
-    if (!ids.has(id)) problems.push({ path: `vantage.checks[${j}]`, message: `no check "${id}"` });
+    if (!named.has(id)) problems.push({ path: `vantage.checks[${j}]`, message: `no check "${id}"` });
   });
 
   const windows: MaintenanceWindow[] = [];

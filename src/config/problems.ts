@@ -11,23 +11,95 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-export function issuesToProblems(error: z.ZodError, prefix: readonly PropertyKey[]): ConfigProblem[] {
-  return toProblems(error.issues, prefix);
+/**
+ * The problems of a failed parse, each with its path under `prefix`. With the `schema` that was
+ * parsed, an unknown key is answered with the nearest allowed one, or the allowed ones listed.
+ */
+export function issuesToProblems(error: z.ZodError, prefix: readonly PropertyKey[], schema?: z.ZodType): ConfigProblem[] {
+  return toProblems(error.issues, prefix, schema, []);
 }
 
-function toProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[]): ConfigProblem[] {
+function toProblems(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[], schema: z.ZodType | undefined, inner: readonly PropertyKey[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   for (const issue of issues) {
     const path = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) problems.push({ path: formatPath([...path, key]), message: 'unknown key' });
+      const allowed = schema ? keysAt(schema, [...inner, ...issue.path]) : undefined;
+      for (const key of issue.keys) problems.push({ path: formatPath([...path, key]), message: unknownKey(key, allowed) });
     } else if (issue.code === 'invalid_union' && closestBranch(issue.errors)) {
-      problems.push(...toProblems(closestBranch(issue.errors)!, path));
+      problems.push(...toProblems(closestBranch(issue.errors)!, path, schema, [...inner, ...issue.path]));
     } else {
       problems.push({ path: formatPath(path), message: issue.message });
     }
   }
   return problems;
+}
+
+/**
+ * "unknown key; did you mean \"warningDays\"?" when an allowed key is near enough to be the one
+ * meant (a typo, a shortening, another case), else the allowed keys, so the fix is on the screen.
+ */
+export function unknownKey(key: string, allowed: readonly string[] | undefined): string {
+  if (!allowed?.length) return 'unknown key';
+  const near = nearestKey(key, allowed);
+  return near ? `unknown key; did you mean "${near}"?` : `unknown key (allowed here: ${allowed.join(', ')})`;
+}
+
+/** The allowed key nearest to `key` by edit distance (case aside), when within about 40 % of its length. */
+export function nearestKey(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of allowed) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  const longest = Math.max(key.length, best?.length ?? 0);
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(longest * 0.4)) ? best : undefined;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** zod's own definition of a schema (the parts walked here). */
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  element?: z.ZodType;
+  valueType?: z.ZodType;
+  options?: readonly z.ZodType[];
+}
+const defOf = (schema: z.ZodType): SchemaDef => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+
+/** The schema under its optional, default, nullable and transform wrappers. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  for (let def = defOf(schema); ; def = defOf(schema)) {
+    const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
+    if (!inner) return schema;
+    schema = inner;
+  }
+}
+
+/** The keys an object at `path` in `schema` allows (of every object a union there may be); undefined when none is one. */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  const def = defOf(unwrap(schema));
+  if (def.type === 'union') {
+    const keys = (def.options ?? []).flatMap((o) => keysAt(o, path) ?? []);
+    return keys.length ? [...new Set(keys)] : undefined;
+  }
+  if (!path.length) return def.type === 'object' ? Object.keys(def.shape ?? {}) : undefined;
+  const [part, ...rest] = path;
+  const next = def.type === 'object' ? def.shape?.[String(part)] : def.type === 'array' ? def.element : def.type === 'record' ? def.valueType : undefined;
+  return next ? keysAt(next, rest) : undefined;
 }
 
 /**

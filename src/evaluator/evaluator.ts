@@ -32,6 +32,31 @@ export type SavedTargetState = Pick<TargetState, 'key' | 'aspect' | 'target' | '
   lastFailure?: { durationMs: number; error?: ProbeResult['error']; severity?: Severity };
 };
 
+/**
+ * A state on its way to another: failures not yet `confirm` of them, or passes of a problem not yet
+ * `recover` of them. Shown as such ("failing, confirming (1 of 2)", "recovering (1 of 2)") rather
+ * than as the state it may leave or the `unknown` of a target never confirmed either way.
+ */
+export interface Pending {
+  toward: 'failing' | 'recovering';
+  /** Failures (or passes) in a row so far … */
+  count: number;
+  /** … of the `confirm` (or `recover`) needed. */
+  of: number;
+  /** "failing, confirming (1 of 2)", "warning, confirming (1 of 3)", "recovering (1 of 2)". */
+  text: string;
+}
+
+export function pendingOf(state: Pick<TargetState, 'status' | 'consecutiveFailures' | 'consecutivePasses' | 'lastResult'>, check: Pick<CheckConfig, 'confirm' | 'recover'>): Pending | undefined {
+  if (isProblem(state.status)) {
+    if (state.consecutivePasses <= 0 || state.consecutivePasses >= check.recover) return undefined;
+    return { toward: 'recovering', count: state.consecutivePasses, of: check.recover, text: `recovering (${state.consecutivePasses} of ${check.recover})` };
+  }
+  if (state.consecutiveFailures <= 0 || state.consecutiveFailures >= check.confirm) return undefined;
+  const word = state.lastResult?.severity === 'warning' ? 'warning' : 'failing';
+  return { toward: 'failing', count: state.consecutiveFailures, of: check.confirm, text: `${word}, confirming (${state.consecutiveFailures} of ${check.confirm})` };
+}
+
 export interface EvaluatorEvents {
   change: [StateChange];
 }

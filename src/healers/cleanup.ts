@@ -160,7 +160,7 @@ export default defineHealer({
     return {
       id,
       describe: () =>
-        `would delete regular ${what}${opts.recursive ? '' : ' (not in subdirectories)'}, at most ${opts.maxFiles} files${opts.maxBytes !== undefined ? ` or ${opts.maxBytes} bytes` : ''}`,
+        `delete regular ${what}${opts.recursive ? '' : ' (not in subdirectories)'}, at most ${opts.maxFiles} files${opts.maxBytes !== undefined ? ` or ${opts.maxBytes} bytes` : ''}`,
       async run(_request, ctx): Promise<ActionOutcome> {
         const root = await realRootOf(opts.root);
         if ('failure' in root) return { result: 'failed', message: root.failure };

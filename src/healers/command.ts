@@ -46,7 +46,7 @@ export default defineHealer({
       id,
       describe(request: HealRequest): string {
         const filled = fillAll(opts.argv, request);
-        return filled.ok ? `would run ${formatArgv(filled.values)}` : `would not run ${formatArgv(opts.argv)}: ${filled.message}`;
+        return filled.ok ? `run ${formatArgv(filled.values)}` : `run ${formatArgv(opts.argv)}, which cannot be filled in: ${filled.message}`;
       },
       async run(request, ctx): Promise<ActionOutcome> {
         const filled = fillAll(opts.argv, request);

@@ -40,7 +40,10 @@ export interface ActionOutcome {
 /** One configured self-healing action. Runs only what its config says, never a shell. */
 export interface Healer {
   readonly id: string;
-  /** What `run` would do for this request, for dry runs and logs ("would run systemctl restart hl7"). */
+  /**
+   * What `run` does for this request, as an imperative ("run systemctl restart hl7", "POST https://…"):
+   * logged and recorded as the attempt's action; a dry run says "would" before it.
+   */
   describe(request: HealRequest): string;
   run(request: HealRequest, ctx: HealContext): Promise<ActionOutcome>;
 }

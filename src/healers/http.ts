@@ -141,7 +141,7 @@ export default defineHealer({
       id,
       describe(request) {
         const filled = fillUrl(opts.url, request);
-        return filled.ok ? `would ${opts.method} ${shown(filled.url)}` : `would not ${opts.method} ${redactSecrets(opts.url.text)}: ${filled.message}`;
+        return filled.ok ? `${opts.method} ${shown(filled.url)}` : `${opts.method} ${redactSecrets(opts.url.text)}, which cannot be filled in: ${filled.message}`;
       },
       async run(request, ctx): Promise<ActionOutcome> {
         const filled = fillUrl(opts.url, request);

@@ -97,7 +97,7 @@ export default defineHealer({
     const which = opts.pidFile !== undefined ? `the process in ${opts.pidFile}` : `every process named "${opts.name}" (at most ${MAX_MATCHES})`;
     return {
       id,
-      describe: () => `would send ${sig} to ${which}`,
+      describe: () => `send ${sig} to ${which}`,
       async run(_request, ctx): Promise<ActionOutcome> {
         const found = opts.pidFile !== undefined ? await fromPidFile(opts.pidFile) : await byName(opts.name!);
         if (!found.ok) return { result: 'failed', message: found.message };

@@ -39,7 +39,7 @@ export default defineHealer({
     const label = `systemctl${opts.user ? ' --user' : ''} ${opts.action} ${opts.unit}`;
     return {
       id,
-      describe: () => `would run ${formatArgv(argv)}`,
+      describe: () => `run ${formatArgv(argv)}`,
       run(_request, ctx): Promise<ActionOutcome> {
         const env: Record<string, string> = { PATH: DEFAULT_PATH };
         if (opts.user) {

@@ -1,7 +1,7 @@
 import type { ProdromeConfig } from '../config/types.js';
 import { IsoTimes } from '../core/iso-time.js';
 import { clipRedacted, redactDeep, redactSecrets } from '../core/secrets.js';
-import type { TargetState } from '../evaluator/evaluator.js';
+import { pendingOf, type TargetState } from '../evaluator/evaluator.js';
 import type { IncidentStore } from '../incidents/store.js';
 import { timelineOf } from '../incidents/timeline.js';
 import type { HttpServer } from './server.js';
@@ -63,6 +63,8 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
             since: s ? iso(s.since) : null,
             lastRunAt: s?.lastRunAt ? iso(s.lastRunAt) : null,
             consecutiveFailures: s?.consecutiveFailures ?? 0,
+            // A change under way: "failing, confirming (1 of 2)" while `status` is still what it was.
+            pending: (s && pendingOf(s, check)) ?? null,
             // What a peer said is redacted where it entered (runProbe); again here, on the only
             // strings that came from outside, rather than walking every target's answer.
             last: s?.lastResult ? { ok: s.lastResult.ok, durationMs: s.lastResult.durationMs, error: error ? { ...error, message: redactSecrets(error.message) } : null } : null,

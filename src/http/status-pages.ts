@@ -2,7 +2,7 @@ import type { ProdromeConfig } from '../config/types.js';
 import type { Report } from '../report/report-types.js';
 import { renderItPage } from '../status/render-it.js';
 import { renderProfilePage, renderUnknownProfilePage } from '../status/render-profile.js';
-import type { IncidentSource, StateSource } from '../status/snapshot.js';
+import type { IncidentSource, MaintenanceSource, StateSource } from '../status/snapshot.js';
 import type { ItAgents } from '../status/it-view.js';
 import { StatusViews, type ProfileView } from '../status/status-view.js';
 import type { HttpServer, RawResponse } from './server.js';
@@ -18,6 +18,8 @@ export interface StatusPageDeps {
   agents?: () => ItAgents;
   /** The ward forms, when selfService is on: they add their forms to each profile's page. */
   forms?: (view: ProfileView) => Promise<ProfileView['forms']>;
+  /** Maintenance windows and silences in force, shown on both pages. */
+  maintenance?: MaintenanceSource;
 }
 
 /**
@@ -36,7 +38,7 @@ export function page(status: number, body: string): RawResponse {
 
 /** `GET /status` for IT and `GET /status/<profile>` for clinicians: read-only, no token. */
 export function registerStatusPages(http: HttpServer, deps: StatusPageDeps): StatusViews {
-  const views = new StatusViews({ config: deps.config, states: deps.states, incidents: deps.store, latency: deps.latency, headline: deps.headline, ...(deps.agents ? { agents: deps.agents } : {}) });
+  const views = new StatusViews({ config: deps.config, states: deps.states, incidents: deps.store, latency: deps.latency, headline: deps.headline, ...(deps.agents ? { agents: deps.agents } : {}), ...(deps.maintenance ? { maintenance: deps.maintenance } : {}) });
 
   http.route('GET', '/status', async () => page(200, renderItPage(await views.it())));
 

@@ -5,7 +5,7 @@ import type { AffectedTarget, Evidence } from '../messages/state-change.js';
 import type { HealAttempt, Incident, IncidentEvent, Resolution, TicketRef } from '../messages/incident.js';
 
 /** The parts of an incident fixed when it opens. */
-export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed' | 'events' | 'urgency'>;
+export type IncidentCore = Omit<Incident, 'status' | 'severity' | 'evidence' | 'lastChangeAt' | 'recurrences' | 'resolvedAt' | 'resolution' | 'recovery' | 'heals' | 'tickets' | 'ticketErrors' | 'ticketQueuedAt' | 'affected' | 'flapping' | 'suppressed' | 'events' | 'urgency'>;
 
 export type ProblemOutcome =
   | { outcome: 'opened'; id: string }
@@ -41,7 +41,8 @@ return {'opened', ARGV[3], ''}
 `;
 
 /*
- * A retried recovery (the job failed after this script ran) finds the incident it resolved at the
+ * The recovery's own evidence (a pass, a healer's word) goes beside the failure's, which stays: a
+ * resolved incident still says what failed. A retried recovery (the job failed after this script ran) finds the incident it resolved at the
  * same instant and answers 'resolved' again, so the resolve ticket is still queued. Resolved
  * incidents expire after the retention period, and the index forgets them.
  */
@@ -58,7 +59,7 @@ end
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], openId)
 local h = ARGV[3] .. openId
-redis.call('HSET', h, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'evidence', ARGV[4], 'resolution', ARGV[7])
+redis.call('HSET', h, 'status', 'resolved', 'resolvedAt', ARGV[2], 'lastChangeAt', ARGV[2], 'recovery', ARGV[4], 'resolution', ARGV[7])
 redis.call('EXPIRE', h, ARGV[5])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[6])
 return {'resolved', openId}
@@ -333,6 +334,7 @@ export class IncidentStore {
       recurrences: Number(h.recurrences ?? 0),
       ...(h.resolvedAt ? { resolvedAt: Number(h.resolvedAt) } : {}),
       ...(h.resolution ? { resolution: h.resolution as Resolution } : {}),
+      ...(h.recovery ? { recovery: JSON.parse(h.recovery) as Evidence } : {}),
       ...(h.ticketQueuedAt ? { ticketQueuedAt: Number(h.ticketQueuedAt) } : {}),
       heals: JSON.parse(h.heals ?? '[]') as HealAttempt[],
       tickets,

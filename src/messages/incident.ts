@@ -57,7 +57,7 @@ export interface Incident {
   checkId: string;
   target: string;
   type: string;
-  /** The kind of failure that was confirmed (refused, timeout, http_status …): evidence is replaced on recovery, this is not. */
+  /** The kind of failure that was confirmed (refused, timeout, http_status …); `evidence` has the latest failure's. */
   kind?: string;
   status: 'open' | 'resolved';
   severity: Severity;
@@ -74,10 +74,13 @@ export interface Incident {
   openedAt: number;
   resolvedAt?: number;
   resolution?: Resolution;
+  /** What ended it: the passing probe, the healer's verified fix, a note (recovered while the daemon was down). */
+  recovery?: Evidence;
   /** Last state change applied to this key; older changes arriving late are ignored. */
   lastChangeAt: number;
   /** Confirmations seen while already open (an agent restart, a second agent). */
   recurrences: number;
+  /** What the last failing probe saw; kept when the incident resolves (the recovery is in `recovery`). */
   evidence: Evidence;
   heals: HealAttempt[];
   /** Which providers ticket it (none = never), fixed at opening so a config change cannot orphan it. */

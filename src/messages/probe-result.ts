@@ -46,6 +46,11 @@ export interface ProbeResult {
    * Such a result is also `ok: false`, so a reader that ignores this flag errs on the safe side.
    */
   unknown?: true;
+  /**
+   * A push check's result (a heartbeat): nothing was probed, so `durationMs` is no latency and the
+   * duration histogram and latency sparkline leave it out.
+   */
+  pushed?: true;
 }
 
 export interface Threshold {

@@ -1,6 +1,8 @@
 import client from 'prom-client';
 import type { CheckConfig } from '../config/types.js';
-import type { ProbeResult } from '../messages/probe-result.js';
+import type { HealResult } from '../messages/incident.js';
+import type { TicketAction } from '../messages/jobs.js';
+import type { ProbeResult, Severity } from '../messages/probe-result.js';
 
 export type QueueCounts = Record<string, Partial<Record<'waiting' | 'active' | 'delayed' | 'failed', number>>>;
 
@@ -14,6 +16,29 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 export const NOTICE_RESULTS = ['sent', 'failed'] as const;
 export const SELF_SERVICE_KINDS = ['affected', 'report'] as const;
 export const SELF_SERVICE_RESULTS = ['accepted', 'limited', 'refused', 'invalid'] as const;
+const SEVERITIES: readonly Severity[] = ['warning', 'critical'];
+const HEAL_RESULTS: readonly HealResult[] = ['healed', 'failed', 'timeout', 'skipped'];
+const TICKET_ACTIONS: readonly TicketAction[] = ['open', 'update', 'resolve'];
+const TICKET_RESULTS = ['ok', 'error'] as const;
+
+/**
+ * Upper bounds of `prodrome_probe_duration_seconds`: a loopback or LAN answer (0.5, 1, 2.5, 5,
+ * 10, 25 ms), a WAN or busy server (100, 250 ms, 1 s), slow (2.5 s) and at or past the default
+ * timeout (10 s). Eleven, not more: the histogram is per check, so at 10,000 checks each bucket is
+ * 10,000 lines of every scrape. Finer latency per target is prodrome_probe_phase_seconds.
+ */
+export const PROBE_DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 1, 2.5, 10];
+
+/** The label values of the counters that the config fixes, so each can start at 0. */
+export interface KnownLabels {
+  /**
+   * Every check that can raise a problem (probed ones and intakes such as Alertmanager), whether the
+   * scheduler runs it (only those can skip a run), and the noise-control reasons that can hold it.
+   */
+  checks: readonly { id: string; scheduled: boolean; reasons: readonly string[] }[];
+  healers: readonly string[];
+  providers: readonly string[];
+}
 
 /** How the agents sharing this Redis split the checks, as this daemon last computed it. */
 export interface AgentFigures {
@@ -102,6 +127,44 @@ class TargetGauge extends client.Gauge<'check' | 'target'> implements OwnText {
   }
 }
 
+/**
+ * A labelled counter kept as plain numbers and written as text. Every label combination the config
+ * allows starts at 0 (see startAtZero): at 10,000 checks that is some 50,000 series, which
+ * prom-client would hash and format one by one on every scrape (about 300 ms); from label strings
+ * escaped once, the same lines cost a tenth of that.
+ */
+class TextCounter<T extends string> extends client.Counter<T> implements OwnText {
+  private readonly series = new Map<string, { labels: string; value: number }>();
+  private readonly names: readonly T[];
+  /** The last text written, until the next increment: these counters move rarely, and are read every scrape. */
+  private text: string | undefined;
+
+  constructor(config: client.CounterConfiguration<T> & { labelNames: readonly T[] }) {
+    super(config);
+    this.names = config.labelNames;
+    // prom-client's constructor sets `inc` on the instance, over any method of a subclass.
+    (this as { inc: unknown }).inc = (labels: client.LabelValues<T>, value?: number) => this.add(labels, value);
+  }
+
+  private add(labels: client.LabelValues<T>, value = 1): void {
+    if (typeof labels !== 'object') throw new Error(`${this.names.join(', ')} are needed`);
+    if (!(value >= 0)) throw new Error('a counter only goes up');
+    this.text = undefined;
+    const key = this.names.map((n) => String(labels[n] ?? '')).join('\u0000');
+    const s = this.series.get(key);
+    if (s) s.value += value;
+    else this.series.set(key, { labels: this.names.map((n) => `${n}="${escapeLabel(String(labels[n] ?? ''))}"`).join(','), value });
+  }
+
+  exposition(): string {
+    if (this.text !== undefined) return this.text;
+    const self = this as unknown as { name: string; help: string };
+    const out = [header(self.name, self.help, 'counter')];
+    for (const s of this.series.values()) out.push(`${self.name}{${s.labels}} ${numberText(s.value)}`);
+    return (this.text = out.join('\n'));
+  }
+}
+
 /** One check's probe durations: per-bucket counts (not cumulative), the sum and the count. */
 interface DurationSeries {
   labels: string;
@@ -174,15 +237,9 @@ export class Metrics {
   }, (out) => {
     for (const r of this.lastResults.values()) out.push(`prodrome_probe_success{${r.labels}} ${r.result.ok ? 1 : 0}`);
   });
-  /*
-   * Seven buckets, not twelve: this histogram is per check, so at 10,000 checks each bucket is
-   * 10,000 lines of every scrape (it was most of a 14 MB /metrics). These are the lines an operator
-   * draws: LAN-fast (25 ms), fine (100 ms), a clinician notices (250 ms, 1 s), slow (2.5 s), at the
-   * default timeout (5 s) and past it (10 s). Finer latency per target is prodrome_probe_phase_seconds.
-   */
   readonly probeDuration = new TextHistogram({
-    name: 'prodrome_probe_duration_seconds', help: 'Wall time of a probe.',
-    labelNames: ['check', 'type'] as const, buckets: [0.025, 0.1, 0.25, 1, 2.5, 5, 10], registers: [this.registry],
+    name: 'prodrome_probe_duration_seconds', help: 'Wall time of a probe (push checks such as heartbeats probe nothing and are left out).',
+    labelNames: ['check', 'type'] as const, buckets: [...PROBE_DURATION_BUCKETS], registers: [this.registry],
   });
   readonly probePhase = new TextGauge({
     name: 'prodrome_probe_phase_seconds', help: 'Time of each phase of the last probe (connect, tls, firstByte, token, metadata, read …).',
@@ -209,7 +266,7 @@ export class Metrics {
     name: 'prodrome_check_state', help: 'Evaluated state: 0 ok, 1 warning, 2 critical, 3 unknown.',
     labelNames: ['check', 'target'] as const, registers: [this.registry],
   });
-  readonly anomalies = new client.Counter({
+  readonly anomalies = new TextCounter({
     name: 'prodrome_anomalies_total', help: 'Problems confirmed by the evaluator.',
     labelNames: ['check', 'severity'] as const, registers: [this.registry],
   });
@@ -221,7 +278,7 @@ export class Metrics {
       if (value !== undefined) this.incidentsOpen.set(value);
     },
   });
-  readonly suppressed = new client.Counter({
+  readonly suppressed = new TextCounter({
     name: 'prodrome_suppressed_total', help: 'State changes held back by noise control, by reason (dependency, group, maintenance, flapping, vantage).',
     labelNames: ['check', 'reason'] as const, registers: [this.registry],
   });
@@ -233,11 +290,11 @@ export class Metrics {
     name: 'prodrome_degraded', help: 'Whether this daemon sees its own network cut off (every vantage check failing): 1 yes, 0 no.',
     registers: [this.registry],
   });
-  readonly healAttempts = new client.Counter({
+  readonly healAttempts = new TextCounter({
     name: 'prodrome_heal_attempts_total', help: 'Self-healing attempts by outcome.',
     labelNames: ['healer', 'result'] as const, registers: [this.registry],
   });
-  readonly tickets = new client.Counter({
+  readonly tickets = new TextCounter({
     name: 'prodrome_tickets_total', help: 'Ticket operations by provider, action and result.',
     labelNames: ['provider', 'action', 'result'] as const, registers: [this.registry],
   });
@@ -267,7 +324,7 @@ export class Metrics {
   readonly redisUp = new client.Gauge({
     name: 'prodrome_redis_up', help: 'Whether Redis is reachable: 1 yes, 0 no.', registers: [this.registry],
   });
-  readonly skippedRuns = new client.Counter({
+  readonly skippedRuns = new TextCounter({
     name: 'prodrome_scheduler_skipped_runs_total', help: 'Scheduled runs skipped because the previous run of the same check was still going.',
     labelNames: ['check'] as const, registers: [this.registry],
   });
@@ -298,6 +355,8 @@ export class Metrics {
    * them every 15–60 s, so on a 24x7 hot path this moves the work to where it happens rarely.
    */
   private readonly lastResults = new Map<string, LastResult>();
+  /** Providers whose time-to-ticket series startAtZero has made (a later call must not reset them). */
+  private readonly timedProviders = new Set<string>();
 
   /** One probe result into the probe metrics. */
   recordProbe(check: CheckConfig, target: string, result: ProbeResult): void {
@@ -308,7 +367,28 @@ export class Metrics {
       const checkTarget = `check="${escapeLabel(check.id)}",target="${escapeLabel(target)}"`;
       this.lastResults.set(key, { result, checkTarget, labels: `check="${escapeLabel(check.id)}",type="${escapeLabel(check.type)}",target="${escapeLabel(target)}"` });
     }
-    this.probeDuration.observeCheck(check, result.durationMs / 1000);
+    if (!result.pushed) this.probeDuration.observeCheck(check, result.durationMs / 1000);
+  }
+
+  /**
+   * Every label combination of the counters that can occur, at 0, before its first event: a series
+   * that first appears at 1 is invisible to increase() and rate(), so the first problem of a storm
+   * or a healer's first failure would not count. Safe to call again with a config that grew: series
+   * that exist keep their value, new ones start at 0.
+   */
+  startAtZero(known: KnownLabels): void {
+    for (const check of known.checks) {
+      for (const severity of SEVERITIES) this.anomalies.inc({ check: check.id, severity }, 0);
+      for (const reason of check.reasons) this.suppressed.inc({ check: check.id, reason }, 0);
+      if (check.scheduled) this.skippedRuns.inc({ check: check.id }, 0);
+    }
+    for (const healer of known.healers) for (const result of HEAL_RESULTS) this.healAttempts.inc({ healer, result }, 0);
+    for (const provider of known.providers) {
+      for (const action of TICKET_ACTIONS) for (const result of TICKET_RESULTS) this.tickets.inc({ provider, action, result }, 0);
+      // zero() would reset a histogram that has observations: only for a provider new here.
+      if (!this.timedProviders.has(provider)) this.timeToTicket.zero({ provider });
+      this.timedProviders.add(provider);
+    }
   }
 
   /** Drops a check's per-target series: another agent runs it now and exports them. */

@@ -12,7 +12,10 @@ export { globMatch, GlobSet } from './glob.js';
 
 /** Why a check is quiet now: a recurring window, a person's silence, or a ServiceNow change. */
 export interface Suppression {
+  /** Where it comes from and why: `silence sil-1a2b3c4d by alice: switch swap`, for logs and IT. */
   reason: string;
+  /** Only why, as it was written (the window's or silence's reason, the CHG number): for clinicians. */
+  says: string;
   /** Epoch ms: when this window or silence ends. */
   until: number;
   kind: 'window' | 'silence' | 'change';
@@ -97,7 +100,7 @@ export class Maintenance {
     let best: Suppression | undefined;
     for (const w of this.windowsFor(checkId)) {
       const span = this.windowAt(w, now);
-      if (span && (!best || span.end > best.until)) best = { kind: 'window', until: span.end, reason: `maintenance window ${w.window.id}: ${w.window.reason}` };
+      if (span && (!best || span.end > best.until)) best = { kind: 'window', until: span.end, reason: `maintenance window ${w.window.id}: ${w.window.reason}`, says: w.window.reason };
     }
     for (const s of this.silencesFor(checkId)) {
       const { silence } = s;
@@ -106,6 +109,7 @@ export class Maintenance {
         kind: s.kind,
         until: silence.endsAt,
         reason: s.kind === 'change' ? `change ${silence.reason} (ServiceNow)` : `silence ${silence.id} by ${silence.createdBy}: ${silence.reason}`,
+        says: silence.reason,
       };
     }
     return best;

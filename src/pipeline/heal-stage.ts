@@ -101,7 +101,7 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
     const request = healRequestFor(incident);
     const action = healer.describe(request);
     if (decision.verdict === 'skip' || deps.policy.dryRun) {
-      const reason = decision.verdict === 'skip' ? decision.reason : `dry run (heal.dryRun: true): ${action}`;
+      const reason = decision.verdict === 'skip' ? decision.reason : `dry run (heal.dryRun: true): would ${action}`;
       heals.push({ healer: healerId, attempt: decision.attempt, startedAt: now(), finishedAt: now(), result: 'skipped', action, message: reason });
       await save();
       record(deps, log, heals[heals.length - 1]!);

@@ -62,7 +62,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       target: change.target,
       type: change.type,
       kind: change.evidence.kind,
-      title: change.title ?? incidentTitle(change.checkId, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
+      title: change.title ?? incidentTitle(check ?? { id: change.checkId }, change.aspect ? `${change.target} (${change.aspect})` : change.target, change.evidence.kind),
       impact,
       profiles: affected,
       priority: priorityOf(impact, urgencyOf(profiles, new Date(change.at))),

@@ -19,6 +19,8 @@ export interface ChangeFilter {
   release?(now: number): StateChange[];
   /** Every probe result, for steps that judge a history rather than the changes alone (flapping). */
   observe?(checkId: string, target: string, ok: boolean, at: number): void;
+  /** Whether this step can ever hold a change of this check (absent: yes); its counter starts at 0 for those. */
+  canHold?(check: CheckConfig): boolean;
 }
 
 /** What a filter may look at and ask for. */
@@ -67,6 +69,11 @@ export class MonitoringStage {
     }) ?? [];
     this.watchers = this.filters.filter((f) => f.observe);
     this.evaluator.on('change', (change) => this.onChange(change));
+  }
+
+  /** The noise-control reasons that can hold a change of this check (`prodrome_suppressed_total`'s). */
+  holdReasons(check: CheckConfig): string[] {
+    return this.filters.filter((f) => f.canHold?.(check) ?? true).map((f) => f.name);
   }
 
   /** One probe result of one target. */

@@ -158,6 +158,11 @@ export class Pipeline {
       ...tellDepartments,
     };
     const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }) };
+    metrics.startAtZero({
+      checks: [...checks.values()].map((c) => ({ id: c.id, scheduled: c.enabled && config.checks.includes(c), reasons: this.monitoring.holdReasons(c) })),
+      healers: [...config.healers.keys()],
+      providers: [...config.ticketing.providers.keys()],
+    });
     this.processors = {
       stateChange: (change) => handleStateChange(change, incidentStage),
       ...(config.healers.size ? { heal: (job: HealJob) => runHealRound(job, healStage) } : {}),

@@ -23,8 +23,8 @@ export interface StatusLogOptions {
  */
 export class StatusLog {
   private readonly log: Logger;
-  /** Per check still waiting for its first results: targets seen so far, and how many failed. */
-  private readonly pending = new Map<string, { targets: number; seen: Set<string>; failed: Map<string, string> }>();
+  /** Per check still waiting for its first results: targets seen so far, and those that failed (why, how badly). */
+  private readonly pending = new Map<string, { targets: number; seen: Set<string>; failed: Map<string, { reason: string; warning: boolean }> }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: StatusLogOptions) {
@@ -37,7 +37,7 @@ export class StatusLog {
     const p = this.pending.get(checkId);
     if (!p) return;
     p.seen.add(target);
-    if (!result.ok) p.failed.set(target, result.error ? `${result.error.kind}: ${result.error.message}` : 'failed');
+    if (!result.ok) p.failed.set(target, { reason: result.error ? `${result.error.kind}: ${result.error.message}` : 'failed', warning: result.severity === 'warning' });
     if (p.seen.size >= p.targets) this.first(checkId);
   }
 
@@ -54,9 +54,16 @@ export class StatusLog {
     const p = this.pending.get(checkId)!;
     this.pending.delete(checkId);
     const ok = p.seen.size - p.failed.size;
-    const [firstFailure] = p.failed;
+    const warning = [...p.failed.values()].filter((f) => f.warning).length;
+    const failing = p.failed.size - warning;
+    // The worst first: a failing target is the one to name, a warning only when none fails.
+    const [target, first] = [...p.failed].sort(([, a], [, b]) => Number(a.warning) - Number(b.warning))[0] ?? [];
     if (!p.failed.size) this.log.info('First results: ok', { check: checkId, targets: p.seen.size });
-    else this.log.info('First results: failing', { check: checkId, ok, failing: p.failed.size, of: p.targets, ...(firstFailure ? { target: firstFailure[0], reason: firstFailure[1] } : {}) });
+    else {
+      this.log.info(`First results: ${failing ? 'failing' : 'warning'}`, {
+        check: checkId, ok, failing, ...(warning ? { warning } : {}), of: p.targets, ...(first ? { target, reason: first.reason } : {}),
+      });
+    }
   }
 
   /** One line: how many checks, how many of them ok, failing, unknown, and the open incidents. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { httpExchange, isHttpUrl, type HttpResponse } from './http-client.js';
+import { httpExchange, httpUrlProblem, isHttpUrl, type HttpResponse } from './http-client.js';
 import { OAuthTokenCache, oauthClientSchema, type PostForm } from './lib/oauth-token.js';
 import { ProbeFailure } from './lib/probe-failure.js';
 import { httpFailure, isObject, jsonTooDeep, MAX_JSON_DEPTH, parseJson, snippet } from './lib/response-body.js';
@@ -223,7 +223,7 @@ function readProblem(resource: string, res: Response, maxBodyBytes: number): Pro
 export default defineProbe({
   type: 'fhir',
   options,
-  validateTarget: (target) => (isHttpUrl(target) ? undefined : 'is not an http(s) FHIR base URL (e.g. https://fhir.example.org/r4)'),
+  validateTarget: (target) => httpUrlProblem(target, 'an http(s) FHIR base URL (e.g. https://fhir.example.org/r4)'),
   create(_check, opts) {
     // Per probe instance, so a check's runs share them; keyed because a check may have several targets.
     const tokens = opts.auth ? new OAuthTokenCache(opts.auth) : undefined;

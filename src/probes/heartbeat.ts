@@ -36,10 +36,10 @@ export default defineProbe({
             : services.heartbeats.startedAt === 0
               ? 'no beat recorded'
               : `no beat since the daemon started ${formatDuration(silentMs)} ago`;
-          return failure('missing', `${when}; window ${formatDuration(opts.window)}`, { values, thresholds });
+          return failure('missing', `${when}; window ${formatDuration(opts.window)}`, { values, thresholds, pushed: true });
         }
-        if (beat?.status === 'fail') return failure('error', `sender reported failure: ${beat.message ?? 'no message'}`, { values, thresholds });
-        return { ok: true, durationMs: 0, values, thresholds };
+        if (beat?.status === 'fail') return failure('error', `sender reported failure: ${beat.message ?? 'no message'}`, { values, thresholds, pushed: true });
+        return { ok: true, durationMs: 0, values, thresholds, pushed: true };
       },
     };
   },

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { ms } from './failure.js';
 import { settleSocketExchange } from './lib/settle-once.js';
+import { hostProblem } from './lib/host-port.js';
 
 /**
  * A minimal HTTP/1.1 client for probes: one request on a fresh connection (`Connection: close`),
@@ -16,6 +17,12 @@ import { settleSocketExchange } from './lib/settle-once.js';
  */
 
 /** An absolute http: or https: URL (probe targets and FHIR base URLs). */
+/** What is wrong with an http(s) URL a probe is to fetch (its host included), or undefined; `what` names what it must be. */
+export function httpUrlProblem(text: string, what: string): string | undefined {
+  if (!isHttpUrl(text)) return `is not ${what}`;
+  return hostProblem(new URL(text).hostname.replace(/^\[|\]$/g, ''));
+}
+
 export function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);

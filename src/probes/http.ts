@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
-import { httpExchange, isHttpUrl } from './http-client.js';
+import { httpExchange, httpUrlProblem } from './http-client.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
 import { duration, maybeSecret, regex } from '../core/schema.js';
 import { clipRedacted } from '../core/secrets.js';
@@ -99,7 +99,7 @@ function judgeValue(body: string, spec: NonNullable<HttpOptions['value']>, base:
 export default defineProbe({
   type: 'http',
   options,
-  validateTarget: (target) => (isHttpUrl(target) ? undefined : 'is not an http(s) URL (e.g. https://ehr.example.org/health)'),
+  validateTarget: (target) => httpUrlProblem(target, 'an http(s) URL (e.g. https://ehr.example.org/health)'),
   create(check, opts) {
     return {
       async run(target: string, ctx: ProbeRunContext): Promise<ProbeResult> {

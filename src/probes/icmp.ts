@@ -6,6 +6,7 @@ import { icmpSelfTest } from './icmp-capability.js';
 import { fpingArgs, locateFping, PER_HOST_PERIOD_MS, runFping, type EchoOutcome } from './icmp-fping.js';
 import { runPingPool, type SpawnFn } from './icmp-ping.js';
 import { defineProbe, type Probe, type ProbeRunContext, type ProbeServices } from './probe.js';
+import { hostProblem } from './lib/host-port.js';
 import { duration } from '../core/schema.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
@@ -238,7 +239,7 @@ export function createIcmpProbe(check: CheckConfig, opts: IcmpOptions, services:
 export default defineProbe({
   type: 'icmp',
   options,
-  validateTarget: (target) => (HOST.test(target) ? undefined : 'is not an IP address or host name'),
+  validateTarget: (target) => (HOST.test(target) ? hostProblem(target) : 'is not an IP address or host name'),
   // The ping engine's cycle is bounded by maxProcesses rather than fping's interval; fping is what
   // `auto` picks wherever it is installed, so the cycle is judged as fping's.
   validateCheck: (check, opts) => (opts.engine === 'ping' ? undefined : cycleProblem(check.targets.length, opts, check.timeoutMs)),

@@ -1,7 +1,7 @@
 import type { ProdromeConfig } from '../config/types.js';
 import { redactSecrets } from '../core/secrets.js';
 import type { HealResult, Incident } from '../messages/incident.js';
-import type { CheckStatus } from '../messages/state-change.js';
+import { isProblem, type CheckStatus } from '../messages/state-change.js';
 import type { Headline } from './headline-cache.js';
 import { healing, statusRank, systemName, ticketLabel, type CheckNow, type IncidentsRead } from './snapshot.js';
 
@@ -16,13 +16,20 @@ export interface ItCheckRow {
   type: string;
   enabled: boolean;
   status: CheckStatus;
+  /** A failure being confirmed on a check that is not failing (yet): shown as such, not as its status. */
+  confirming: boolean;
+  /** The maintenance window or silence it is in now. */
+  maintenance?: { until: number; reason: string };
   /** When the oldest problem began (or the check's state was entered when all is well). */
   since?: number;
   counts: Record<CheckStatus, number>;
   total: number;
-  /** The first problem targets, with what the last probe said (redacted). */
-  /** `heldBy`: the failing parent's check id and ticket numbers. */
-  problems: { target: string; status: CheckStatus; message?: string; heldBy?: string }[];
+  /**
+   * The first problem targets (and those whose failure is being confirmed), with what the last probe
+   * said (redacted); `pending`: "failing, confirming (1 of 2)", "recovering (1 of 2)"; `heldBy`: the
+   * failing parent's check id and ticket numbers.
+   */
+  problems: { target: string; status: CheckStatus; pending?: string; message?: string; heldBy?: string }[];
   moreProblems: number;
   /** Last probe durations, oldest first. */
   latency: number[];
@@ -87,7 +94,9 @@ export const LISTED_REPORTS = 20;
 export interface ItView {
   now: number;
   agents?: ItAgents;
+  /** Enabled checks by state; a check confirming a failure is counted as such, not as its `unknown` or `ok`. */
   counts: Record<CheckStatus, number>;
+  confirming: number;
   headline: Headline;
   checks: ItCheckRow[];
   incidents: ItIncidentRow[] | { unavailable: string };
@@ -101,14 +110,19 @@ const zeroCounts = (): Record<CheckStatus, number> => ({ critical: 0, warning: 0
 function checkRow(c: CheckNow, latency: number[]): ItCheckRow {
   const counts = zeroCounts();
   for (const t of c.targets) counts[t.status]++;
-  const problems = c.targets.filter((t) => t.status === 'critical' || t.status === 'warning').sort((a, b) => statusRank(a.status) - statusRank(b.status));
-  const starts = (problems.length ? problems : c.targets).map((t) => t.firstFailureAt ?? t.since).filter((v): v is number => v !== undefined);
+  const problems = c.targets.filter((t) => isProblem(t.status) || t.pending)
+    .sort((a, b) => Number(isProblem(b.status)) - Number(isProblem(a.status)) || statusRank(a.status) - statusRank(b.status));
+  const confirmed = problems.filter((t) => isProblem(t.status));
+  const starts = (confirmed.length ? confirmed : c.targets).map((t) => t.firstFailureAt ?? t.since).filter((v): v is number => v !== undefined);
   return {
     id: c.check.id, name: c.name, type: c.check.type, enabled: c.check.enabled, status: c.check.enabled ? c.worst : 'unknown',
+    confirming: c.check.enabled && !isProblem(c.worst) && problems.some((t) => t.pending?.toward === 'failing'),
+    ...(c.maintenance ? { maintenance: { until: c.maintenance.until, reason: redactSecrets(c.maintenance.reason) } } : {}),
     ...(starts.length ? { since: Math.min(...starts) } : {}),
     counts, total: c.targets.length,
     problems: problems.slice(0, LISTED_PROBLEMS).map((t) => ({
       target: redactSecrets(t.target), status: t.status,
+      ...(t.pending ? { pending: t.pending.text } : {}),
       ...(t.lastResult?.error ? { message: redactSecrets(t.lastResult.error.message) } : {}),
       ...(t.heldBy ? { heldBy: [t.heldBy.checkId, ...t.heldBy.tickets.map((r) => redactSecrets(ticketLabel(r)))].join(' ') } : {}),
     })),
@@ -147,12 +161,13 @@ export function buildItView(config: ProdromeConfig, checks: readonly CheckNow[],
     .sort((a, b) => Number(b.enabled) - Number(a.enabled) || statusRank(a.status) - statusRank(b.status)
       || (b.counts.critical + b.counts.warning) - (a.counts.critical + a.counts.warning) || a.name.localeCompare(b.name));
   const counts = zeroCounts();
-  for (const r of rows) if (r.enabled) counts[r.status]++;
+  let confirming = 0;
+  for (const r of rows) if (r.enabled) r.confirming ? confirming++ : counts[r.status]++;
   // Open incidents come with the recent ones too: heals of an incident still open count as recent.
   const seen = new Set<string>();
   const all = 'unavailable' in incidents ? [] : [...incidents.open, ...incidents.recent].filter((i) => !seen.has(i.id) && seen.add(i.id));
   return {
-    now, counts, headline, checks: rows, ...(agents ? { agents } : {}),
+    now, counts, confirming, headline, checks: rows, ...(agents ? { agents } : {}),
     incidents: 'unavailable' in incidents ? incidents
       : incidents.open.map((i) => incidentRow(i, names)).sort((a, b) => a.priority.localeCompare(b.priority) || a.since - b.since),
     heals: 'unavailable' in incidents ? incidents : healRows(all, names),

@@ -1,6 +1,7 @@
 import type { CheckConfig, ProfileConfig } from '../config/types.js';
 import { redactSecrets } from '../core/secrets.js';
 import type { Incident } from '../messages/incident.js';
+import { isProblem } from '../messages/state-change.js';
 import { clockTime } from './clock.js';
 import { answeringIncident, healing, systemName, type CheckNow, type TargetNow } from './snapshot.js';
 
@@ -17,6 +18,8 @@ export interface ProfileLine {
   checkId: string;
   /** The open incident that answers for a failing system's problem, with its ticket and start. */
   known?: { incidentId: string; ticket?: string; since?: string };
+  /** A failure not confirmed yet: a doubt, not a known problem. */
+  doubt?: true;
 }
 
 export interface ProfileView {
@@ -78,14 +81,36 @@ function whoIsOnIt(problems: readonly TargetNow[], critical: boolean, checks: Re
   return "IT's monitoring has noticed it";
 }
 
+/** "planned maintenance until 02:00 (EHR weekly patching)", in the profile's time zone. */
+function maintenanceWords(c: CheckNow, now: number, timeZone: string): string | undefined {
+  return c.maintenance ? `planned maintenance until ${clockTime(c.maintenance.until, now, timeZone)} (${redactSecrets(c.maintenance.says)})` : undefined;
+}
+
+/** ", recovering (1 of 2)" when every problem target is passing again, ", 2 of them recovering" when some are. */
+function recoveringWords(problems: readonly TargetNow[]): string {
+  const recovering = problems.filter((t) => t.pending?.toward === 'recovering');
+  if (!recovering.length) return '';
+  if (problems.length === 1) return `, ${recovering[0]!.pending!.text}`;
+  return `, ${recovering.length === problems.length ? 'all' : recovering.length} of them recovering`;
+}
+
 function line(c: CheckNow, checks: ReadonlyMap<string, CheckConfig>, now: number, timeZone: string): ProfileLine {
   const total = c.targets.length;
   const critical = c.targets.filter((t) => t.status === 'critical');
   const warning = c.targets.filter((t) => t.status === 'warning');
-  const unknown = c.targets.filter((t) => t.status === 'unknown');
+  const unknown = c.targets.filter((t) => t.status === 'unknown' && !t.pending);
+  const confirming = c.targets.filter((t) => !isProblem(t.status) && t.pending?.toward === 'failing');
+  const maintenance = maintenanceWords(c, now, timeZone);
   if (!critical.length && !warning.length) {
-    if (unknown.length === total) return { name: c.name, tone: 'idle', says: 'not checked yet', checkId: c.check.id };
-    return { name: c.name, tone: 'ok', says: unknown.length ? `working (${unknown.length} of ${total} not checked yet)` : 'working', checkId: c.check.id };
+    if (confirming.length) {
+      // Not confirmed yet: said as a doubt, with the probe's count, never as an outage.
+      const what = total === 1 ? 'may not be working' : `${confirming.length} of ${total} may not be working`;
+      const count = confirming.length === 1 ? ` (${confirming[0]!.pending!.count} of ${confirming[0]!.pending!.of})` : '';
+      return { name: c.name, tone: 'warn', doubt: true, says: `${what} — ${maintenance ?? `IT's monitoring is checking again${count}`}`, checkId: c.check.id };
+    }
+    if (unknown.length === total) return { name: c.name, tone: 'idle', says: maintenance ? `not checked yet — ${maintenance}` : 'not checked yet', checkId: c.check.id };
+    const working = unknown.length ? `working (${unknown.length} of ${total} not checked yet)` : 'working';
+    return { name: c.name, tone: 'ok', says: maintenance ? `${working} — ${maintenance}` : working, checkId: c.check.id };
   }
   const problems = [...critical, ...warning];
   const what = total === 1
@@ -93,20 +118,24 @@ function line(c: CheckNow, checks: ReadonlyMap<string, CheckConfig>, now: number
     : [critical.length ? `${critical.length} of ${total} not working` : '', warning.length ? `${warning.length} of ${total} ${warningWord(warning)}` : ''].filter(Boolean).join(' and ');
   const starts = problems.map((t) => t.firstFailureAt ?? t.since).filter((v): v is number => v !== undefined);
   const since = starts.length ? ` since ${clockTime(Math.min(...starts), now, timeZone)}` : '';
+  // Inside a maintenance window there is no incident by design: the window is the explanation.
+  const who = maintenance ?? whoIsOnIt(problems, critical.length > 0, checks);
   const incident = answering(problems);
   const ticket = incident ? plainTicket(incident) : undefined;
   return {
-    name: c.name, tone: critical.length ? 'bad' : 'warn', says: `${what}${since} — ${whoIsOnIt(problems, critical.length > 0, checks)}`, checkId: c.check.id,
+    name: c.name, tone: critical.length ? 'bad' : 'warn', says: `${what}${since}${recoveringWords(problems)} — ${who}`, checkId: c.check.id,
     ...(incident ? { known: { incidentId: incident.id, ...(ticket ? { ticket } : {}), ...(starts.length ? { since: clockTime(Math.min(...starts), now, timeZone) } : {}) } } : {}),
   };
 }
 
 function banner(lines: readonly ProfileLine[]): ProfileView['banner'] {
-  const problems = lines.filter((l) => l.tone === 'bad' || l.tone === 'warn').length;
+  const problems = lines.filter((l) => (l.tone === 'bad' || l.tone === 'warn') && !l.doubt).length;
+  const doubts = lines.filter((l) => l.doubt).length;
   if (!lines.length) return { tone: 'idle', text: 'No systems are listed for this page' };
   if (problems) {
     return { tone: lines.some((l) => l.tone === 'bad') ? 'bad' : 'warn', text: problems === 1 ? '1 system you use has a problem' : `${problems} systems you use have problems` };
   }
+  if (doubts) return { tone: 'warn', text: doubts === 1 ? '1 system you use may have a problem: IT is checking' : `${doubts} systems you use may have problems: IT is checking` };
   if (lines.every((l) => l.tone === 'ok')) return { tone: 'ok', text: 'All systems you use are working' };
   return { tone: 'idle', text: 'Some systems you use have not been checked yet' };
 }

@@ -73,15 +73,26 @@ function targetsText(c: ItCheckRow): string {
 
 function problemsList(c: ItCheckRow): string {
   if (!c.problems.length) return '';
-  const items = c.problems.map((p) => `<li><span class="target">${e(p.target)}</span>${p.message ? `: ${e(p.message)}` : ''}${p.heldBy ? ` <span class="muted">(held by ${e(p.heldBy)})</span>` : ''}</li>`);
+  const items = c.problems.map((p) => `<li><span class="target">${e(p.target)}</span>${p.pending ? ` <strong>${e(p.pending)}</strong>` : ''}${p.message ? `: ${e(p.message)}` : ''}${p.heldBy ? ` <span class="muted">(held by ${e(p.heldBy)})</span>` : ''}</li>`);
   if (c.moreProblems) items.push(`<li class="muted">and ${c.moreProblems} more</li>`);
   return `<ul class="problems">${items.join('')}</ul>`;
 }
 
+/** "planned maintenance until 02:00 (maintenance window ehr-patching: EHR weekly patching)". */
+function maintenanceNote(c: ItCheckRow, now: number): string {
+  if (!c.maintenance) return '';
+  return `<p class="note">planned maintenance until ${when(c.maintenance.until, now)} (${e(c.maintenance.reason)})</p>`;
+}
+
+function stateBadge(c: ItCheckRow): string {
+  if (!c.enabled) return badge('idle', 'off');
+  return c.confirming ? badge('warn', 'confirming') : badge(TONE[c.status], c.status);
+}
+
 function checksSection(checks: ItCheckRow[], now: number): string {
   const row = (c: ItCheckRow) => `<tr>${[
-    cell('State', c.enabled ? badge(TONE[c.status], c.status) : badge('idle', 'off')),
-    cell('System', `${e(c.name)} <span class="muted nowrap">${e(c.id)} · ${e(c.type)}</span>${problemsList(c)}`),
+    cell('State', stateBadge(c)),
+    cell('System', `${e(c.name)} <span class="muted nowrap">${e(c.id)} · ${e(c.type)}</span>${maintenanceNote(c, now)}${problemsList(c)}`),
     cell('Targets', e(targetsText(c))),
     cell('Since', when(c.since, now), 'nowrap'),
     cell('Latency', sparkline(c.latency)),
@@ -150,7 +161,11 @@ function profilesSection(profiles: ItView['profiles']): string {
 /** The IT page: a whole HTML document. */
 export function renderItPage(view: ItView): string {
   const { counts, now } = view;
-  const summary = (['critical', 'warning', 'unknown', 'ok'] as const).map((s) => badge(TONE[s], `${counts[s]} ${s}`)).join(' ');
+  const summary = [
+    ...(['critical', 'warning'] as const).map((s) => badge(TONE[s], `${counts[s]} ${s}`)),
+    ...(view.confirming ? [badge('warn', `${view.confirming} confirming`)] : []),
+    ...(['unknown', 'ok'] as const).map((s) => badge(TONE[s], `${counts[s]} ${s}`)),
+  ].join(' ');
   const body = `<header>
 <h1>Prodrome — IT status</h1>
 <p class="muted">Updated ${when(now, now)} (${e(localTimeZone())}) · refreshes every ${REFRESH_SECONDS} s</p>

@@ -1,5 +1,5 @@
 import type { CheckConfig, ProdromeConfig } from '../config/types.js';
-import type { TargetState } from '../evaluator/evaluator.js';
+import { pendingOf, type Pending, type TargetState } from '../evaluator/evaluator.js';
 import type { Incident } from '../messages/incident.js';
 import { incidentKey } from '../messages/keys.js';
 import { isProblem, type CheckStatus } from '../messages/state-change.js';
@@ -34,6 +34,8 @@ export interface TargetNow {
   /** First failed probe of the problem going on now. */
   firstFailureAt?: number;
   lastResult?: TargetState['lastResult'];
+  /** A failure being confirmed, or a recovery. */
+  pending?: Pending;
   /** Its own open incident. */
   incident?: Incident;
   /** Another check's open incident that explains this target's failure (a failing parent). */
@@ -48,7 +50,21 @@ export interface CheckNow {
   name: string;
   targets: TargetNow[];
   worst: CheckStatus;
+  /** The maintenance window or silence the check is in now. */
+  maintenance?: MaintenanceNow;
 }
+
+/** A maintenance window or silence holding a check now: until when, and why in the words it was given. */
+export interface MaintenanceNow {
+  until: number;
+  /** As people wrote it: the window's or silence's reason, the change number. */
+  says: string;
+  /** With where it comes from ("silence sil-1a2b3c4d by alice: …"), for IT. */
+  reason: string;
+}
+
+/** Whether a check is in maintenance at `now` (the daemon's Maintenance answers it). */
+export type MaintenanceSource = (checkId: string, now: number) => MaintenanceNow | undefined;
 
 /** Worst first: the order the pages list states in. */
 export const STATUS_ORDER: readonly CheckStatus[] = ['critical', 'warning', 'unknown', 'ok'];
@@ -78,7 +94,7 @@ export async function readIncidents(source: IncidentSource, recentLimit: number)
  * target: its own, its group's, or a failing parent's (listed in that incident's `affected`, or a
  * parent named in the check's `parents` whose incident has not listed its children yet).
  */
-export function checksNow(config: ProdromeConfig, states: StateSource, open: readonly Incident[]): CheckNow[] {
+export function checksNow(config: ProdromeConfig, states: StateSource, open: readonly Incident[], maintenance?: MaintenanceSource, now = Date.now()): CheckNow[] {
   const stateByKey = new Map<string, TargetState>();
   for (const s of states.all()) if (!s.aspect) stateByKey.set(s.key, s);
 
@@ -98,20 +114,30 @@ export function checksNow(config: ProdromeConfig, states: StateSource, open: rea
       const key = incidentKey(check.id, target);
       const s = stateByKey.get(key);
       const status = s?.status ?? 'unknown';
+      // Passing again while its incident stays open: a flapping target's recovery is held until it settles.
+      const pending = s ? (pendingOf(s, check) ?? (s.status === 'ok' && own.has(key) ? settling(own.get(key)!, s.consecutivePasses) : undefined)) : undefined;
       const listed = listedBy.get(key);
       const heldBy = listed && listed.checkId !== check.id ? listed : isProblem(status) ? failingParent : undefined;
       return {
         target, status,
         ...(s ? { since: s.since, lastResult: s.lastResult } : {}),
         ...(s?.firstFailureAt !== undefined ? { firstFailureAt: s.firstFailureAt } : {}),
+        ...(pending ? { pending } : {}),
         ...(own.get(key) ? { incident: own.get(key) } : {}),
         ...(heldBy ? { heldBy } : {}),
         ...(listed && listed.checkId === check.id ? { group: listed } : {}),
       };
     });
     const worst = targets.reduce<CheckStatus>((w, t) => (statusRank(t.status) < statusRank(w) ? t.status : w), 'ok');
-    return { check, name: systemName(check), targets, worst: targets.length ? worst : 'unknown' };
+    const held = maintenance?.(check.id, now);
+    return { check, name: systemName(check), targets, worst: targets.length ? worst : 'unknown', ...(held ? { maintenance: held } : {}) };
   });
+}
+
+/** Passing while its incident is open: a flapping target's recovery held until it settles, or one on its way. */
+function settling(incident: Incident, passes: number): Pending {
+  const text = incident.flapping ? 'recovering, the incident stays open until it stops flapping' : 'recovering, its incident is being closed';
+  return { toward: 'recovering', count: passes, of: passes, text };
 }
 
 /** The incident that answers for a target's problem: a parent's first, then its group's, then its own. */

@@ -3,7 +3,7 @@ import type { Report } from '../report/report-types.js';
 import { HeadlineCache } from './headline-cache.js';
 import { buildItView, type ItAgents, type ItView } from './it-view.js';
 import { buildProfileView, type ProfileView } from './profile-view.js';
-import { checksNow, readIncidents, type CheckNow, type IncidentSource, type StateSource } from './snapshot.js';
+import { checksNow, readIncidents, type CheckNow, type IncidentSource, type MaintenanceSource, type StateSource } from './snapshot.js';
 
 export type { ItView } from './it-view.js';
 export type { ProfileView } from './profile-view.js';
@@ -19,6 +19,8 @@ export interface StatusSources {
   latency: { samples(checkId: string): number[] };
   /** The help-desk report for the headline figures; undefined while there is none. */
   headline: () => Promise<Report | undefined>;
+  /** Maintenance windows and silences in force (src/noise); absent: none. */
+  maintenance?: MaintenanceSource;
   /** The live agents sharing this Redis (several agents); absent for a test's single view. */
   agents?: () => ItAgents;
 }
@@ -38,7 +40,7 @@ export class StatusViews {
   async it(now = Date.now()): Promise<ItView> {
     const { config, states, incidents, latency } = this.sources;
     const [read, headline] = await Promise.all([readIncidents(incidents, RECENT_INCIDENTS), this.headline.get(now), states.refresh?.()]);
-    const checks = checksNow(config, states, 'unavailable' in read ? [] : read.open);
+    const checks = checksNow(config, states, 'unavailable' in read ? [] : read.open, this.sources.maintenance, now);
     return buildItView(config, checks, read, headline, (id) => latency.samples(id), now, this.sources.agents?.());
   }
 
@@ -55,6 +57,6 @@ export class StatusViews {
     const profile = config.profiles.get(name);
     if (!profile) return undefined;
     const [read] = await Promise.all([readIncidents(incidents, 0), states.refresh?.()]);
-    return buildProfileView(profile, checksNow(config, states, 'unavailable' in read ? [] : read.open), now);
+    return buildProfileView(profile, checksNow(config, states, 'unavailable' in read ? [] : read.open, this.sources.maintenance, now), now);
   }
 }

@@ -51,7 +51,7 @@ if status == 'resolved' then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1`;
 
-/** KEYS: hash, notes, index. ARGV: now, note, ttl s, index cutoff. Returns -1 (no ticket), 0 (already resolved), 1. */
+/** KEYS: hash, notes, index. ARGV: resolved at, note, ttl s, index cutoff. Returns -1 (no ticket), 0 (already resolved), 1. */
 const RESOLVE = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
@@ -118,9 +118,10 @@ export default defineTicketProvider({
       },
       async resolve(ref, incident) {
         const now = Date.now();
+        // The incident's resolve time, not this delivery's: the report, the pages and the ticket say one time.
         const done = (await redis.eval(
           RESOLVE, 3, hashKey(prefix, ref.id), notesKey(prefix, ref.id), indexKey(prefix),
-          now, noteJson(now, incidentSummary(incident)), RETENTION_S, now - LOCAL_TICKET_RETENTION_MS,
+          incident.resolvedAt ?? now, noteJson(now, incidentSummary(incident)), RETENTION_S, now - LOCAL_TICKET_RETENTION_MS,
         )) as number;
         if (done === -1) throw missing(ref.id);
       },

@@ -147,3 +147,55 @@ checks:
     });
   }
 });
+
+describe('config loading: every problem of a file in one run', () => {
+  it('reports schema problems, references and target forms together, in one pass', () => {
+    expect(problemsOf(`
+profiles:
+  ed: { description: ED, display: Emergency }
+checks:
+  - { id: ehr-cert, type: tls, target: "ehr.example.org:443", warnDays: 30, profiles: [ed] }
+  - { id: lab, type: tcp, target: "lab-no-port", profiles: [nowhere], foo: 1 }
+  - { id: ward, type: icmp, targets: ["127.66.0.1-20"], timeout: 2s }
+`)).to.deep.equal([
+      'profiles.ed.display: unknown key (allowed here: description, hours, timezone, urgency, closed, notify, quietHours)',
+      'checks[0].warnDays: unknown key; did you mean "warningDays"?',
+      'checks[1].foo: unknown key (allowed here: id, type, description, display, userImpact, runbook, target, targets, interval, schedule, timeout, confirm, recover, impact, profiles, heal, agent, site, quorum, ticket, enabled, parents, group, cmdbCi, predict, expectBanner)',
+      'checks[1].profiles[0]: no profile "nowhere" under profiles',
+      'checks[1].target: "lab-no-port" is not host:port (e.g. ehr-gateway.example.org:443)',
+      'checks[2].targets: "127.66.0.1-20" is not an IP address: for a range, give a CIDR range (e.g. 10.20.5.0/27) or list each address',
+    ]);
+  });
+
+  it('still checks the references of a check whose type is unknown', () => {
+    expect(problemsOf('checks:\n  - { id: a, type: pingg, target: x, profiles: [nope] }\n')).to.deep.equal([
+      'checks[0].type: unknown probe type "pingg"; known: http, tcp, fhir, hl7-mllp, icmp, host, tls, dns, dicom-echo, heartbeat',
+      'checks[0].profiles[0]: no profile "nope" under profiles',
+    ]);
+  });
+
+  it('does not call a check missing when a child names it and it has a problem of its own', () => {
+    expect(problemsOf('checks:\n  - { id: sw, type: tcp, target: "10.0.0.1:22", intervall: 5s }\n  - { id: pc, type: tcp, target: "10.0.0.2:22", parents: [sw] }\n'))
+      .to.deep.equal(['checks[0].intervall: unknown key; did you mean "interval"?']);
+  });
+
+  it('suggests the nearest key at every level: top, section, plugin entry', () => {
+    expect(problemsOf('chekcs: []\nheal: { dryrun: true }\nhealers:\n  r: { type: command, argv: [x], timout: 5s }\n')).to.deep.equal([
+      'chekcs: unknown key; did you mean "checks"?',
+      'heal.dryrun: unknown key; did you mean "dryRun"?',
+      'healers.r.timout: unknown key; did you mean "timeout"?',
+    ]);
+  });
+
+  for (const [type, target] of [['icmp', '127.66.0.1-20'], ['icmp', '10.0.0.300'], ['tcp', '127.66.0.1-20:22'], ['http', 'http://127.66.0.1-20/health'], ['tcp', 'ehr.123:443']]) {
+    it(`refuses ${type} target "${target}", which start would only fail at run time as dns`, () => {
+      const [problem] = problemsOf(`checks:\n  - { id: a, type: ${type}, target: "${target}" }\n`);
+      expect(problem).to.match(/^checks\[0\]\.target: ".*" is not an IP address/);
+    });
+  }
+
+  it('still takes addresses, names and IPv6 as targets', () => {
+    expect(problemsOf('checks:\n  - { id: a, type: icmp, targets: [127.0.0.1, "::1", "fe80::1%eth0", ward5-pc01, pacs.hospital.org, WS_3B_07] }\n')).to.deep.equal([]);
+    expect(problemsOf('checks:\n  - { id: a, type: tcp, targets: ["[::1]:22", "lab-01.hospital.org:2575"] }\n')).to.deep.equal([]);
+  });
+});

@@ -25,6 +25,7 @@ const ROOT = repoRoot();
 const RULES = join(ROOT, 'deploy/prometheus/prodrome-rules.yml');
 const RULES_TEST = join(ROOT, 'deploy/prometheus/prodrome-rules.test.yml');
 const DASHBOARD = join(ROOT, 'deploy/grafana/prodrome-dashboard.json');
+const alertsDoc = readFileSync(join(ROOT, 'docs/ALERTS.md'), 'utf8');
 const NO_PROMTOOL = 'promtool is not on PATH; .ci/run installs it (Debian package prometheus)';
 
 interface Rule {
@@ -222,6 +223,8 @@ describe('deploy/: Prometheus rules and Grafana dashboard', function () {
       const { code, output } = await promtool.call(this, ['check', 'rules', RULES]);
       expect(code, output).to.equal(0);
       expect(output).to.contain(`SUCCESS: ${count} rules found`);
+      // What deploy/README.md tells an operator to expect is what promtool finds.
+      expect(readFileSync(join(ROOT, 'deploy/README.md'), 'utf8')).to.contain(`# SUCCESS: ${count} rules found`);
     });
 
     it('passes its unit tests (promtool test rules)', async function () {
@@ -258,7 +261,11 @@ describe('deploy/: Prometheus rules and Grafana dashboard', function () {
       for (const a of alerts) {
         expect(a.for, `${a.alert}: for`).to.match(/^\d+[smh]$/);
         expect(['critical', 'warning', 'info'], `${a.alert}: severity`).to.include(a.labels?.severity);
-        expect(a.annotations, `${a.alert}: annotations`).to.include.keys('summary', 'description', 'runbook');
+        expect(a.annotations, `${a.alert}: annotations`).to.include.keys('summary', 'description', 'runbook_url');
+        expect(a.annotations, `${a.alert}: annotations`).to.not.have.property('runbook');
+        // The convention's link, to a section that exists.
+        expect(a.annotations!.runbook_url, `${a.alert}: runbook_url`).to.equal(`https://prodrome.example.org/docs/ALERTS.md#${a.alert!.toLowerCase()}`);
+        expect(alertsDoc, `docs/ALERTS.md: ${a.alert}`).to.match(new RegExp(`^## ${a.alert}$`, 'm'));
       }
       expect([...recorded]).to.include.members(['check:prodrome_probe_failure:ratio_avg5m', 'queue:prodrome_queue_jobs:backlog']);
       for (const name of recorded) expect(name, 'level:metric:operations').to.match(/^[a-z_]+:prodrome_[a-z_]+:[a-z0-9_]+$/);

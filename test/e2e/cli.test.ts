@@ -55,6 +55,28 @@ describe('command line', function () {
     expect(r.stderr).to.include('checks[1].type: unknown probe type "gopher"');
   });
 
+  it('validate reports every problem of a file in one run, and start refuses the same file', async () => {
+    const file = writeConfig(`profiles:
+  ed: { description: ED, display: Emergency }
+checks:
+  - { id: ehr-cert, type: tls, target: "ehr.example.org:443", warnDays: 30, profiles: [nowhere] }
+  - { id: ward, type: icmp, targets: ["127.66.0.1-20"] }
+`);
+    const r = await cli(['validate', '-c', file]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr.trim().split('\n').slice(1)).to.deep.equal([
+      'profiles.ed.display: unknown key (allowed here: description, hours, timezone, urgency, closed)',
+      'checks[0].warnDays: unknown key; did you mean "warningDays"?',
+      'checks[0].profiles[0]: no profile "nowhere" under profiles',
+      'checks[1].targets: "127.66.0.1-20" is not an IP address: for a range, give a CIDR range (e.g. 10.20.5.0/27) or list each address',
+    ]);
+    const dataDir = mkdtempSync(join(tmpdir(), 'prodrome-nostart-'));
+    const started = await cli(['start', '-c', writeConfig(`redis: { dataDir: ${dataDir} }\ncheck: []\nchecks:\n  - { id: ward, type: icmp, targets: ["127.66.0.1-20"] }\n`)]);
+    expect(started.code).to.equal(2);
+    expect(started.stderr).to.include('checks[0].targets: "127.66.0.1-20" is not an IP address');
+    expect(started.stderr).to.include('check: unknown key; did you mean "checks"?');
+  });
+
   it('start refuses a bad config with exit 2 before starting anything', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'prodrome-nostart-'));
     const r = await cli(['start', '-c', writeConfig(`redis: { dataDir: ${dataDir} }\n${BAD}`)]);

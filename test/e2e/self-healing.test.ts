@@ -4,9 +4,13 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
-import { DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CLI, DaemonProcess, startDaemonWith, getJson, waitUntil } from '../helpers/daemon.js';
 import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
+
+const run = promisify(execFile);
 
 interface IncidentView {
   status: string;
@@ -82,7 +86,10 @@ ticketing:
   const delivered = (action: string) => receiver.received.slice(seenBefore).filter((r) => r.action === action);
 
   it('restarts a broken service with a command healer, verifies it, and resolves the incident as healed with no ticket', async () => {
-    const { api } = await start(`{ type: command, argv: [${node}, ${JSON.stringify(join(dir, 'restart.mjs'))}, fix], timeout: 5s, verify: 5s }`);
+    const { api, configPath, env } = await start(`{ type: command, argv: [${node}, ${JSON.stringify(join(dir, 'restart.mjs'))}, fix], timeout: 5s, verify: 5s }`);
+    // A real heal is logged as what it does, not as a dry run's "would run …".
+    const running = await daemon!.waitForMessage('Healer running');
+    expect(String(running.action)).to.match(/^run .*restart\.mjs fix$/);
     const healed = await daemon!.waitForMessage('Incident healed');
     console.log(`      confirmed → verified heal in ${Number(healed.secondsSinceConfirmed).toFixed(2)} s`);
     // The check's own probes may see the recovery first; the resolution still says who fixed it.
@@ -93,6 +100,10 @@ ticketing:
     expect(incident).to.include({ status: 'resolved', resolution: 'healed' });
     expect(incident!.heals.map((h) => h.result)).to.deep.equal(['healed']);
     expect(delivered('open')).to.deep.equal([]);
+    // `prodrome incidents` says what failed and who fixed it, never "unknown: healed by …".
+    const { stdout } = await run(process.execPath, [CLI, 'incidents', '--all', '-c', configPath], { env });
+    expect(stdout).to.match(/resolved .* lab-lis .* http_status: HTTP 503.*\(healed by restart-service after /);
+    expect(stdout).to.not.include('unknown');
   });
 
   it('opens exactly one ticket, carrying the attempts, when the service stays broken', async () => {

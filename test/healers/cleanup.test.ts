@@ -138,6 +138,6 @@ describe('cleanup healer', () => {
 
   it('describes what it would delete', () => {
     expect(makeHealer('cleanup', { root: '/var/spool/pacs', olderThan: '7d', pattern: '*.tmp' }).describe({ checkId: 'c', target: 't', host: 't', incidentId: 'i', incidentKey: 'k' }))
-      .to.equal('would delete regular files older than 7d under /var/spool/pacs matching *.tmp, at most 10000 files');
+      .to.equal('delete regular files older than 7d under /var/spool/pacs matching *.tmp, at most 10000 files');
   });
 });

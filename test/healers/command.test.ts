@@ -171,6 +171,6 @@ setInterval(() => {}, 60000);`);
 
   it('describes the argv it would run, placeholders filled', () => {
     const healer = makeHealer('command', { argv: ['/opt/restart-engine', '--host', '{host}', '{check}'] });
-    expect(healer.describe(healRequest({ host: 'engine 2' }))).to.equal('would run /opt/restart-engine --host "engine 2" hl7-engine');
+    expect(healer.describe(healRequest({ host: 'engine 2' }))).to.equal('run /opt/restart-engine --host "engine 2" hl7-engine');
   });
 });

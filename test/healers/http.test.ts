@@ -151,6 +151,6 @@ describe('http healer', () => {
 
   it('describes the request it would make', () => {
     expect(makeHealer('http', { url: 'https://engine.example.org/admin/{check}/restart', method: 'PUT' }).describe(healRequest()))
-      .to.equal('would PUT https://engine.example.org/admin/hl7-engine/restart');
+      .to.equal('PUT https://engine.example.org/admin/hl7-engine/restart');
   });
 });

@@ -79,6 +79,6 @@ process.exit(5);`);
 
   it('describes the systemctl call it would make', () => {
     expect(makeHealer('systemd', { unit: 'hl7.service', user: true }).describe({ checkId: 'c', target: 't', host: 't', incidentId: 'i', incidentKey: 'k' }))
-      .to.equal('would run systemctl --user restart -- hl7.service');
+      .to.equal('run systemctl --user restart -- hl7.service');
   });
 });

@@ -56,6 +56,16 @@ describe('incident store', () => {
     expect(await store.openCount()).to.equal(0);
   });
 
+  it('keeps the failure\'s evidence on a resolved incident and puts the recovery\'s beside it', async () => {
+    const { id } = (await store.applyProblem(core(), 'critical', evidence, 200)) as { id: string };
+    const pass: Evidence = { kind: 'unknown', message: 'passed', durationMs: 2, values: {}, at: 300 };
+    await store.applyRecovery('ehr|t', pass, 300);
+    const resolved = (await store.get(id))!;
+    expect(resolved).to.include({ status: 'resolved', resolvedAt: 300 });
+    expect(resolved.evidence).to.deep.equal(evidence);
+    expect(resolved.recovery).to.deep.equal(pass);
+  });
+
   it('does nothing for a recovery with no open incident', async () => {
     expect(await store.applyRecovery('ehr|none', evidence, 100)).to.deep.equal({ outcome: 'none' });
   });

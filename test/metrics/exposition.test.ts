@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import client from 'prom-client';
 import type { CheckConfig } from '../../src/config/types.js';
 import type { ProbeResult } from '../../src/messages/probe-result.js';
-import { Metrics } from '../../src/metrics/metrics.js';
+import { Metrics, PROBE_DURATION_BUCKETS } from '../../src/metrics/metrics.js';
 
 const check = (id: string, type: string, targets: string[]): CheckConfig => ({
   id, type, targets, intervalMs: 1000, timeoutMs: 500, confirm: 1, recover: 1,
@@ -32,7 +32,7 @@ describe('metrics: the per-target families write their own text', () => {
     const success = new client.Gauge({ name: 'prodrome_probe_success', help: 'x', labelNames: ['check', 'type', 'target'], registers: [registry] });
     const phase = new client.Gauge({ name: 'prodrome_probe_phase_seconds', help: 'x', labelNames: ['check', 'type', 'target', 'phase'], registers: [registry] });
     const value = new client.Gauge({ name: 'prodrome_probe_value', help: 'x', labelNames: ['check', 'target', 'name'], registers: [registry] });
-    const duration = new client.Histogram({ name: 'prodrome_probe_duration_seconds', help: 'x', labelNames: ['check', 'type'], buckets: [0.025, 0.1, 0.25, 1, 2.5, 5, 10], registers: [registry] });
+    const duration = new client.Histogram({ name: 'prodrome_probe_duration_seconds', help: 'x', labelNames: ['check', 'type'], buckets: [...PROBE_DURATION_BUCKETS], registers: [registry] });
     const last = new Map<string, [CheckConfig, string, ProbeResult]>();
     for (const [c, t, r] of results) {
       last.set(`${c.id}|${t}`, [c, t, r]);
@@ -96,5 +96,95 @@ describe('metrics: the per-target families write their own text', () => {
     expect(samples(await metrics.registry.metrics(), 'prodrome_')).to.include.members(['prodrome_agents_live 3', 'prodrome_checks_assigned 7', 'prodrome_checks_unassigned 0']);
     figures = { live: 2, assigned: 10, unassigned: 4 };
     expect(samples(await metrics.registry.metrics(), 'prodrome_')).to.include.members(['prodrome_agents_live 2', 'prodrome_checks_assigned 10', 'prodrome_checks_unassigned 4']);
+  });
+});
+
+/** histogram_quantile as Prometheus computes it from cumulative buckets: linear within the bucket. */
+function histogramQuantile(q: number, text: string, check: string): number {
+  const buckets = samples(text, 'prodrome_probe_duration_seconds_bucket')
+    .filter((l) => l.includes(`check="${check}"`))
+    .map((l) => ({ le: Number(/le="([^"]+)"/.exec(l)![1]!.replace('+Inf', 'Infinity')), count: Number(l.split(' ').at(-1)) }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)!.count;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const b of buckets) {
+    if (b.count >= rank) return b.le === Infinity ? lower : lower + ((b.le - lower) * (rank - below)) / (b.count - below);
+    lower = b.le;
+    below = b.count;
+  }
+  return NaN;
+}
+
+describe('metrics: probe durations', () => {
+  const probed = (id: string, type: string) => check(id, type, ['t']);
+  const feed = (metrics: Metrics, c: CheckConfig, ms: (i: number) => number, extra: Partial<ProbeResult> = {}) => {
+    for (let i = 0; i < 20; i++) metrics.recordProbe(c, 't', { ok: true, durationMs: ms(i), values: {}, ...extra });
+  };
+
+  it('tells a 1.4 ms loopback probe from a 3 ms one, and places a WAN second', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    feed(metrics, probed('pacs-echo', 'dicom-echo'), (i) => 1.3 + i * 0.01);
+    feed(metrics, probed('ehr-fhir', 'fhir'), (i) => 2.8 + i * 0.02);
+    feed(metrics, probed('remote-lab', 'http'), (i) => 1_100 + i * 10);
+    const text = await metrics.registry.metrics();
+    const pacs = histogramQuantile(0.5, text, 'pacs-echo');
+    const ehr = histogramQuantile(0.5, text, 'ehr-fhir');
+    expect(pacs, 'pacs p50').to.be.within(0.001, 0.0025);
+    expect(ehr, 'ehr p50').to.be.within(0.0025, 0.005);
+    expect(histogramQuantile(0.5, text, 'remote-lab'), 'WAN p50').to.be.within(1, 2.5);
+    expect(PROBE_DURATION_BUCKETS[0]).to.equal(0.0005);
+    expect(PROBE_DURATION_BUCKETS.at(-1)).to.equal(10);
+  });
+
+  it('leaves push checks out: a heartbeat probes nothing, so it has no duration', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    feed(metrics, probed('ward-3b', 'heartbeat'), () => 0, { pushed: true });
+    feed(metrics, probed('ehr-fhir', 'fhir'), () => 3);
+    const text = await metrics.registry.metrics();
+    expect(samples(text, 'prodrome_probe_duration_seconds_count')).to.deep.equal(['prodrome_probe_duration_seconds_count{check="ehr-fhir",type="fhir"} 20']);
+    // Its last result is still exported (success, values): only the latency is not.
+    expect(samples(text, 'prodrome_probe_success')).to.include('prodrome_probe_success{check="ward-3b",type="heartbeat",target="t"} 1');
+  });
+});
+
+describe('metrics: counters start at 0', () => {
+  it('writes the labelled counters as prom-client would', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const registry = new client.Registry();
+    const theirs = new client.Counter({ name: 'prodrome_suppressed_total', help: 'x', labelNames: ['check', 'reason'], registers: [registry] });
+    for (const c of [metrics.suppressed, theirs]) {
+      c.inc({ check: 'odd "quoted" \\ check', reason: 'maintenance' }, 0);
+      c.inc({ check: 'ehr', reason: 'flapping' });
+      c.inc({ check: 'ehr', reason: 'flapping' }, 2);
+    }
+    const family = 'prodrome_suppressed_total';
+    expect(samples(await metrics.registry.metrics(), family)).to.deep.equal(samples(await registry.metrics(), family));
+    expect(samples(await metrics.registry.metrics(), family)).to.include('prodrome_suppressed_total{check="ehr",reason="flapping"} 3');
+    expect(() => metrics.suppressed.inc({ check: 'ehr', reason: 'flapping' }, -1)).to.throw('only goes up');
+    // An increment after a scrape shows in the next one (the text kept between them is dropped).
+    metrics.suppressed.inc({ check: 'ehr', reason: 'flapping' });
+    expect(samples(await metrics.registry.metrics(), family)).to.include('prodrome_suppressed_total{check="ehr",reason="flapping"} 4');
+  });
+
+  it('adds the series a grown config introduces at 0 and keeps the counts of those that exist', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    metrics.startAtZero({ checks: [{ id: 'ehr', scheduled: true, reasons: ['maintenance'] }], healers: ['restart'], providers: ['local'] });
+    metrics.anomalies.inc({ check: 'ehr', severity: 'critical' });
+    metrics.healAttempts.inc({ healer: 'restart', result: 'failed' });
+    metrics.timeToTicket.observe({ provider: 'local' }, 12);
+    metrics.startAtZero({ checks: [{ id: 'ehr', scheduled: true, reasons: ['maintenance'] }, { id: 'lab', scheduled: false, reasons: ['flapping'] }], healers: ['restart'], providers: ['local', 'jira'] });
+    const text = await metrics.registry.metrics();
+    expect(samples(text, 'prodrome_anomalies_total')).to.deep.equal([
+      'prodrome_anomalies_total{check="ehr",severity="critical"} 1', 'prodrome_anomalies_total{check="ehr",severity="warning"} 0',
+      'prodrome_anomalies_total{check="lab",severity="critical"} 0', 'prodrome_anomalies_total{check="lab",severity="warning"} 0',
+    ]);
+    expect(samples(text, 'prodrome_heal_attempts_total{healer="restart",result="failed"}')).to.deep.equal(['prodrome_heal_attempts_total{healer="restart",result="failed"} 1']);
+    expect(samples(text, 'prodrome_time_to_ticket_seconds_count')).to.deep.equal(['prodrome_time_to_ticket_seconds_count{provider="jira"} 0', 'prodrome_time_to_ticket_seconds_count{provider="local"} 1']);
+    expect(samples(text, 'prodrome_tickets_total{provider="jira"')).to.have.length(6);
+    expect(samples(text, 'prodrome_suppressed_total')).to.deep.equal(['prodrome_suppressed_total{check="ehr",reason="maintenance"} 0', 'prodrome_suppressed_total{check="lab",reason="flapping"} 0']);
+    // Only a scheduled check can skip a run.
+    expect(samples(text, 'prodrome_scheduler_skipped_runs_total')).to.deep.equal(['prodrome_scheduler_skipped_runs_total{check="ehr"} 0']);
   });
 });

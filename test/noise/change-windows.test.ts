@@ -190,7 +190,7 @@ checks:
     const maintenance = buildMaintenance(config, redis, silentLogger());
     expect(maintenance.suppression('ehr-fhir', NOW)).to.equal(undefined);
     await maintenance.syncChanges(NOW);
-    expect(maintenance.suppression('ehr-fhir', NOW)).to.deep.equal({ kind: 'change', until: NOW + H, reason: `change ${chg.number} (ServiceNow)` });
+    expect(maintenance.suppression('ehr-fhir', NOW)).to.deep.equal({ kind: 'change', until: NOW + H, reason: `change ${chg.number} (ServiceNow)`, says: chg.number });
     expect(maintenance.suppression('pacs-echo', NOW)).to.equal(undefined);
   });
 

@@ -182,6 +182,8 @@ describe('Maintenance (windows and silences, answered from memory)', function ()
     const s = make([always, never]).suppression('ehr-fhir', now);
     expect(s).to.include({ kind: 'window' });
     expect(s!.reason).to.equal('maintenance window ehr-patching: EHR patching');
+    // The words alone, as written, for the clinicians' page.
+    expect(s!.says).to.equal('EHR patching');
     expect(s!.until).to.be.greaterThan(now);
   });
 
@@ -193,7 +195,7 @@ describe('Maintenance (windows and silences, answered from memory)', function ()
     const m = make();
     const now = Date.now();
     const silence = await m.addSilence({ checks: ['pacs-*'], endsAt: now + H, reason: 'PACS upgrade CHG-7', createdBy: 'jdoe' }, now);
-    expect(m.suppression('pacs-echo', now)).to.deep.equal({ kind: 'silence', until: now + H, reason: `silence ${silence.id} by jdoe: PACS upgrade CHG-7` });
+    expect(m.suppression('pacs-echo', now)).to.deep.equal({ kind: 'silence', until: now + H, reason: `silence ${silence.id} by jdoe: PACS upgrade CHG-7`, says: 'PACS upgrade CHG-7' });
     expect(m.suppression('ehr-fhir', now)).to.equal(undefined);
     expect(await m.removeSilence(silence.id)).to.equal(true);
     expect(m.suppression('pacs-echo', now)).to.equal(undefined);
@@ -233,7 +235,7 @@ describe('Maintenance (windows and silences, answered from memory)', function ()
     await store.upsert({ id: 'chg-CHG0030001', checks: ['pacs-echo'], startsAt: now - 60_000, endsAt: now + H, reason: 'CHG0030001', createdBy: 'servicenow' }, now);
     const m = make();
     await m.refresh();
-    expect(m.suppression('pacs-echo', now)).to.deep.equal({ kind: 'change', until: now + H, reason: 'change CHG0030001 (ServiceNow)' });
+    expect(m.suppression('pacs-echo', now)).to.deep.equal({ kind: 'change', until: now + H, reason: 'change CHG0030001 (ServiceNow)', says: 'CHG0030001' });
   });
 
   it('answers with whichever applies longest when a window and a silence both apply', async () => {

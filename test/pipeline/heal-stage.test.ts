@@ -18,6 +18,7 @@ import { HeartbeatBook } from '../../src/heartbeats/heartbeat-book.js';
 import { parseConfig } from '../helpers/config.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
+import { incidentSummary } from '../../src/ticketing/summary.js';
 import { removeDir, tempDir } from '../healers/helpers.js';
 
 /**
@@ -115,7 +116,22 @@ checks:
     expect(incident.heals).to.have.length(1);
     expect(incident.heals[0]).to.include({ healer: 'restart-lis', attempt: 1, result: 'healed', exitCode: 0 });
     expect(incident.heals[0]!.action).to.include('restart.mjs fix');
+    // It ran: what it did is said as done, not as a dry run's "would".
+    expect(incident.heals[0]!.action).to.match(/^run /);
     expect(tickets).to.deep.equal([]);
+  });
+
+  it('keeps the failure on a healed incident and says which healer fixed it: never "unknown — passed"', async () => {
+    const { deps, store, open } = await setup(restart('fix'));
+    const id = await open();
+    const failure = (await store.get(id))!.evidence;
+    await runHealRound({ incidentId: id, round: 1 }, deps);
+    const incident = (await store.get(id))!;
+    expect(incident.evidence).to.deep.equal(failure);
+    expect(incident.evidence.kind).to.not.equal('unknown');
+    expect(incident.recovery!.message).to.match(/^healed by restart-lis: /);
+    expect(incidentSummary(incident)).to.match(new RegExp(`healed by restart-lis after \\S+; it was ${failure.kind} — `));
+    expect(incidentSummary(incident)).to.not.include('unknown');
   });
 
   it('opens and resolves a ticket for the record when recordHealed is on', async () => {
@@ -161,7 +177,7 @@ checks:
     const incident = (await store.get(id))!;
     expect(runs()).to.deep.equal([]);
     expect(incident.heals[0]).to.include({ result: 'skipped' });
-    expect(incident.heals[0]!.message).to.match(/^dry run .*restart\.mjs fix/);
+    expect(incident.heals[0]!.message).to.match(/^dry run \(heal\.dryRun: true\): would run .*restart\.mjs fix/);
     expect(tickets.map((t) => t.action)).to.deep.equal(['open']);
   });
 

@@ -23,8 +23,9 @@ function stageWith(checks: CheckConfig[], make: (ctx: FilterContext) => ChangeFi
   const sent: StateChange[] = [];
   const reprobed: string[][] = [];
   const map = new Map(checks.map((c) => [c.id, c]));
+  const metrics = new Metrics({ defaultMetrics: false });
   const stage = new MonitoringStage({
-    metrics: new Metrics({ defaultMetrics: false }), logger: silentLogger(), checks: map, send: (c) => sent.push(c),
+    metrics, logger: silentLogger(), checks: map, send: (c) => sent.push(c),
     filters: make, reprobe: (ids) => reprobed.push([...ids]),
   });
   let t = 1_000_000;
@@ -37,7 +38,7 @@ function stageWith(checks: CheckConfig[], make: (ctx: FilterContext) => ChangeFi
     }
     stage.release(t);
   };
-  return { stage, sent, reprobed, round, now: () => t };
+  return { stage, sent, reprobed, round, now: () => t, metrics };
 }
 
 describe('noise control between the evaluator and the queue', () => {
@@ -116,22 +117,41 @@ describe('noise control between the evaluator and the queue', () => {
       expect(flapShare([false, false, true, true])).to.be.within(0.3, 0.34);
     });
 
-    it('keeps one incident open through 40 rounds of flapping, says once that it flaps, and resolves when it settles', () => {
+    it('keeps one incident open through 40 rounds of flapping once the share says it flaps, says so once, and resolves when it settles', () => {
       const { sent, round } = setup();
       for (let i = 0; i < 40; i++) round({ 'lis@t': i % 2 ? ok : down });
-      expect(sent.map((c) => [c.to, c.flapping ?? false])).to.deep.equal([['critical', false], ['critical', true]]);
+      // Until five results show a flap share at `enter`, each recovery is an ordinary one.
+      expect(sent.map((c) => [c.to, c.flapping ?? false])).to.deep.equal([
+        ['critical', false], ['ok', false], ['critical', false], ['ok', false], ['critical', false], ['critical', true],
+      ]);
       for (let i = 0; i < 20; i++) round({ 'lis@t': ok });
-      expect(sent.map((c) => c.to)).to.deep.equal(['critical', 'critical', 'ok']);
+      expect(sent.map((c) => c.to).slice(-2)).to.deep.equal(['critical', 'ok']);
+      expect(sent).to.have.length(7);
     });
 
-    it('believes an ordinary recovery after three calm results', () => {
-      const { sent, round } = setup();
-      for (let i = 0; i < 5; i++) round({ 'lis@t': ok });
+    it('lets the recovery of a target that does not flap go on at once: recover 2 means two passes', async () => {
+      const lab = check('lab', ['t'], { confirm: 2, recover: 2 });
+      const { sent, round, now, metrics } = stageWith([lab], (ctx) => [new FlappingFilter({ window: 20, enter: 0.5, exit: 0.25 }, ctx)]);
+      for (let i = 0; i < 10; i++) round({ 'lab@t': ok });
+      round({ 'lab@t': down });
+      round({ 'lab@t': down });
+      round({ 'lab@t': ok });
+      expect(sent.map((c) => c.to)).to.deep.equal(['critical']);
+      round({ 'lab@t': ok });
+      expect(sent.map((c) => [c.to, c.at])).to.deep.equal([['critical', now() - 2_000], ['ok', now()]]);
+      // Nothing was held for flapping, so nothing is counted as such (panels 28/31 draw no bar).
+      expect(await metrics.registry.metrics()).to.not.match(/prodrome_suppressed_total\{[^}]*reason="flapping"\} [1-9]/);
+    });
+
+    it('holds the recovery of a flapping target until it settles, counting it as held by flapping', async () => {
+      const { sent, round, stage, metrics } = setup();
+      for (let i = 0; i < 10; i++) round({ 'lis@t': i % 2 ? ok : down });
+      const before = sent.length;
       round({ 'lis@t': down });
       round({ 'lis@t': ok });
-      expect(sent.map((c) => c.to)).to.deep.equal(['critical']);
-      for (let i = 0; i < 3; i++) round({ 'lis@t': ok });
-      expect(sent.map((c) => c.to)).to.deep.equal(['critical', 'ok']);
+      expect(sent.length, 'the recovery of a flapping target is held').to.equal(before);
+      expect(stage.evaluator.get('lis|t')!.status).to.equal('ok');
+      expect(await metrics.registry.metrics()).to.match(/prodrome_suppressed_total\{check="lis",reason="flapping"\} [1-9]/);
     });
   });
 

@@ -30,6 +30,13 @@ describe('status pages: the IT view', () => {
     expect(v.counts).to.deep.equal({ critical: 1, warning: 1, unknown: 1, ok: 2 });
   });
 
+  it('shows a passing target whose incident stays open (flapping) as recovering, not as a plain ok', async () => {
+    const v = await view([state('lab-hl7', '127.0.0.1:2575', 'ok', { consecutivePasses: 3 })], incidentsOf([incident('lab-hl7', '127.0.0.1:2575', { flapping: true })]));
+    const lab = v.checks.find((c) => c.id === 'lab-hl7')!;
+    expect(lab).to.include({ status: 'ok', confirming: false });
+    expect(lab.problems).to.deep.equal([{ target: '127.0.0.1:2575', status: 'ok', pending: 'recovering, the incident stays open until it stops flapping' }]);
+  });
+
   it('counts the failing targets of a multi-target check and lists the first ones with what the probe said', async () => {
     const v = await view(WARD5_PCS.slice(0, 12).map((t) => state('ward5-pcs', t, 'critical', { lastResult: failing })));
     const pcs = v.checks.find((c) => c.id === 'ward5-pcs')!;

@@ -8,17 +8,11 @@ import type { IncidentSource } from '../../src/status/snapshot.js';
 import type { ItAgents } from '../../src/status/it-view.js';
 import { StatusViews } from '../../src/status/status-view.js';
 import type { TargetState } from '../../src/evaluator/evaluator.js';
+import { readable } from '../helpers/html.js';
 import { hospitalConfig, incident, incidentsOf, NOW, redisDown, sampleReport, state, statesWith, ticket } from './fixtures.js';
 
 const HOSTILE = '<script>alert(1)</script>';
 const SECRET = 'peer-echoed-s3cret-token-42';
-
-/** The text a person reads: tags dropped, entities decoded. */
-function readable(html: string): string {
-  return html.replace(/<style>[\s\S]*?<\/style>/g, '').replace(/<[^>]+>/g, ' ')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ');
-}
 
 describe('status pages: rendering', () => {
   before(() => rememberSecret(SECRET));

@@ -24,6 +24,10 @@ export class DependencyFilter implements ChangeFilter {
 
   constructor(private readonly ctx: FilterContext) {}
 
+  canHold(check: CheckConfig): boolean {
+    return check.parents.length > 0;
+  }
+
   filter(change: StateChange): StateChange | undefined {
     const check = this.ctx.checks.get(change.checkId);
     if (!check?.parents.length) return change;

@@ -1,6 +1,8 @@
+import type { CheckConfig } from '../../config/types.js';
 import { incidentKey } from '../../messages/keys.js';
 import { isProblem, type StateChange } from '../../messages/state-change.js';
 import type { ChangeFilter, FilterContext } from '../monitoring-stage.js';
+import { VANTAGE_CHECK } from './vantage-filter.js';
 
 export interface FlappingSettings {
   /** Results kept per target. */
@@ -11,7 +13,7 @@ export interface FlappingSettings {
   exit: number;
 }
 
-/** Results in a row, without a change of state, after a recovery before it is believed. */
+/** Results in a row, without a change of state, after a flapping target's recovery before it is believed. */
 const SETTLE_RESULTS = 3;
 
 /**
@@ -33,10 +35,12 @@ export function flapShare(history: readonly boolean[]): number {
 }
 
 /**
- * One incident per flapping target, not open/resolve cycles. A recovery is believed only after
- * `SETTLE_RESULTS` calm results (and not while the target flaps); a failure in between means the
- * incident never ended, so neither the recovery nor the new failure goes on — except once, to say
- * on the incident and its ticket that the target is flapping. Metrics show who flaps.
+ * One incident per flapping target, not open/resolve cycles. A target whose flap share says it
+ * flaps has its recovery held until it has settled (its share back at `exit`) and `SETTLE_RESULTS`
+ * calm results followed; a failure in between means the incident never ended, so neither the
+ * recovery nor the new failure goes on — except once, to say on the incident and its ticket that
+ * the target is flapping. A target that does not flap recovers as soon as the evaluator says so:
+ * `recover: 2` means two passes. Metrics show who flaps.
  */
 export class FlappingFilter implements ChangeFilter {
   readonly name = 'flapping';
@@ -48,6 +52,11 @@ export class FlappingFilter implements ChangeFilter {
   private readonly told = new Set<string>();
 
   constructor(private readonly settings: FlappingSettings, private readonly ctx: FilterContext) {}
+
+  /** Only probed targets have a history to judge (not an alert, not the daemon's own vantage). */
+  canHold(check: CheckConfig): boolean {
+    return check.targets.length > 0 && check.id !== VANTAGE_CHECK;
+  }
 
   observe(checkId: string, target: string, ok: boolean, _at: number): void {
     const key = incidentKey(checkId, target);
@@ -66,6 +75,10 @@ export class FlappingFilter implements ChangeFilter {
   filter(change: StateChange): StateChange | undefined {
     if (!this.history.has(change.key)) return change; // not a probed target (a group, an alert)
     if (!isProblem(change.to)) {
+      if (!this.flapping.has(change.key)) {
+        this.told.delete(change.key);
+        return change;
+      }
       this.held.set(change.key, { change, calm: 0 });
       return undefined;
     }

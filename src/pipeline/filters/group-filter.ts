@@ -35,6 +35,10 @@ export class GroupFilter implements ChangeFilter {
     }
   }
 
+  canHold(check: CheckConfig): boolean {
+    return check.group !== undefined;
+  }
+
   filter(change: StateChange): StateChange | undefined {
     const group = this.groups.get(change.checkId);
     if (!group || change.target === GROUP_TARGET || change.aspect) return change;

@@ -39,6 +39,10 @@ export class QuorumFilter implements ChangeFilter {
 
   constructor(private readonly ballot: QuorumBallot, private readonly ctx: FilterContext) {}
 
+  canHold(check: CheckConfig): boolean {
+    return check.quorum !== undefined;
+  }
+
   filter(change: StateChange): StateChange | undefined {
     const check = this.ctx.checks.get(change.checkId);
     if (!check?.quorum || change.aspect) return change;

@@ -1,3 +1,4 @@
+import type { CheckConfig } from '../../config/types.js';
 import { incidentKey } from '../../messages/keys.js';
 import { isProblem, type StateChange } from '../../messages/state-change.js';
 import type { ChangeFilter, FilterContext } from '../monitoring-stage.js';
@@ -20,6 +21,10 @@ export class VantageFilter implements ChangeFilter {
   private backAt: number | undefined;
 
   constructor(private readonly checks: readonly string[], private readonly agent: string, private readonly ctx: FilterContext) {}
+
+  canHold(check: CheckConfig): boolean {
+    return check.id !== VANTAGE_CHECK;
+  }
 
   /** Why the daemon is not to be trusted now, for /readyz; undefined when it sees fine. */
   get degradedReason(): string | undefined {
