@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ProdromeConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
-import { clipRedacted } from '../core/secrets.js';
+import { peerLine } from '../core/peer-text.js';
 import type { Severity } from '../messages/probe-result.js';
 import type { StateChange } from '../messages/state-change.js';
 import { ALERTMANAGER_CHECK } from '../pipeline/pipeline.js';
@@ -69,9 +69,9 @@ function describeIssues(error: z.ZodError): string {
   return `not an Alertmanager webhook payload: ${lines.join('; ')}${error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : ''}`;
 }
 
-/** An alert's text as kept: redacted (alerts may quote a scraped URL's credentials), then shortened. */
+/** An alert's text as kept: on one line without terminal escapes, redacted (alerts may quote a scraped URL's credentials), then shortened. */
 const clip = (s: string) => {
-  const text = clipRedacted(s, MAX_TEXT + 1);
+  const text = peerLine(s, MAX_TEXT + 1);
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
 };
 

@@ -1,6 +1,6 @@
 import type { CheckConfig, HealerConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
-import { redactDeep } from '../core/secrets.js';
+import { peerLine, peerLines } from '../core/peer-text.js';
 import type { ActionOutcome, Healer, HealRequest } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -128,10 +128,12 @@ async function attempt(
 ): Promise<Pick<HealAttempt, 'finishedAt' | 'result' | 'exitCode' | 'output' | 'message'>> {
   const now = deps.now ?? Date.now;
   log.warn('Healer running', { healer: healer.id, attempt: n, action: healer.describe(request) });
-  // An action's output and message may quote what a server answered: redacted before they are kept.
-  const outcome: ActionOutcome = redactDeep(await healer.run(request, { signal: AbortSignal.timeout(config.timeoutMs), logger: log, attempt: n }).catch((err: Error): ActionOutcome => ({
+  // An action's output and message may quote what a server answered, or hold a program's terminal
+  // escapes: cleaned and redacted before they are kept.
+  const ran = await healer.run(request, { signal: AbortSignal.timeout(config.timeoutMs), logger: log, attempt: n }).catch((err: Error): ActionOutcome => ({
     result: 'failed', message: `healer crashed: ${err.message}`,
-  })));
+  }));
+  const outcome: ActionOutcome = { ...ran, message: peerLine(ran.message), ...(ran.output !== undefined ? { output: peerLines(ran.output) } : {}) };
   const fields = { ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}), ...(outcome.output !== undefined ? { output: outcome.output } : {}) };
   if (outcome.result !== 'done') return { finishedAt: now(), result: outcome.result, message: outcome.message, ...fields };
   const verified = await verify(check, incident.target, config.verifyMs, deps, incident.id);
