@@ -77,6 +77,8 @@ export interface HealerConfig extends PluginConfig {
   attempts: number;
   cooldownMs: number;
   verifyMs: number;
+  /** May fill placeholders from Alertmanager alert labels (healers.<id>.acceptAlertLabels). */
+  acceptAlertLabels: boolean;
 }
 
 /** A recurring maintenance window. */
@@ -109,6 +111,6 @@ export interface ProdromeConfig {
   flapping: TopLevelConfig['flapping'];
   storm: TopLevelConfig['storm'];
   vantage?: { checks: string[] };
-  alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[] };
+  alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[]; hostLabel: string };
   ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

@@ -51,6 +51,13 @@ export interface StateChange {
   affected?: AffectedTarget[];
   /** The check is flapping: one incident says so instead of open/resolve cycles. */
   flapping?: boolean;
+  /**
+   * Set by an intake whose target is not an address (an Alertmanager alert): where healers act, as
+   * its labels say (`host` and `port` of the instance label, absent when that holds none). It came
+   * from outside: only healers that accept alert labels fill a placeholder from it, and never from
+   * the target's text.
+   */
+  fromLabels?: { host?: string; port?: number };
 }
 
 /** A check and target whose own failure is explained by another incident. */

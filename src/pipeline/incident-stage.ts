@@ -68,6 +68,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       openedAt: now(),
       ticketProviders: check ? check.ticket : deps.defaultTicketProvider === false ? [] : [deps.defaultTicketProvider],
       agent: deps.agent,
+      ...(change.fromLabels ? { fromLabels: change.fromLabels } : {}),
     };
     const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
     if (result.outcome === 'opened') {
