@@ -108,7 +108,7 @@ export async function silentNetworkFping(): Promise<{ path: string; remove(): Pr
   if (tried.status !== 1 || !/127\.0\.0\.1 : -/.test(tried.stderr)) {
     await rm(dir, { recursive: true, force: true });
     const why = tried.error ? tried.error.message : (tried.stderr.trim().split('\n')[0] ?? `exit ${tried.status}`);
-    return { missing: `unshare -rn with ip and fping (a network namespace that ignores pings: ${why})` };
+    return { missing: `unshare -rn, ip and fping for a network namespace that ignores pings (${why})` };
   }
   return { path: script, remove: () => rm(dir, { recursive: true, force: true }) };
 }

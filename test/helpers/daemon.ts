@@ -76,6 +76,19 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, 
   }
 }
 
+/**
+ * Waits until the daemon at `api` has nothing under way in its queues (no job waiting, active or
+ * delayed, as its prodrome_queue_jobs says): what "nothing more will happen" can wait on instead of
+ * a pause.
+ */
+export async function waitForDrainedQueues(api: string, timeoutMs = 20_000): Promise<void> {
+  await waitUntil(async () => {
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const busy = [...text.matchAll(/^prodrome_queue_jobs\{[^}]*state="(?:waiting|active|delayed)"[^}]*\} (\d+)$/gm)];
+    return busy.length > 0 && busy.every((m) => m[1] === '0');
+  }, 'every queue drained', timeoutMs);
+}
+
 export async function getJson(url: string): Promise<unknown> {
   const res = await fetch(url);
   return res.json();

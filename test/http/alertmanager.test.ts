@@ -5,7 +5,7 @@ import { alertToChange, hostOfLabel } from '../../src/http/alertmanager.js';
 import type { Incident } from '../../src/messages/incident.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { parseConfig } from '../helpers/config.js';
-import { waitUntil } from '../helpers/daemon.js';
+import { waitForDrainedQueues, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 
 const TOKEN = 'am-token-0123456789';
@@ -83,15 +83,16 @@ ticketing:
   const hooks = (fp: string, action: string) => receiver.received.filter((r) => r.key === `alertmanager|${fp}` && r.action === action);
   const incidentsOf = async (fp: string): Promise<Incident[]> => (await daemon.store.listRecent(1_000)).filter((i) => i.key === `alertmanager|${fp}`);
   /**
-   * A fresh firing alert sent after the others, whose ticket proves the daemon has worked through
-   * what came before it (each payload's changes are queued in order); then a moment for stragglers.
+   * A fresh firing alert sent after the others, whose ticket proves the daemon has taken in what
+   * came before it (each payload's changes are queued in order); then every queue empty (nothing
+   * waiting, active or delayed, as prodrome_queue_jobs says), so nothing is still under way.
    */
   let sentinels = 0;
   async function settle(): Promise<void> {
     const fp = `sentinel${sentinels++}`;
     expect((await post(payload([alert(fp, { labels: { alertname: 'Sentinel' } })]))).status).to.equal(200);
     await waitUntil(async () => hooks(fp, 'open').length === 1, `the ticket of ${fp}`);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForDrainedQueues(base);
   }
 
   it('opens one ticket for a firing alert, keyed alertmanager|<fingerprint>', async () => {
