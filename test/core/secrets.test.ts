@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { clipRedacted, redactDeep, redactSecrets, rememberSecret } from '../../src/core/secrets.js';
 import { redisOptionsFrom } from '../../src/queue/redis.js';
 import { parseConfig } from '../helpers/config.js';
+import { ESCAPINGS, SPLITS } from '../helpers/escapings.js';
+
+const escaping = (id: string) => ESCAPINGS.find((e) => e.id === id)!.escape;
 
 /*
  * Remembered secrets are process-wide (as in the daemon): every value here is one no other test
@@ -97,43 +100,17 @@ describe('redactSecrets on secrets a peer escaped', () => {
     for (const s of SECRETS) rememberSecret(s);
   });
 
-  const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0');
-  const json = (s: string) => JSON.stringify(s).slice(1, -1);
-  const htmlSpecialChars = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#039;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const NAMED: Record<string, string> = { '/': '&sol;', '=': '&equals;', '+': '&plus;', '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '-': '-', ' ': '&nbsp;' };
-  /** Each the way a server or library writes a string it quotes back. */
-  const encodings: [string, (s: string) => string][] = [
-    ['JSON with \\/ (PHP json_encode)', (s) => json(s).replace(/\//g, '\\/')],
-    ['JSON with \\u0026, \\u003c, \\u003e (Go encoding/json)', (s) => json(s).replace(/[&<>]/g, (c) => `\\u${hex(c, 4)}`)],
-    ['JSON with every character as \\uXXXX', (s) => [...s].map((c) => `\\u${hex(c, 4)}`).join('')],
-    ['JSON with upper-case \\uXXXX escapes', (s) => s.replace(/[^A-Za-z]/g, (c) => `\\u${hex(c, 4).toUpperCase()}`)],
-    ['a JSON string inside a JSON string', (s) => json(json(s).replace(/\//g, '\\/'))],
-    ['HTML entities (htmlspecialchars)', htmlSpecialChars],
-    ['HTML hex references (&#x2F;)', (s) => s.replace(/[^A-Za-z0-9]/g, (c) => `&#x${hex(c, 2).toUpperCase()};`)],
-    ['HTML decimal references for every character (&#47;)', (s) => [...s].map((c) => `&#${c.charCodeAt(0)};`).join('')],
-    ['HTML named references (&sol; &equals; &plus;)', (s) => [...s].map((c) => NAMED[c] ?? c).join('')],
-    ['HTML escaped twice (&amp;#x2F;)', (s) => htmlSpecialChars(s.replace(/[^A-Za-z0-9]/g, (c) => `&#x${hex(c, 2)};`))],
-    ['percent-encoding (encodeURIComponent)', (s) => encodeURIComponent(s)],
-    ['percent-encoding with lower-case hex', (s) => encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())],
-    ['every byte percent-encoded', (s) => [...Buffer.from(s)].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('')],
-    ['percent-encoded twice', (s) => encodeURIComponent(encodeURIComponent(s))],
-    ['form-encoded (space as +)', (s) => new URLSearchParams({ s }).toString().slice(2)],
-    ['mixed, one escape per character in turn', (s) => [...s].map((c, i) => [`\\u${hex(c, 4)}`, `%${hex(c, 2)}`, `&#${c.charCodeAt(0)};`, c][i % 4]).join('')],
-    ['split by a zero-width space', (s) => `${s.slice(0, 5)}\u200b${s.slice(5)}`],
-    ['split by an escaped control character (\\u001b)', (s) => `${s.slice(0, 5)}\\u001b${s.slice(5)}`],
-    ['split by a soft hyphen entity (&shy;)', (s) => `${s.slice(0, 5)}&#173;${s.slice(5)}`],
-  ];
-  for (const [what, encode] of encodings) {
-    it(`redacts a secret echoed as ${what}`, () => {
+  for (const { name, escape } of [...ESCAPINGS, ...SPLITS]) {
+    it(`redacts a secret echoed back: ${name}`, () => {
       for (const secret of SECRETS) {
-        const echoed = encode(secret);
+        const echoed = escape(secret);
         expect(redactSecrets(`HTTP 401: "${echoed}" refused`), echoed).to.equal('HTTP 401: "[redacted]" refused');
       }
     });
   }
 
   it('keeps the rest of the text as the peer wrote it, escapes included', () => {
-    const text = `path C:\\new\\table, 50%25 done &amp; <b>${json(SECRETS[0]!).replace(/\//g, '\\/')}</b> %41`;
+    const text = `path C:\\new\\table, 50%25 done &amp; <b>${escaping('php-json')(SECRETS[0]!)}</b> %41`;
     expect(redactSecrets(text)).to.equal('path C:\\new\\table, 50%25 done &amp; <b>[redacted]</b> %41');
   });
 
@@ -145,7 +122,7 @@ describe('redactSecrets on secrets a peer escaped', () => {
   });
 
   it('clips after redacting an escaped secret, so no escaped half of it is left at the cut', () => {
-    const escaped = [...SECRETS[2]!].map((c) => `\\u${hex(c, 4)}`).join('');
+    const escaped = escaping('u-escaped')(SECRETS[2]!);
     const clipped = clipRedacted(`${'x'.repeat(100)}${escaped} and more`, 120);
     expect(clipped).to.equal(`${'x'.repeat(100)}[redacted] and more`.slice(0, 120));
     expect(clipped).not.to.include('\\u0070');

@@ -86,17 +86,18 @@ describe('end to end: every failure kind of every probe type is a failure', func
     const webPort = await listen(web);
     closers.push(() => close(web));
     const closed = await freePortClosed();
-    const peer = async (onConnection: (socket: net.Socket) => void): Promise<HostilePeer> => {
-      const p = await hostilePeer(onConnection);
-      closers.push(() => p.close());
-      return p;
+    /** A fixture, closed after the test. */
+    const kept = async <T>(made: Promise<T>, release: (fixture: T) => Promise<unknown>): Promise<T> => {
+      const fixture = await made;
+      closers.push(() => release(fixture));
+      return fixture;
     };
+    const peer = (onConnection: (socket: net.Socket) => void): Promise<HostilePeer> => kept(hostilePeer(onConnection), (p) => p.close());
     const resetting = await peer((s) => s.resetAndDestroy());
     const silent = await peer(() => {});
     const sshBanner = await peer((s) => s.end('SSH-2.0-OpenSSH_9.2\r\n'));
 
-    const ca = await TestCa.create();
-    closers.push(() => ca.remove());
+    const ca = await kept(TestCa.create(), (c) => c.remove());
     const tlsServer = async (pair: { key: string; cert: string }) => {
       const server = tls.createServer({ key: pair.key, cert: pair.cert }, (s) => s.end());
       server.on('tlsClientError', () => {});
@@ -108,40 +109,27 @@ describe('end to end: every failure kind of every probe type is a failure', func
     const selfSigned = await tlsServer(await ca.selfSigned());
     const expiring = await tlsServer(await ca.leafForDays(20));
 
-    const dns = await FakeDnsServer.start({
+    const dns = await kept(FakeDnsServer.start({
       records: { 'ehr.hospital.test': { A: ['10.0.0.5'] } },
       servfail: ['pacs.hospital.test'],
       refused: ['lab.hospital.test'],
       hang: ['ris.hospital.test'],
-    });
-    closers.push(() => dns.close());
+    }), (d) => d.close());
 
-    const mllp = async (behaviour: Parameters<typeof startMllpServer>[0]): Promise<MllpFake> => {
-      const m = await startMllpServer(behaviour);
-      closers.push(() => m.close());
-      return m;
-    };
+    const mllp = (behaviour: Parameters<typeof startMllpServer>[0]): Promise<MllpFake> => kept(startMllpServer(behaviour), (m) => m.close());
     const mllpAe = await mllp({ kind: 'ack', code: 'AE', text: 'unknown receiving application' });
     const mllpGarbage = await mllp({ kind: 'garbage' });
     const mllpHang = await mllp({ kind: 'hang' });
     const mllpClose = await mllp({ kind: 'close' });
 
-    const scp = async (options: Parameters<typeof startDicomScp>[0]): Promise<DicomScp> => {
-      const s = await startDicomScp(options);
-      closers.push(() => s.close());
-      return s;
-    };
+    const scp = (options: Parameters<typeof startDicomScp>[0]): Promise<DicomScp> => kept(startDicomScp(options), (d) => d.close());
     const scpOtherAe = await scp({ aeTitle: 'PACS_MAIN' });
     const scpStatus = await scp({ echoStatus: 0x0122 });
     const scpGarbage = await scp({ behaviour: 'garbage' });
     const scpHang = await scp({ behaviour: 'hang' });
     const scpAbort = await scp({ behaviour: 'abort' });
 
-    const fping = async (options: Parameters<typeof writeFakeFping>[0]): Promise<FakeFping> => {
-      const f = await writeFakeFping(options);
-      closers.push(() => f.remove());
-      return f;
-    };
+    const fping = (options: Parameters<typeof writeFakeFping>[0]): Promise<FakeFping> => kept(writeFakeFping(options), (f) => f.remove());
     const fpingDead = await fping(fpingDeadOutput(['127.77.0.5'], 3));
     const fpingLoss = await fping({ exitCode: 1, stderr: '127.77.0.6 : 0.05 - -\n' });
     const fpingSlow = await fping({ exitCode: 0, stderr: '127.77.0.7 : 30.1 45.0 29.0\n' });

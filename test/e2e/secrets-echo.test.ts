@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
+import { ESCAPINGS } from '../helpers/escapings.js';
 import { CLI, getJson, startDaemonWith, waitUntil, type DaemonProcess } from '../helpers/daemon.js';
 import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
@@ -144,25 +145,8 @@ interface EchoSource {
   secret: string;
 }
 
-const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0');
-const jsonText = (s: string) => JSON.stringify(s).slice(1, -1);
-const htmlSpecialChars = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/'/g, '&#039;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-/** The ways servers quote a string back: each is one echo per secret source. */
-const ENCODINGS: [string, (s: string) => string][] = [
-  ['raw', (s) => s],
-  ['php-json', (s) => jsonText(s).replace(/\//g, '\\/')],
-  ['go-json', (s) => jsonText(s).replace(/[&<>]/g, (c) => `\\u${hex(c, 4)}`)],
-  ['u-escaped', (s) => [...s].map((c) => `\\u${hex(c, 4)}`).join('')],
-  ['html-special', htmlSpecialChars],
-  ['html-hex', (s) => s.replace(/[^A-Za-z0-9]/g, (c) => `&#x${hex(c, 2).toUpperCase()};`)],
-  ['html-named', (s) => s.replace(/\//g, '&sol;').replace(/=/g, '&equals;').replace(/\+/g, '&plus;').replace(/&(?!\w+;)/g, '&amp;')],
-  ['percent', (s) => encodeURIComponent(s)],
-  ['percent-all', (s) => [...Buffer.from(s)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')],
-  ['percent-twice', (s) => encodeURIComponent(encodeURIComponent(s))],
-  ['json-in-json', (s) => jsonText(jsonText(s))],
-  ['mixed', (s) => [...s].map((c, i) => [`\\u${hex(c, 4)}`, `%${hex(c, 2)}`, `&#${c.charCodeAt(0)};`, c][i % 4]).join('')],
-];
+/** The escapings the echoing peers use (the unit tests of redaction take all of them). */
+const ENCODINGS = ESCAPINGS.filter((e) => ['raw', 'php-json', 'go-json', 'u-escaped', 'html-special', 'html-hex', 'html-named', 'percent', 'percent-all', 'percent-twice', 'json-in-json', 'mixed'].includes(e.id));
 
 /** C0/C1 controls (not tab or line breaks), DEL, bidi controls. */
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
@@ -228,7 +212,7 @@ describe('end to end: the echo corpus, every encoding of every secret source, an
         return;
       }
       const [, , name, encoding] = url.pathname.split('/');
-      const encode = ENCODINGS.find(([n]) => n === encoding)?.[1];
+      const encode = ENCODINGS.find((e) => e.id === encoding)?.escape;
       res.writeHead(401, { 'content-type': 'text/plain' }).end(encode ? `bad credential ${encode(secretOf(name!))}` : 'no such echo');
     });
     receiver = await new WebhookReceiver().start();
@@ -262,7 +246,7 @@ describe('end to end: the echo corpus, every encoding of every secret source, an
     const checks: string[] = [];
     const timing = 'interval: 1s, timeout: 800ms, confirm: 1, profiles: [ward-5]';
     for (const { name } of sources) {
-      for (const [encoding] of ENCODINGS) {
+      for (const { id: encoding } of ENCODINGS) {
         const id = `${name}-${encoding}`;
         if (name === 'oauth') {
           checks.push(`  - { id: ${id}, type: fhir, target: "${base}/fhir/${name}/${encoding}", read: { resource: Patient/x }, auth: { tokenUrl: "${base}/token", clientId: prodrome, clientSecret: env:EC_OAUTH_SECRET }, ${timing} }`);
@@ -295,7 +279,7 @@ ticketing:
     });
     expect(beat.status).to.equal(202);
 
-    const ids = [...sources.flatMap(({ name }) => ENCODINGS.map(([encoding]) => `${name}-${encoding}`)), 'control-http', 'control-heartbeat'];
+    const ids = [...sources.flatMap(({ name }) => ENCODINGS.map((e) => `${name}-${e.id}`)), 'control-http', 'control-heartbeat'];
     const incidents = await waitUntil(async () => {
       const all = (await getJson(`${api}/api/incidents?all=1&limit=500`)) as IncidentView[];
       const ticketed = all.filter((i) => i.tickets.length || i.ticketErrors.helpdesk);
@@ -340,7 +324,7 @@ ticketing:
 
     const leaks: string[] = [];
     for (const { name, secret } of sources) {
-      const forms = new Set([...ENCODINGS.map(([, encode]) => encode(secret)), Buffer.from(secret).toString('base64')]);
+      const forms = new Set([...ENCODINGS.map((e) => e.escape(secret)), Buffer.from(secret).toString('base64')]);
       for (const form of forms) {
         for (const [where, text] of Object.entries(outputs)) if (text.includes(form)) leaks.push(`${name} as ${JSON.stringify(form)} in ${where}`);
       }
