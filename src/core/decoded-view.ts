@@ -22,19 +22,13 @@ export interface DecodedView {
 export const INVISIBLE = /[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]/;
 const INVISIBLE_G = new RegExp(INVISIBLE.source, 'g');
 
-/** Whitespace as a reader sees it: a no-break space (`&nbsp;`) shows as a space too. */
-const WHITESPACE = /[ \t\n\r\f\v\u00a0]/;
-
-/**
- * A string as the view shows it, without escapes to decode: invisible characters out, each run of
- * whitespace one space. The form a secret is looked for in.
- */
-export function viewed(text: string): string {
-  return text.replace(INVISIBLE_G, '').replace(/[ \t\n\r\f\v\u00a0]+/g, ' ');
+/** A string as the view shows it, without escapes to decode: invisible characters out. The form a secret is looked for in. */
+export function visible(text: string): string {
+  return text.replace(INVISIBLE_G, '');
 }
 
-/** Whether `text` may hold anything the view would change: an escape, an invisible character, whitespace other than single spaces. */
-const MAY_CHANGE = new RegExp(`[\\\\%&\\t\\n\\r\\f\\v\\u00a0]| {2}|${INVISIBLE.source}`);
+/** Whether `text` may hold anything the view would change: an escape or an invisible character. */
+const MAY_CHANGE = new RegExp(`\\\\|%[0-9A-Fa-f]{2}|&(?:#|[A-Za-z][A-Za-z0-9]*;)|${INVISIBLE.source}`);
 
 /**
  * The named HTML character references for every printable ASCII character that has one (HTML5),
@@ -52,9 +46,27 @@ const NAMED: Record<string, string> = {
 /** Backslash escapes of JSON, JavaScript and most languages' string literals. */
 const BACKSLASHED: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', "'": "'", b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
-const HEX2 = /^[0-9A-Fa-f]{2}$/;
-const HEX4 = /^[0-9A-Fa-f]{4}$/;
 const ENTITY = /&(?:#([0-9]{1,7});?|#[xX]([0-9A-Fa-f]{1,6});?|([A-Za-z][A-Za-z0-9]{1,31});)/y;
+
+/** The same characters as INVISIBLE, by code: this runs once per character of every text decoded. */
+function isInvisible(code: number): boolean {
+  return code <= 0x08 || (code >= 0x0e && code <= 0x1f) || (code >= 0x7f && code <= 0x9f) || code === 0xad ||
+    (code >= 0x200b && code <= 0x200f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064) ||
+    (code >= 0x2066 && code <= 0x206f) || code === 0xfeff;
+}
+
+/** The value of `digits` hex digits at `at`, or -1 when they are not all hex. */
+function hexAt(text: string, at: number, digits: number): number {
+  if (at + digits > text.length) return -1;
+  let value = 0;
+  for (let k = 0; k < digits; k++) {
+    const c = text.charCodeAt(at + k);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    value = value * 16 + d;
+  }
+  return value;
+}
 
 /** How many bytes a UTF-8 sequence starting with `lead` has; 0 for a byte that cannot start one. */
 function utf8Length(lead: number): number {
@@ -63,9 +75,8 @@ function utf8Length(lead: number): number {
 
 /**
  * One pass over `text`: `\uXXXX`, `\xHH` and `\"`-style backslash escapes, %-encoding (as UTF-8),
- * and HTML character references are decoded; invisible characters left out; each run of
- * whitespace one space (so that no collapsing of whitespace later, for display, can form a
- * secret the view did not see); anything else kept. Undefined when nothing changed.
+ * and HTML character references are decoded; invisible characters left out; anything else kept.
+ * Undefined when nothing changed.
  */
 function decodeOnce(text: string): DecodedView | undefined {
   const n = text.length;
@@ -74,59 +85,49 @@ function decodeOnce(text: string): DecodedView | undefined {
   const end = new Int32Array(n);
   let size = 0;
   let changed = false;
+  /** `chars` stand for text[from, to). */
   const emit = (chars: string, from: number, to: number) => {
+    out.push(chars);
     for (let k = 0; k < chars.length; k++) {
-      const char = chars[k]!;
-      if (WHITESPACE.test(char)) {
-        if (size > 0 && out[size - 1] === ' ') {
-          end[size - 1] = to; // one more in a run of whitespace: the run is one space
-          changed = true;
-          continue;
-        }
-        if (char !== ' ') changed = true;
-        out.push(' ');
-      } else out.push(char);
       start[size] = from;
       end[size++] = to;
     }
   };
+  let plainFrom = 0;
+  /** Ordinary characters since `plainFrom`, as themselves. */
+  const flush = (upTo: number) => {
+    if (upTo > plainFrom) out.push(text.slice(plainFrom, upTo));
+    for (let k = plainFrom; k < upTo; k++) {
+      start[size] = k;
+      end[size++] = k + 1;
+    }
+  };
   let i = 0;
   while (i < n) {
-    const c = text[i]!;
-    if (c === '\\' && i + 1 < n) {
+    const c = text.charCodeAt(i);
+    let used = 0;
+    if (c === 0x5c && i + 1 < n) {
+      // a backslash escape
       const d = text[i + 1]!;
-      if (d === 'u' && HEX4.test(text.slice(i + 2, i + 6))) {
-        emit(String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16)), i, i + 6);
-        i += 6;
-        changed = true;
-        continue;
-      }
-      if (d === 'x' && HEX2.test(text.slice(i + 2, i + 4))) {
-        emit(String.fromCharCode(parseInt(text.slice(i + 2, i + 4), 16)), i, i + 4);
-        i += 4;
-        changed = true;
-        continue;
-      }
+      const u = d === 'u' ? hexAt(text, i + 2, 4) : -1;
+      const x = d === 'x' ? hexAt(text, i + 2, 2) : -1;
       const plain = BACKSLASHED[d];
-      if (plain !== undefined) {
-        emit(plain, i, i + 2);
-        i += 2;
-        changed = true;
-        continue;
-      }
-    } else if (c === '%' && HEX2.test(text.slice(i + 1, i + 3))) {
+      if (u >= 0) (flush(i), emit(String.fromCharCode(u), i, i + 6), (used = 6));
+      else if (x >= 0) (flush(i), emit(String.fromCharCode(x), i, i + 4), (used = 4));
+      else if (plain !== undefined) (flush(i), emit(plain, i, i + 2), (used = 2));
+    } else if (c === 0x25 && hexAt(text, i + 1, 2) >= 0) {
       // A run of %HH is UTF-8 bytes: each character spans the bytes that make it.
+      flush(i);
       const bytes: number[] = [];
       let j = i;
-      while (j < n && text[j] === '%' && HEX2.test(text.slice(j + 1, j + 3))) {
-        bytes.push(parseInt(text.slice(j + 1, j + 3), 16));
+      for (let b = hexAt(text, j + 1, 2); j < n && text.charCodeAt(j) === 0x25 && b >= 0; b = hexAt(text, j + 1, 2)) {
+        bytes.push(b);
         j += 3;
       }
       let b = 0;
       while (b < bytes.length) {
         const len = utf8Length(bytes[b]!);
-        const seq = Buffer.from(bytes.slice(b, b + Math.max(len, 1)));
-        const decoded = len > 0 && b + len <= bytes.length ? seq.toString('utf8') : '';
+        const decoded = len === 1 ? String.fromCharCode(bytes[b]!) : len > 0 && b + len <= bytes.length ? Buffer.from(bytes.slice(b, b + len)).toString('utf8') : '';
         if (decoded && !decoded.includes('\ufffd')) {
           emit(decoded, i + 3 * b, i + 3 * (b + len));
           b += len;
@@ -135,32 +136,28 @@ function decodeOnce(text: string): DecodedView | undefined {
           b++;
         }
       }
-      i = j;
-      changed = true;
-      continue;
-    } else if (c === '&') {
+      used = j - i;
+    } else if (c === 0x26) {
       ENTITY.lastIndex = i;
       const m = ENTITY.exec(text);
       const code = m?.[1] !== undefined ? Number(m[1]) : m?.[2] !== undefined ? parseInt(m[2], 16) : undefined;
       const char = code !== undefined ? (code <= 0x10ffff ? String.fromCodePoint(code) : undefined) : m?.[3] !== undefined ? NAMED[m[3]] : undefined;
-      if (m && char !== undefined) {
-        emit(char, i, i + m[0].length);
-        i += m[0].length;
-        changed = true;
-        continue;
-      }
-    }
-    if (INVISIBLE.test(c)) {
+      if (m && char !== undefined) (flush(i), emit(char, i, i + m[0].length), (used = m[0].length));
+    } else if (isInvisible(c)) {
       // Left out of the view; its place goes to the character before, so a span around it covers it.
+      flush(i);
       if (size > 0) end[size - 1] = i + 1;
-      i++;
-      changed = true;
-      continue;
+      used = 1;
     }
-    emit(c, i, i + 1);
-    i++;
+    if (used) {
+      changed = true;
+      i += used;
+      plainFrom = i;
+    } else i++;
   }
-  return changed ? { text: out.join(''), start: start.subarray(0, size), end: end.subarray(0, size) } : undefined;
+  if (!changed) return undefined;
+  flush(n);
+  return { text: out.join(''), start: start.subarray(0, size), end: end.subarray(0, size) };
 }
 
 /** Escapes inside escapes (`&amp;#x2F;`, `%252F`, `\\u0026`): decoded this many layers deep at most. */
@@ -175,7 +172,7 @@ export function decodedView(text: string): DecodedView | undefined {
   if (!MAY_CHANGE.test(text)) return undefined;
   let view: DecodedView | undefined;
   let current = text;
-  for (let layer = 0; layer < MAX_LAYERS; layer++) {
+  for (let layer = 0; layer < MAX_LAYERS && (layer === 0 || MAY_CHANGE.test(current)); layer++) {
     const next = decodeOnce(current);
     if (!next) break;
     if (view) {

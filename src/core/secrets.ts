@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { decodedView, viewed } from './decoded-view.js';
+import { decodedView, visible } from './decoded-view.js';
 
 /** What stands where a secret was. */
 export const REDACTED = '[redacted]';
@@ -148,12 +148,12 @@ function formsOf(secret: string): { sources: { source: string; length: number }[
     // a lone surrogate has no %-encoded form to look for
   }
   const formEncoded = new URLSearchParams([['', secret]]).toString().slice(1); // space as +, !'()~ encoded
-  const seen = viewed(secret);
+  const seen = visible(secret);
   const literal = new Set([seen, seen.replace(/ /g, '+')].filter(Boolean));
   const fragments = new Map<string, RegExp>();
   if (secret.length < SHORT_SECRET) {
     // Bounded by non-alphanumerics: a short secret is redacted as a word, never inside one.
-    return { sources: [...literal].map((f) => ({ source: `(?<![A-Za-z0-9])${escapeRegExp(f)}(?![A-Za-z0-9])`, length: f.length })), fragments };
+    return { sources: [...literal].map((f) => ({ source: `(?<![A-Za-z0-9])${patternOf(f)}(?![A-Za-z0-9])`, length: f.length })), fragments };
   }
   // OAuth's Basic header form-encodes the secret before base64 (RFC 6749 §2.3.1): both are looked for.
   for (const plain of new Set([secret, encoded, formEncoded])) {
@@ -162,8 +162,15 @@ function formsOf(secret: string): { sources: { source: string; length: number }[
     for (const f of b64.url) if (!fragments.has(f)) fragments.set(f, BASE64URL_CHAR);
   }
   for (const f of fragments.keys()) literal.add(f);
-  return { sources: [...literal].map((f) => ({ source: escapeRegExp(f), length: f.length })), fragments };
+  return { sources: [...literal].map((f) => ({ source: patternOf(f), length: f.length })), fragments };
 }
+
+/**
+ * A form as a pattern: literal, but each run of whitespace in it matches any run of whitespace, so
+ * a secret with a space found with a line break or two spaces there is still found (and no
+ * collapsing of whitespace for display can form one the redaction did not see).
+ */
+const patternOf = (form: string) => form.split(/[ \t\n\r\f\v\u00a0]+/).map(escapeRegExp).join('[ \\t\\n\\r\\f\\v\\u00a0]+');
 
 function compile(): RegExp | undefined {
   const sources: { source: string; length: number }[] = [];
