@@ -14,6 +14,7 @@ import { formatDuration, parseDuration } from './core/duration.js';
 import { redisUrlProblem } from './core/schema.js';
 import { ConfigError, DependencyError, errorMessage } from './core/errors.js';
 import { createLogger, silentLogger } from './core/logger.js';
+import { oneLine } from './core/peer-text.js';
 import { IncidentStore } from './incidents/store.js';
 import { buildProbe } from './probes/build.js';
 import { machineProblems } from './probes/self-test.js';
@@ -165,7 +166,8 @@ async function commandCheck(id: string, opts: { config?: string; json?: boolean 
   else {
     for (const r of rows) {
       const e = r.error as { kind: string; message: string } | undefined;
-      process.stdout.write(`${r.ok ? 'PASS' : r.severity === 'warning' ? 'WARN' : 'FAIL'}  ${check.id}  ${r.target}  ${Math.round(r.durationMs)}ms${e ? `  ${e.kind}: ${e.message}` : ''}\n`);
+      // Cleaned where it came in (runProbe); once more here, as this line goes to a terminal.
+      process.stdout.write(`${oneLine(`${r.ok ? 'PASS' : r.severity === 'warning' ? 'WARN' : 'FAIL'}  ${check.id}  ${r.target}  ${Math.round(r.durationMs)}ms${e ? `  ${e.kind}: ${e.message}` : ''}`)}\n`);
     }
   }
   // A warning (slow, a value near its limit) is worth seeing, not a failed check: exit 1 only for failures.
@@ -282,7 +284,8 @@ async function commandIncidents(opts: { config?: string; all?: boolean; json?: b
     const incidents = opts.all ? await store.listRecent(200) : await store.listOpen();
     if (opts.json) process.stdout.write(`${JSON.stringify(incidents, null, 2)}\n`);
     else if (!incidents.length) process.stdout.write(opts.all ? 'no incidents\n' : 'no open incidents\n');
-    else for (const i of incidents) process.stdout.write(`${printIncident(i)}\n`);
+    // Cleaned where it came in; once more for the terminal, as Redis may hold what an older version wrote.
+    else for (const i of incidents) process.stdout.write(`${oneLine(printIncident(i))}\n`);
   });
 }
 

@@ -85,8 +85,8 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
   for (const [id, entry] of Object.entries(cfg.healers)) {
     const parsed = parsePluginEntry(plugins.healers, entry, ['healers', id], problems, commonHealerShape);
     if (!parsed) continue;
-    const { timeout, attempts, cooldown, verify, ...options } = parsed as Record<string, unknown> & { timeout: number; attempts: number; cooldown: number; verify: number };
-    healers.set(id, { id, type: entry.type, options, timeoutMs: timeout, attempts, cooldownMs: cooldown, verifyMs: verify });
+    const { timeout, attempts, cooldown, verify, acceptAlertLabels, ...options } = parsed as Record<string, unknown> & { timeout: number; attempts: number; cooldown: number; verify: number; acceptAlertLabels: boolean };
+    healers.set(id, { id, type: entry.type, options, timeoutMs: timeout, attempts, cooldownMs: cooldown, verifyMs: verify, acceptAlertLabels });
   }
 
   const providers = new Map<string, PluginConfig>();

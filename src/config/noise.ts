@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../core/errors.js';
+import { LABEL_PLACEHOLDERS, placeholdersIn } from '../core/placeholders.js';
 import type { TopLevelConfig } from './schema.js';
 import type { CheckConfig, MaintenanceWindow, PluginConfig, ProdromeConfig } from './types.js';
 
@@ -57,9 +58,24 @@ export function parseNoiseControl(
     const ticket = chosen === false ? [] : typeof chosen === 'string' ? [chosen] : [...new Set(chosen)];
     for (const id of ticket) if (!providers.has(id) && !(id in cfg.ticketing.providers)) problems.push({ path: 'alertmanager.ticket', message: `no provider "${id}" in ticketing.providers` });
     cfg.alertmanager.heal.forEach((id, j) => {
-      if (!(id in cfg.healers)) problems.push({ path: `alertmanager.heal[${j}]`, message: `no healer "${id}" under healers` });
+      const healer = cfg.healers[id];
+      if (!healer) {
+        problems.push({ path: `alertmanager.heal[${j}]`, message: `no healer "${id}" under healers` });
+        return;
+      }
+      // An alert's labels are set by whoever reaches Alertmanager's API: filling a healer's
+      // arguments from them is a choice the config must make per healer, not a default.
+      const { acceptAlertLabels, ...options } = healer as Record<string, unknown>;
+      const fromLabels = LABEL_PLACEHOLDERS.filter((p) => placeholdersIn(options).has(p));
+      if (fromLabels.length && acceptAlertLabels !== true) {
+        problems.push({
+          path: `alertmanager.heal[${j}]`,
+          message: `healer "${id}" fills ${fromLabels.join(', ')}, which an alert's labels would set (anyone who can reach Alertmanager's API sets them): ` +
+            `set acceptAlertLabels: true on healers.${id} to allow it, or use a healer without those placeholders`,
+        });
+      }
     });
-    alertmanager = { ticket, impact: cfg.alertmanager.impact, profileLabel: cfg.alertmanager.profileLabel, heal: cfg.alertmanager.heal };
+    alertmanager = { ticket, impact: cfg.alertmanager.impact, profileLabel: cfg.alertmanager.profileLabel, heal: cfg.alertmanager.heal, hostLabel: cfg.alertmanager.hostLabel };
   }
   return {
     maintenance: { windows, ...(fromServiceNow ? { fromServiceNow } : {}) },

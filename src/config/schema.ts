@@ -76,6 +76,14 @@ export const commonHealerShape = {
   attempts: z.number().int().min(1).max(20).default(1).describe('Attempts of this healer per incident.'),
   cooldown: duration.default(60_000).describe('Pause between two attempts on one incident.'),
   verify: scheduleDuration.default(60_000).describe('After the action, the check must pass `recover` times within this long for the heal to count.'),
+  acceptAlertLabels: z
+    .boolean()
+    .default(false)
+    .describe(
+      'true: on the Alertmanager intake (alertmanager.heal) this healer may fill {host}, {port} and {target} from an alert\'s labels, ' +
+        'which whoever can reach Alertmanager\'s API can set. Default false: such a healer is refused at load. Filled values are checked ' +
+        'either way ({host} a host name or IP address, {port} 1-65535, {target} not starting with "-").',
+    ),
 };
 
 const workingHours = z.string().superRefine((text, ctx) => {
@@ -310,6 +318,14 @@ export const topLevelSchema = z.strictObject({
       profileLabel: z.string().min(1).default('profile'),
       /** Healers to try on a firing alert, as on a check. */
       heal: z.array(z.string()).default([]),
+      hostLabel: z
+        .string()
+        .min(1)
+        .default('instance')
+        .describe(
+          'The alert label whose host part (of host:port or a URL) healers fill {host} and {port} from. Default instance. ' +
+            'An alert without it, or whose value is no host name or IP address, has no host: a healer needing {host} is refused.',
+        ),
     })
     .optional(),
   notify: z

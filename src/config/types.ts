@@ -105,6 +105,8 @@ export interface HealerConfig extends PluginConfig {
   attempts: number;
   cooldownMs: number;
   verifyMs: number;
+  /** May fill placeholders from Alertmanager alert labels (healers.<id>.acceptAlertLabels). */
+  acceptAlertLabels: boolean;
 }
 
 /** A recurring maintenance window. */
@@ -139,6 +141,6 @@ export interface ProdromeConfig {
   vantage?: { checks: string[] };
   notify: NotifyConfig;
   selfService: SelfServiceConfig;
-  alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[] };
+  alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[]; hostLabel: string };
   ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

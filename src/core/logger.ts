@@ -1,14 +1,21 @@
 import winston from 'winston';
+import { multiLine } from './peer-text.js';
 import { redactSecrets } from './secrets.js';
 
 export type Logger = winston.Logger;
 
 const SECRET_KEYS = /^(password|passwd|secret|token|authorization|api[-_]?key|client[-_]?secret|routing[-_]?key)$/i;
 
+/**
+ * A string as logged: terminal controls out (JSON escapes C0 but not C1 or bidi controls, and a
+ * log is read on a terminal), then redacted.
+ */
+const logText = (text: string) => redactSecrets(multiLine(text));
+
 function redactValue(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return redactSecrets(value);
+  if (typeof value === 'string') return logText(value);
   if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return redactSecrets(value.stack ?? value.message);
+  if (value instanceof Error) return logText(value.stack ?? value.message);
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.test(k) ? '[redacted]' : redactValue(v, depth + 1);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { decodedView, visible } from './decoded-view.js';
 
 /** What stands where a secret was. */
 export const REDACTED = '[redacted]';
@@ -18,6 +19,13 @@ const SHORT_SECRET = 8;
  * one would otherwise get out.
  */
 const knownSecrets = new Set<string>();
+/**
+ * Secrets the daemon is given while it runs and that expire (an OAuth access token), with how many
+ * holders each has: redacted like the others while held, forgotten once released, so that a year
+ * of hourly tokens does not grow the pattern.
+ */
+const heldSecrets = new Map<string, number>();
+const anySecret = () => knownSecrets.size > 0 || heldSecrets.size > 0;
 
 /**
  * One pattern for all remembered secrets and their encoded forms, longest first, rebuilt when a
@@ -35,11 +43,40 @@ const BASE64URL_CHAR = /[A-Za-z0-9_-]/;
 /** `Bearer xyz`: a server refusing it often quotes the credential alone ("invalid token xyz"). */
 const AUTH_SCHEME = /^(?:Bearer|Basic|Token|ApiKey|Api-Key|SSWS|GenieKey|Splunk|Negotiate|Digest)\s+(\S+)$/i;
 
+/**
+ * Remembers a secret that lives only as long as it is held (an access token): returns the function
+ * that lets go of it. A value also remembered for good stays remembered.
+ */
+export function holdSecret(value: string): () => void {
+  if (!value) return () => {};
+  heldSecrets.set(value, (heldSecrets.get(value) ?? 0) + 1);
+  if (heldSecrets.get(value) === 1) matcher = undefined;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    const left = (heldSecrets.get(value) ?? 1) - 1;
+    if (left > 0) heldSecrets.set(value, left);
+    else {
+      heldSecrets.delete(value);
+      matcher = undefined;
+    }
+  };
+}
+
 export function rememberSecret(value: string): void {
   if (!value || knownSecrets.has(value)) return;
   knownSecrets.add(value);
-  const credential = AUTH_SCHEME.exec(value)?.[1];
+  const scheme = AUTH_SCHEME.exec(value);
+  const credential = scheme?.[1];
   if (credential) knownSecrets.add(credential);
+  // `Basic base64(user:password)`: a server may quote the decoded pair; the password is the secret
+  // (the user is an identity, as in the providers' own user fields).
+  if (credential && /^Basic\s/i.test(value)) {
+    const pair = Buffer.from(credential, 'base64').toString('utf8');
+    const password = pair.slice(pair.indexOf(':') + 1);
+    if (pair.includes(':') && password && !password.includes('\ufffd')) knownSecrets.add(password);
+  }
   // A URL with a password in it (redis://:pw@host): the password alone is as secret as the URL.
   if (value.includes('@') && URL.canParse(value)) {
     const password = new URL(value).password;
@@ -74,9 +111,6 @@ export function rememberHeaderSecrets(headers: Readonly<Record<string, string>>)
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 
-/** JSON string contents: the form a secret with `"` or `\` takes inside a JSON body quoted back. */
-const jsonEscaped = (s: string) => JSON.stringify(s).slice(1, -1);
-
 /**
  * The part of base64(prefix + secret) that depends only on the secret, for each of the three
  * alignments a secret can have in a base64 stream (`Basic base64(user:secret)` puts it at any).
@@ -93,7 +127,19 @@ function base64Cores(secret: string): { standard: string[]; url: string[] } {
   return { standard, url: standard.map((f) => f.replace(/\+/g, '-').replace(/\//g, '_')) };
 }
 
-/** Every form a secret is redacted in, each as a pattern source, and its base64 fragments. */
+/**
+ * Every form a secret is looked for in, each as a pattern source, and its base64 fragments.
+ *
+ * Why normalise-then-redact rather than a pattern for every escaped form of every secret: peers
+ * escape in layers and mix them (PHP's `\/` inside JSON, Go's `\u0026`, HTML entities, a URL's
+ * %-encoding, a JSON body quoted in a JSON error, one character escaped and the next not), so the
+ * forms multiply per secret and still miss a mixture. Instead the text is decoded once into a
+ * view (core/decoded-view: every layer of these escapes, invisible characters left out) and only
+ * the secret itself is looked for there; each match maps back to the span of the original it came
+ * from, and only that span is replaced, so the peer's text is otherwise kept as written. What the
+ * view cannot decode is encoded here: base64 (a Basic header, a blob), of the secret raw or
+ * %-/form-encoded, and form-encoding's `+` for a space.
+ */
 function formsOf(secret: string): { sources: { source: string; length: number }[]; fragments: Map<string, RegExp> } {
   let encoded = secret;
   try {
@@ -102,18 +148,12 @@ function formsOf(secret: string): { sources: { source: string; length: number }[
     // a lone surrogate has no %-encoded form to look for
   }
   const formEncoded = new URLSearchParams([['', secret]]).toString().slice(1); // space as +, !'()~ encoded
-  const literal = new Set([
-    secret,
-    encoded,
-    encoded.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
-    formEncoded,
-    jsonEscaped(secret),
-    jsonEscaped(jsonEscaped(secret)), // a JSON body quoted inside a JSON error
-  ]);
+  const seen = visible(secret);
+  const literal = new Set([seen, seen.replace(/ /g, '+')].filter(Boolean));
   const fragments = new Map<string, RegExp>();
   if (secret.length < SHORT_SECRET) {
     // Bounded by non-alphanumerics: a short secret is redacted as a word, never inside one.
-    return { sources: [...literal].map((f) => ({ source: `(?<![A-Za-z0-9])${escapeRegExp(f)}(?![A-Za-z0-9])`, length: f.length })), fragments };
+    return { sources: [...literal].map((f) => ({ source: `(?<![A-Za-z0-9])${patternOf(f)}(?![A-Za-z0-9])`, length: f.length })), fragments };
   }
   // OAuth's Basic header form-encodes the secret before base64 (RFC 6749 §2.3.1): both are looked for.
   for (const plain of new Set([secret, encoded, formEncoded])) {
@@ -122,13 +162,20 @@ function formsOf(secret: string): { sources: { source: string; length: number }[
     for (const f of b64.url) if (!fragments.has(f)) fragments.set(f, BASE64URL_CHAR);
   }
   for (const f of fragments.keys()) literal.add(f);
-  return { sources: [...literal].map((f) => ({ source: escapeRegExp(f), length: f.length })), fragments };
+  return { sources: [...literal].map((f) => ({ source: patternOf(f), length: f.length })), fragments };
 }
+
+/**
+ * A form as a pattern: literal, but each run of whitespace in it matches any run of whitespace, so
+ * a secret with a space found with a line break or two spaces there is still found (and no
+ * collapsing of whitespace for display can form one the redaction did not see).
+ */
+const patternOf = (form: string) => form.split(/[ \t\n\r\f\v\u00a0]+/).map(escapeRegExp).join('[ \\t\\n\\r\\f\\v\\u00a0]+');
 
 function compile(): RegExp | undefined {
   const sources: { source: string; length: number }[] = [];
   base64Fragments = new Map();
-  for (const secret of knownSecrets) {
+  for (const secret of new Set([...knownSecrets, ...heldSecrets.keys()])) {
     const forms = formsOf(secret);
     sources.push(...forms.sources);
     for (const [f, alphabet] of forms.fragments) base64Fragments.set(f, alphabet);
@@ -141,40 +188,63 @@ function compile(): RegExp | undefined {
   return new RegExp([...new Set(sources.map((s) => s.source))].join('|'), 'g');
 }
 
-/** The remembered secrets, in any of their forms, replaced by `[redacted]`. */
-export function redactSecrets(text: string): string {
-  if (!knownSecrets.size || !text) return text;
-  const re = (matcher ??= compile());
-  if (!re) return text;
+/** Where the remembered secrets are in `text`: [start, end) pairs, in order, not overlapping. */
+function secretSpans(text: string, re: RegExp): [number, number][] {
+  const spans: [number, number][] = [];
   re.lastIndex = 0;
   let match = re.exec(text);
-  if (!match) return text;
-  let out = '';
-  let done = 0;
   while (match) {
     let start = match.index;
     let end = start + match[0].length;
     const alphabet = base64Fragments.get(match[0]);
     if (alphabet) {
       // The whole base64 token: what surrounds the fragment encodes the rest of the credential.
-      while (start > done && alphabet.test(text[start - 1]!)) start--;
+      const floor = spans.length ? spans[spans.length - 1]![1] : 0;
+      while (start > floor && alphabet.test(text[start - 1]!)) start--;
       while (end < text.length && alphabet.test(text[end]!)) end++;
       while (end < text.length && text[end] === '=') end++;
     }
-    out += text.slice(done, start) + REDACTED;
-    done = end;
+    spans.push([start, end]);
     re.lastIndex = end;
     match = re.exec(text);
   }
+  return spans;
+}
+
+/**
+ * The remembered secrets, in any of their forms, replaced by `[redacted]`: found in the text with
+ * its escapes decoded (see formsOf for why), replaced in the text as it was written.
+ */
+export function redactSecrets(text: string): string {
+  if (!anySecret() || !text) return text;
+  const re = (matcher ??= compile());
+  if (!re) return text;
+  const view = decodedView(text);
+  const spans = secretSpans(view?.text ?? text, re);
+  if (!spans.length) return text;
+  let out = '';
+  let done = 0;
+  for (const [s, e] of spans) {
+    const start = view ? view.start[s]! : s;
+    const end = view ? view.end[e - 1]! : e;
+    out += text.slice(done, Math.max(done, start)) + REDACTED;
+    done = Math.max(done, end);
+  }
   return out + text.slice(done);
 }
+
+/**
+ * How much longer than the secret its escaped form can be in the original: `&#x0002F;` is nine
+ * characters for one, `%25F0%259F%2598%2580` twenty for a two-unit emoji.
+ */
+const MAX_ESCAPED_LENGTH = 10;
 
 /**
  * The first `max` characters of redacted text. Redacting before cutting: a secret straddling the
  * cut would otherwise leave its first half behind. Only the part that can reach the cut is scanned.
  */
 export function clipRedacted(text: string, max: number): string {
-  const reach = max + (knownSecrets.size ? ((matcher ??= compile()), longestForm) : 0);
+  const reach = max + (anySecret() ? ((matcher ??= compile()), longestForm * MAX_ESCAPED_LENGTH) : 0);
   return redactSecrets(text.length > reach ? text.slice(0, reach) : text).slice(0, max);
 }
 
@@ -184,17 +254,25 @@ export function clipRedacted(text: string, max: number): string {
  * so the common case copies nothing. Object keys are left as they are (they are ours).
  */
 export function redactDeep<T>(value: T): T {
-  if (!knownSecrets.size) return value;
-  return deep(value, 0) as T;
+  if (!anySecret()) return value;
+  return mapStrings(value, redactSecrets);
 }
 
-function deep(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return redactSecrets(value);
+/**
+ * A JSON-like value with `fn` applied to every string in it (object keys left alone), copying only
+ * what changed: the value itself when nothing did. Dates, Buffers and the like are not text.
+ */
+export function mapStrings<T>(value: T, fn: (text: string) => string): T {
+  return deep(value, 0, fn) as T;
+}
+
+function deep(value: unknown, depth: number, fn: (text: string) => string): unknown {
+  if (typeof value === 'string') return fn(value);
   if (value === null || typeof value !== 'object' || depth > 32) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
-      const v = deep(value[i], depth + 1);
+      const v = deep(value[i], depth + 1, fn);
       if (v !== value[i]) (copy ??= value.slice())[i] = v;
     }
     return copy ?? value;
@@ -203,7 +281,7 @@ function deep(value: unknown, depth: number): unknown {
   if (proto !== Object.prototype && proto !== null) return value; // a Date, a Buffer: not text
   let copy: Record<string, unknown> | undefined;
   for (const [k, v] of Object.entries(value)) {
-    const r = deep(v, depth + 1);
+    const r = deep(v, depth + 1, fn);
     if (r !== v) (copy ??= { ...(value as Record<string, unknown>) })[k] = r;
   }
   return copy ?? value;

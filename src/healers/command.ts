@@ -50,7 +50,7 @@ export default defineHealer({
       },
       async run(request, ctx): Promise<ActionOutcome> {
         const filled = fillAll(opts.argv, request);
-        if (!filled.ok) return { result: 'failed', message: `${opts.argv[0]}: not run: ${filled.message}` };
+        if (!filled.ok) return { result: 'failed', message: `${opts.argv[0]}: not run: ${filled.message}`, ...(filled.refused ? { refused: true } : {}) };
         return runProcess({ argv: filled.values, env, cwd: opts.cwd, killAfterMs: opts.killAfter, label: opts.argv[0]! }, ctx.signal);
       },
     };

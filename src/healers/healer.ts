@@ -4,15 +4,20 @@ import type { Logger } from '../core/logger.js';
 /**
  * What a heal action is for: the check and target of the incident. `host` and `port` are parsed
  * from the target (a URL's host, `host:port`, or the target itself) for the `{host}` and `{port}`
- * placeholders.
+ * placeholders; for an Alertmanager alert they are the host of its instance label, and absent when
+ * that holds none.
  */
 export interface HealRequest {
   checkId: string;
   target: string;
-  host: string;
+  host?: string;
   port?: number;
   incidentId: string;
   incidentKey: string;
+  /** Target, host and port came from an Alertmanager alert's labels (whoever reaches its API sets them), not from the config. */
+  fromLabels?: true;
+  /** The healer accepts values from alert labels (its `acceptAlertLabels`); without it they fill nothing. */
+  labelsAccepted?: boolean;
 }
 
 export interface HealContext {
@@ -35,6 +40,12 @@ export interface ActionOutcome {
   output?: string;
   /** One line for people: what was done, or why it failed. */
   message: string;
+  /**
+   * Nothing was started: the request's values were refused before use (a `{host}` that is no host
+   * name). A failed attempt on the incident, but no fault of the healer's, so its breaker does not
+   * count it: an alert with a hostile label cannot switch a healer off for everyone.
+   */
+  refused?: true;
 }
 
 /** One configured self-healing action. Runs only what its config says, never a shell. */

@@ -57,7 +57,7 @@ function parseUrlTemplate(text: string): { ok: true; template: UrlTemplate } | {
 }
 
 /** The URL for one request: each placeholder segment filled, percent-encoded. */
-function fillUrl(template: UrlTemplate, request: HealRequest): { ok: true; url: URL } | { ok: false; message: string } {
+function fillUrl(template: UrlTemplate, request: HealRequest): { ok: true; url: URL } | { ok: false; message: string; refused?: true } {
   const parts: string[] = [];
   for (const segment of template.segments) {
     if (!isPlaceholder(segment)) {
@@ -68,7 +68,7 @@ function fillUrl(template: UrlTemplate, request: HealRequest): { ok: true; url: 
     if (!filled.ok) return filled;
     // "." and ".." (in any encoding) would move along the path rather than name a segment.
     if (filled.value === '' || filled.value === '.' || filled.value === '..') {
-      return { ok: false, message: `${segment} is ${JSON.stringify(filled.value)}, which cannot be a URL path segment` };
+      return { ok: false, message: `${segment} is ${JSON.stringify(filled.value)}, which cannot be a URL path segment`, refused: true };
     }
     parts.push(encodeURIComponent(filled.value));
   }
@@ -145,7 +145,7 @@ export default defineHealer({
       },
       async run(request, ctx): Promise<ActionOutcome> {
         const filled = fillUrl(opts.url, request);
-        if (!filled.ok) return { result: 'failed', message: `${opts.method} ${redactSecrets(opts.url.text)}: not sent: ${filled.message}` };
+        if (!filled.ok) return { result: 'failed', message: `${opts.method} ${redactSecrets(opts.url.text)}: not sent: ${filled.message}`, ...(filled.refused ? { refused: true } : {}) };
         const what = hide(`${opts.method} ${shown(filled.url)}`);
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(opts.headers)) {
@@ -154,7 +154,7 @@ export default defineHealer({
             continue;
           }
           const v = placeholderValue(value, request);
-          if (!v.ok) return { result: 'failed', message: hide(`${what}: not sent: ${v.message}`) };
+          if (!v.ok) return { result: 'failed', message: hide(`${what}: not sent: ${v.message}`), ...(v.refused ? { refused: true } : {}) };
           headers[name] = v.value;
         }
         if (!hasHeader('user-agent')) headers['user-agent'] = 'prodrome-healer';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { ProdromeConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
-import { clipRedacted } from '../core/secrets.js';
+import { isHostOrAddress } from '../core/host-name.js';
+import { peerLine } from '../core/peer-text.js';
 import type { Severity } from '../messages/probe-result.js';
 import type { StateChange } from '../messages/state-change.js';
 import { ALERTMANAGER_CHECK } from '../pipeline/pipeline.js';
@@ -69,11 +70,35 @@ function describeIssues(error: z.ZodError): string {
   return `not an Alertmanager webhook payload: ${lines.join('; ')}${error.issues.length > 5 ? ` (and ${error.issues.length - 5} more)` : ''}`;
 }
 
-/** An alert's text as kept: redacted (alerts may quote a scraped URL's credentials), then shortened. */
+/** An alert's text as kept: on one line without terminal escapes, redacted (alerts may quote a scraped URL's credentials), then shortened. */
 const clip = (s: string) => {
-  const text = clipRedacted(s, MAX_TEXT + 1);
+  const text = peerLine(s, MAX_TEXT + 1);
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
 };
+
+/**
+ * Where healers act for an alert: the host (and port) of one label's value, `host:port`,
+ * `[v6]:port`, a URL or a bare host, as Prometheus writes `instance`. Only a host name or an IP
+ * address is a host: anything else (spaces, a leading "-", `$()`) gives none, and never a
+ * fallback to other labels or the alert's name.
+ */
+export function hostOfLabel(value: string | undefined): { host?: string; port?: number } {
+  if (value === undefined) return {};
+  let host = value;
+  let port: number | undefined;
+  const hostPort = /^(?:\[([^\]]+)\]|([^:/\s]+)):(\d{1,5})$/.exec(value);
+  if (hostPort) {
+    host = hostPort[1] ?? hostPort[2]!;
+    port = Number(hostPort[3]);
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && URL.canParse(value)) {
+    const url = new URL(value);
+    host = url.hostname.replace(/^\[|\]$/g, '');
+    if (url.port) port = Number(url.port);
+  } else if (value.startsWith('[') && value.endsWith(']')) host = value.slice(1, -1);
+  if (!isHostOrAddress(host)) return {};
+  if (port === undefined) return { host };
+  return port >= 1 && port <= 65_535 ? { host, port } : {};
+}
 
 /** A readable name that stays the same for one fingerprint (its labels are what it hashes). */
 function targetOf(alert: Alert): string {
@@ -114,6 +139,7 @@ export function alertToChange(alert: Alert, config: ProdromeConfig, now = Date.n
     if (value !== undefined) values[label] = clip(value);
   }
   const profiles = profilesOf(alert, config.alertmanager?.profileLabel ?? 'profile', config.profiles);
+  const fromLabels = hostOfLabel(alert.labels[config.alertmanager?.hostLabel ?? 'instance']);
   return {
     key: `${ALERTMANAGER_CHECK}|${alert.fingerprint}`,
     checkId: ALERTMANAGER_CHECK,
@@ -127,6 +153,7 @@ export function alertToChange(alert: Alert, config: ProdromeConfig, now = Date.n
       ? { kind: 'error', message: summary, durationMs: 0, values, at }
       : { kind: 'unknown', message: clip(`resolved in Alertmanager: ${summary}`), durationMs: 0, values, at },
     ...(profiles ? { profiles } : {}),
+    fromLabels,
   };
 }
 

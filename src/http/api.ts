@@ -1,5 +1,6 @@
 import type { ProdromeConfig } from '../config/types.js';
 import { IsoTimes } from '../core/iso-time.js';
+import { peerLine } from '../core/peer-text.js';
 import { clipRedacted, redactDeep, redactSecrets } from '../core/secrets.js';
 import { pendingOf, type TargetState } from '../evaluator/evaluator.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -115,8 +116,8 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
     const b = (body ?? {}) as { status?: unknown; message?: unknown };
     if (b.status !== undefined && b.status !== 'ok' && b.status !== 'fail') return { status: 400, body: { error: 'status must be "ok" or "fail"' } };
     if (b.message !== undefined && typeof b.message !== 'string') return { status: 400, body: { error: 'message must be a string' } };
-    // A sender's message may quote a credential (a backup job's failing URL): kept redacted.
-    const message = typeof b.message === 'string' ? clipRedacted(b.message, 500) : undefined;
+    // A sender's message may quote a credential (a backup job's failing URL) or hold terminal escapes.
+    const message = typeof b.message === 'string' ? peerLine(b.message, 500) : undefined;
     await heartbeats.record(params.id!, { at: Date.now(), status: b.status === 'fail' ? 'fail' : 'ok', ...(message ? { message } : {}) });
     return { status: 202, body: { accepted: params.id } };
   });

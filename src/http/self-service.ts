@@ -143,7 +143,7 @@ export function registerSelfServiceRoutes(http: HttpServer, deps: SelfServiceRou
       `${count === 1 ? '1 person' : `${count} people`} in your department ${count === 1 ? 'has' : 'have'} said it affects them; IT sees this on the ticket${line.known?.ticket ? ` ${line.known.ticket}` : ''}.`,
       ...(result.raised ? ['IT has raised the urgency of this problem.'] : []),
     ]);
-  }, { write: false, form: true, maxBody: MAX_FORM_BODY, tooLarge });
+  }, { token: false, form: true, maxBody: MAX_FORM_BODY, tooLarge });
 
   http.route('POST', '/status/:profile/report', async (req, params, body) => {
     const profile = params.profile!;
@@ -167,5 +167,5 @@ export function registerSelfServiceRoutes(http: HttpServer, deps: SelfServiceRou
       result.ticket ? `Your report about ${result.system} is ticket ${result.ticket} (received at ${result.at}).` : `Your report about ${result.system} was received at ${result.at}.`,
       result.ticket ? 'The status page lists it until IT is done.' : 'Its ticket number will show on the status page in a moment.',
     ], { urgentHint: true });
-  }, { write: false, form: true, maxBody: MAX_FORM_BODY, tooLarge });
+  }, { token: false, form: true, maxBody: MAX_FORM_BODY, tooLarge });
 }

@@ -26,7 +26,8 @@ interface Route {
   method: string;
   pattern: RegExp;
   keys: string[];
-  write: boolean;
+  /** Answers only with `Authorization: Bearer <http.token>`. */
+  token: boolean;
   maxBody: number;
   /** An HTML form post: the body is read as application/x-www-form-urlencoded fields. */
   form: boolean;
@@ -40,7 +41,7 @@ export type FormFields = Record<string, string>;
 
 export interface RouteOptions {
   /** Needs the bearer token. Default: every method but GET. */
-  write?: boolean;
+  token?: boolean;
   maxBody?: number;
   form?: boolean;
   tooLarge?: () => RawResponse;
@@ -48,7 +49,7 @@ export interface RouteOptions {
 
 export interface HttpServerOptions {
   listen: string;
-  /** Bearer token for write endpoints; without one they answer 403. */
+  /** Bearer token for write endpoints (and the silences list); without one they answer 403. */
   token?: string;
   metrics: Metrics;
   readiness(): Readiness;
@@ -76,7 +77,8 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 /**
  * /metrics, /healthz, /readyz, the JSON API and the status pages. Read endpoints are open (bind
- * to loopback, the default); write endpoints need `Authorization: Bearer <token>`.
+ * to loopback, the default); write endpoints and the routes that ask for it need
+ * `Authorization: Bearer <token>`.
  */
 export class HttpServer {
   private readonly server: http.Server;
@@ -93,12 +95,15 @@ export class HttpServer {
     this.server.keepAliveTimeout = 5_000;
   }
 
-  /** `path` may hold `:name` parameters. */
+  /**
+   * `path` may hold `:name` parameters. `token`: whether the route needs the bearer token; default
+   * every method but GET (a read that shows what only operators may see asks for it too).
+   */
   route(method: string, path: string, handler: JsonHandler, options: RouteOptions = {}): void {
     const keys: string[] = [];
     const pattern = new RegExp(`^${path.replace(/:([a-zA-Z]+)/g, (_m, k: string) => (keys.push(k), '([^/]+)'))}$`);
     this.routes.push({
-      method, pattern, keys, write: options.write ?? method !== 'GET', maxBody: options.maxBody ?? MAX_BODY, form: options.form ?? false,
+      method, pattern, keys, token: options.token ?? method !== 'GET', maxBody: options.maxBody ?? MAX_BODY, form: options.form ?? false,
       ...(options.tooLarge ? { tooLarge: options.tooLarge } : {}), handler,
     });
   }
@@ -145,8 +150,8 @@ export class HttpServer {
     for (const route of this.routes) {
       const m = route.pattern.exec(url.pathname);
       if (!m || route.method !== req.method) continue;
-      if (route.write) {
-        if (!this.options.token) return this.json(res, 403, { error: 'write endpoints are off: set http.token' });
+      if (route.token) {
+        if (!this.options.token) return this.json(res, 403, { error: 'endpoints that need a token are off: set http.token' });
         if (!tokenMatches(req.headers.authorization, this.options.token)) return this.json(res, 401, { error: 'missing or wrong bearer token' });
       }
       const params = decodeParams(route.keys, m);

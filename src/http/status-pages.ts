@@ -23,13 +23,17 @@ export interface StatusPageDeps {
 }
 
 /**
- * Nothing but inline styles and inline SVG may load, nothing may be framed or sniffed, nothing
- * cached: a page read on a ward PC must show the state of now, not of the last visit.
+ * Nothing but inline styles and inline SVG may load, nothing may be sniffed, nothing cached: a page
+ * read on a ward PC must show the state of now, not of the last visit. Nothing may frame a page
+ * (a page of another site laying it under its own buttons), a form may post only here, and no
+ * <base> may move the page's links: `frame-ancestors`, `form-action` and `base-uri` are not
+ * covered by `default-src`, so each is said; X-Frame-Options for browsers older than CSP 2.
  */
 const PAGE_HEADERS: Record<string, string> = {
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
 };
 
 export function page(status: number, body: string): RawResponse {

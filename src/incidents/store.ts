@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { redactSecrets } from '../core/secrets.js';
+import { peerLine } from '../core/peer-text.js';
 import type { Severity } from '../messages/probe-result.js';
 import type { AffectedTarget, Evidence } from '../messages/state-change.js';
 import type { HealAttempt, Incident, IncidentEvent, Resolution, TicketRef } from '../messages/incident.js';
@@ -180,9 +180,9 @@ export class IncidentStore {
     await this.redis.multi().hset(h, `ticket:${ref.provider}`, JSON.stringify(ref)).hdel(h, `ticketError:${ref.provider}`).exec();
   }
 
-  /** The vendor's words, which may quote our request back: redacted whatever the caller did. */
+  /** The vendor's words, which may quote our request back or hold terminal escapes: cleaned and redacted whatever the caller did. */
   async setTicketError(id: string, provider: string, message: string): Promise<void> {
-    await this.redis.hset(this.incidentPrefix + id, `ticketError:${provider}`, redactSecrets(message));
+    await this.redis.hset(this.incidentPrefix + id, `ticketError:${provider}`, peerLine(message));
   }
 
   /**

@@ -66,6 +66,13 @@ export interface Incident {
   profiles: string[];
   /** ITIL priority 1 critical … 5 planning, as computed when the incident was opened. */
   priority: number;
+  /**
+   * From the state change that opened it: set by an intake whose target is not an address (an Alertmanager alert): where healers act, as
+   * its labels say (`host` and `port` of the instance label, absent when that holds none). It came
+   * from outside: only healers that accept alert labels fill a placeholder from it, and never from
+   * the target's text.
+   */
+  fromLabels?: { host?: string; port?: number };
   /** The first failed probe of the streak that became this incident. */
   firstFailureAt: number;
   /** When the evaluator confirmed it (after `confirm` failures). */

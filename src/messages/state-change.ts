@@ -60,6 +60,13 @@ export interface StateChange {
    * incident closes here, and its tickets stay open for the help desk to close.
    */
   leaveTicketsOpen?: true;
+  /**
+   * Set by an intake whose target is not an address (an Alertmanager alert): where healers act, as
+   * its labels say (`host` and `port` of the instance label, absent when that holds none). It came
+   * from outside: only healers that accept alert labels fill a placeholder from it, and never from
+   * the target's text.
+   */
+  fromLabels?: { host?: string; port?: number };
 }
 
 /** A heading and its lines, as a ticket shows them. */

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import type { CheckConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { clipRedacted, rememberSecret } from '../core/secrets.js';
+import { peerLine } from '../core/peer-text.js';
+import { rememberSecret } from '../core/secrets.js';
 import { MAX_SILENCE_AHEAD_MS, type Silence, type SilenceStore } from './silences.js';
 
 /*
@@ -278,7 +279,7 @@ function vendorMessage(body: string): string {
   try {
     const error = (JSON.parse(body) as { error?: { message?: unknown; detail?: unknown } }).error;
     const parts = [error?.message, error?.detail].filter((p): p is string => typeof p === 'string' && p.trim() !== '');
-    return parts.length ? `: ${clipRedacted(parts.join(': '), 300)}` : '';
+    return parts.length ? `: ${peerLine(parts.join(': '), 300)}` : '';
   } catch {
     return '';
   }

@@ -1,6 +1,6 @@
 import type { CheckConfig, HealerConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
-import { redactDeep } from '../core/secrets.js';
+import { peerLine, peerLines } from '../core/peer-text.js';
 import type { ActionOutcome, Healer, HealRequest } from '../healers/healer.js';
 import type { HealPolicy } from '../healers/policy.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -36,8 +36,18 @@ export interface HealStageDeps {
   now?: () => number;
 }
 
-/** `{host}` and `{port}` from a target: a URL's host and port, `host:port`, or the target itself. */
-export function healRequestFor(incident: Incident): HealRequest {
+/**
+ * `{host}` and `{port}` from a target: a URL's host and port, `host:port`, or the target itself.
+ * An incident from alert labels takes them from what its intake found there, never from its target
+ * (an alert's target is text for people: "HighLatency on ehr-db01:9100"), and fills them only for
+ * a healer that accepts alert labels.
+ */
+export function healRequestFor(incident: Incident, acceptAlertLabels = false): HealRequest {
+  const ids = { checkId: incident.checkId, target: incident.target, incidentId: incident.id, incidentKey: incident.key };
+  if (incident.fromLabels) {
+    const { host, port } = incident.fromLabels;
+    return { ...ids, ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}), fromLabels: true, labelsAccepted: acceptAlertLabels };
+  }
   let host = incident.target;
   let port: number | undefined;
   const hostPort = parseHostPort(incident.target);
@@ -51,7 +61,7 @@ export function healRequestFor(incident: Incident): HealRequest {
       // Not a URL after all: the target stands as the host.
     }
   }
-  return { checkId: incident.checkId, target: incident.target, host, ...(port !== undefined ? { port } : {}), incidentId: incident.id, incidentKey: incident.key };
+  return { ...ids, host, ...(port !== undefined ? { port } : {}) };
 }
 
 /**
@@ -98,7 +108,7 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
       earliestRetry = Math.min(earliestRetry, decision.untilMs);
       continue;
     }
-    const request = healRequestFor(incident);
+    const request = healRequestFor(incident, config.acceptAlertLabels);
     const action = healer.describe(request);
     if (decision.verdict === 'skip' || deps.policy.dryRun) {
       const reason = decision.verdict === 'skip' ? decision.reason : `dry run (heal.dryRun: true): would ${action}`;
@@ -110,14 +120,16 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
     const index = heals.push({ healer: healerId, attempt: decision.attempt, startedAt: now(), result: 'running', action, message: 'running' }) - 1;
     await save(); // before the action: a crash from here on still counts this attempt
     const done = await attempt(healer, config, check, incident, request, decision.attempt, deps, log);
-    heals[index] = { ...heals[index]!, ...done };
+    const { refused: _refused, ...finished } = done;
+    heals[index] = { ...heals[index]!, ...finished };
     await save();
     record(deps, log, heals[index]!);
     if (done.result === 'healed') {
       await deps.policy.healed(healerId);
       return healed(incident, heals[index]!, deps, log);
     }
-    if (await deps.policy.failed(healerId, incident.id, now())) log.error('Healer breaker opened: it stops for every incident until reset', { healer: healerId });
+    // A refused request (a placeholder value that was not what it stands for) started nothing: no fault of the healer's.
+    if (!done.refused && (await deps.policy.failed(healerId, incident.id, now()))) log.error('Healer breaker opened: it stops for every incident until reset', { healer: healerId });
     if (config.attempts > decision.attempt) earliestRetry = Math.min(earliestRetry, now() + config.cooldownMs);
   }
 
@@ -128,15 +140,17 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
 /** Runs one action and verifies it; the fields that finish the attempt record. */
 async function attempt(
   healer: Healer, config: HealerConfig, check: CheckConfig, incident: Incident, request: HealRequest, n: number, deps: HealStageDeps, log: Logger,
-): Promise<Pick<HealAttempt, 'finishedAt' | 'result' | 'exitCode' | 'output' | 'message'>> {
+): Promise<Pick<HealAttempt, 'finishedAt' | 'result' | 'exitCode' | 'output' | 'message'> & { refused?: true }> {
   const now = deps.now ?? Date.now;
   log.warn('Healer running', { healer: healer.id, attempt: n, action: healer.describe(request) });
-  // An action's output and message may quote what a server answered: redacted before they are kept.
-  const outcome: ActionOutcome = redactDeep(await healer.run(request, { signal: AbortSignal.timeout(config.timeoutMs), logger: log, attempt: n }).catch((err: Error): ActionOutcome => ({
+  // An action's output and message may quote what a server answered, or hold a program's terminal
+  // escapes: cleaned and redacted before they are kept.
+  const ran = await healer.run(request, { signal: AbortSignal.timeout(config.timeoutMs), logger: log, attempt: n }).catch((err: Error): ActionOutcome => ({
     result: 'failed', message: `healer crashed: ${err.message}`,
-  })));
+  }));
+  const outcome: ActionOutcome = { ...ran, message: peerLine(ran.message), ...(ran.output !== undefined ? { output: peerLines(ran.output) } : {}) };
   const fields = { ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}), ...(outcome.output !== undefined ? { output: outcome.output } : {}) };
-  if (outcome.result !== 'done') return { finishedAt: now(), result: outcome.result, message: outcome.message, ...fields };
+  if (outcome.result !== 'done') return { finishedAt: now(), result: outcome.result, message: outcome.message, ...fields, ...(outcome.refused ? { refused: true } : {}) };
   const verified = await verify(check, incident.target, config.verifyMs, deps, incident.id);
   return {
     finishedAt: now(),

@@ -72,6 +72,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
       ticketProviders: check ? check.ticket : deps.defaultTicketProvider === false ? [] : [deps.defaultTicketProvider],
       agent: deps.agent,
       ...(change.details?.length ? { details: change.details } : {}),
+      ...(change.fromLabels ? { fromLabels: change.fromLabels } : {}),
     };
     const result = await deps.store.applyProblem(core, change.to, change.evidence, change.at);
     if (result.outcome === 'opened') {

@@ -1,6 +1,7 @@
 import { DeliveryError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { redactDeep, redactSecrets } from '../core/secrets.js';
+import { peerLine } from '../core/peer-text.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TicketPriority, TicketProvider } from '../ticketing/ticket-provider.js';
@@ -95,9 +96,13 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
   }
 }
 
-/** The error with its message redacted; a new one when that changed it, so its stack is clean too. */
+/**
+ * The error with its message as peer text (one line, no terminal controls, redacted): it is logged,
+ * kept by the queue as the job's failure and on the incident. A new error when that changed it, so
+ * its stack is clean too.
+ */
 function redactedError(err: DeliveryError): DeliveryError {
-  const message = redactSecrets(err.message);
+  const message = peerLine(err.message);
   if (message === err.message) return err;
   return new DeliveryError(message, {
     retryable: err.retryable,

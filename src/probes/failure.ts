@@ -22,14 +22,26 @@ export function classifyError(err: unknown, signal?: AbortSignal): { kind: Failu
   return { kind: 'error', message };
 }
 
-export function failure(kind: FailureKind, message: string, extra: Partial<ProbeResult> = {}, severity?: Severity): ProbeResult {
+/**
+ * What a failed result may carry besides its kind and message: timings, evidence, thresholds, the
+ * `unknown` flag. Never `ok` or `error`: `ok?: never` makes handing over a whole result (one that
+ * holds `ok: true`) a type error, not a silent pass.
+ */
+export type FailureExtra = Partial<Omit<ProbeResult, 'ok' | 'error' | 'severity'>> & { ok?: never; error?: never; severity?: never };
+
+/**
+ * The one way to build a failed result. `ok: false` is written last, so nothing in `extra` can
+ * override it even where the type is bypassed (a cast, plain JavaScript): a dead host reported as
+ * passing is the worst thing a monitor can do.
+ */
+export function failure(kind: FailureKind, message: string, extra: FailureExtra = {}, severity?: Severity): ProbeResult {
   return {
-    ok: false,
     durationMs: 0,
     values: {},
     ...extra,
     error: { kind, message },
     ...(severity ? { severity } : {}),
+    ok: false,
   };
 }
 

@@ -25,7 +25,7 @@ const options = {
   auth: oauthClientSchema.optional()
     .describe('OAuth2 client credentials for the read (a client secret, or a SMART backend-services signed JWT). None when absent.'),
   metadataEvery: z.number().int().min(1).max(10_000).default(1)
-    .describe('Fetch /metadata on every Nth run only, reusing the last good one in between (1: every run).'),
+    .describe('Fetch /metadata on every Nth run only, reusing the last good one in between (1: every run). Only with `read` or `smart`, whose requests probe the server on the runs between; without them /metadata is fetched every run, since a run that sends nothing cannot tell a server that answers from one that does not.'),
   slow: duration.optional()
     .describe('A correct answer whose whole run takes longer than this is a `slow` warning.'),
   tlsVerify: z.boolean().default(true)
@@ -68,9 +68,14 @@ class FhirRun {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Phase 1: the CapabilityStatement, fetched every `metadataEvery` runs and reused in between. */
+  /**
+   * Phase 1: the CapabilityStatement, fetched every `metadataEvery` runs and reused in between, but
+   * only when a later phase sends a request of its own (a cached token sends none): a run must
+   * probe something, or it would pass on what an earlier run saw.
+   */
   async metadata(state: MetadataState): Promise<void> {
-    if (state.values && state.runsSinceFetch < this.opts.metadataEvery - 1) {
+    const laterRequest = this.opts.smart || this.opts.read !== undefined;
+    if (laterRequest && state.values && state.runsSinceFetch < this.opts.metadataEvery - 1) {
       state.runsSinceFetch++;
       Object.assign(this.values, state.values, { metadata_cached: true });
     } else {

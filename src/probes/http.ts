@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { classifyError, failure, ms } from './failure.js';
 import { httpExchange, httpUrlProblem } from './http-client.js';
+import { snippet } from './lib/response-body.js';
 import { defineProbe, type ProbeRunContext } from './probe.js';
 import { duration, maybeSecret, regex } from '../core/schema.js';
-import { clipRedacted } from '../core/secrets.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 
@@ -117,7 +117,7 @@ export default defineProbe({
           const values: ProbeResult['values'] = { status: res.status, bytes: res.body.length };
           const base: Pick<ProbeResult, 'durationMs' | 'phases' | 'values' | 'thresholds'> = { durationMs, phases: res.phases, values };
           if (!statusAccepted(res.status, opts.expect.status)) {
-            return failure('http_status', `HTTP ${res.status}${res.body ? `: ${clipRedacted(res.body, 120).replace(/\s+/g, ' ')}` : ''}`, base);
+            return failure('http_status', `HTTP ${res.status}${res.body ? `: ${snippet(res.body)}` : ''}`, base);
           }
           if (res.truncated) return failure('bad_payload', `body larger than ${opts.maxBodyBytes} bytes`, base);
           const problem = bodyProblem(res.body, res.contentType, opts.expect);

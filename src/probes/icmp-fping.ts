@@ -85,6 +85,27 @@ export function parseFpingOutput(text: string): FpingReport {
 
 /** Per-host gap between a target's own echo requests (fping -p), and ping's -i. */
 export const PER_HOST_PERIOD_MS = 200;
+/** fping's own time per request on top of -i (measured ≈0.05–0.1 ms on a 2-core VM). */
+export const SEND_OVERHEAD_MS = 0.1;
+/**
+ * From the spawn to fping's first request: starting the process and reading the target list
+ * (1 ms or so for addresses, measured; a loaded machine or names to resolve take longer).
+ */
+export const FPING_STARTUP_MS = 100;
+
+/**
+ * By when fping has sent request `j` (0-based) to the `k`th of `hosts` targets, in ms after it was
+ * started: start-up, every request before it at the interval, and the per-host period between a
+ * target's own requests. The two limits are added, not maxed, so this is never early: the cycle
+ * estimate (`k`, `j` the last ones, plus the per-packet timeout) is what validate holds a check's
+ * timeout to, and a cut-short run counts a request lost only once it is surely past its timeout.
+ */
+export function requestSentBy(k: number, j: number, hosts: number, intervalMs: number): number {
+  return FPING_STARTUP_MS + (j * hosts + k + 1) * (intervalMs + SEND_OVERHEAD_MS) + j * PER_HOST_PERIOD_MS;
+}
+
+/** How far a loaded machine may lag behind fping's schedule before a request is sent. */
+const SCHEDULE_LAG = 1.25;
 
 export interface FpingPlan {
   count: number;
@@ -140,10 +161,23 @@ const killGroup = (pid: number | undefined) => signalGroup(pid, 'SIGKILL');
 
 export interface FpingRunOptions {
   /**
-   * The per-packet timeout of the run: at an interruption, a target's unanswered requests sent
-   * within this window before it may still have been in flight, and do not count as lost.
+   * The run's per-packet timeout and interval (fping -t, -i): at an interruption, a target's
+   * unanswered request that may have been sent within the timeout before it may still have been in
+   * flight, and does not count as lost. Without them, nothing unanswered after the last reply does.
    */
   perPacketTimeoutMs?: number;
+  intervalMs?: number;
+}
+
+/** What an interrupted run knows to judge a target's unanswered requests by when they were sent. */
+export interface Interruption {
+  /** ms from fping's start to its interruption. */
+  atMs: number;
+  /** The target's place in fping's list (the order of stdin), and the list's length. */
+  index: number;
+  hosts: number;
+  intervalMs: number;
+  perPacketTimeoutMs: number;
 }
 
 /**
@@ -177,8 +211,10 @@ export function runFping(binary: string, args: readonly string[], names: readonl
     let aborted = false;
 
     let killTimer: NodeJS.Timeout | undefined;
+    let interruptedAtMs = 0;
     const onAbort = () => {
       aborted = true;
+      interruptedAtMs = wallMs();
       signalGroup(child.pid, 'SIGINT');
       killTimer = setTimeout(() => killGroup(child.pid), INTERRUPT_GRACE_MS);
     };
@@ -207,7 +243,8 @@ export function runFping(binary: string, args: readonly string[], names: readonl
         return;
       }
       const report = parseFpingOutput(Buffer.concat(chunks).toString('utf8'));
-      const outcomes = outcomesFor(names, report, aborted, options.perPacketTimeoutMs ?? 0);
+      const cut = aborted ? { atMs: interruptedAtMs, intervalMs: options.intervalMs ?? 0, perPacketTimeoutMs: options.perPacketTimeoutMs ?? Infinity } : undefined;
+      const outcomes = outcomesFor(names, report, cut);
       let failure: string | undefined;
       if (overflow) failure = `fping wrote more than ${MAX_OUTPUT_BYTES} bytes; output ignored`;
       else if (!aborted && code !== 0 && code !== 1 && code !== 2) {
@@ -230,16 +267,20 @@ function isResolverNote(note: string): boolean {
 }
 
 /**
- * A cut-short run's samples: the trailing unanswered requests that may still have been in flight
- * when fping was interrupted are dropped (not lost, not measured). Undefined when nothing is left.
+ * A cut-short run's samples: a request counts (answered or lost) once it was surely sent more than
+ * the per-packet timeout before the interruption, judged by when fping sent it (its place in the
+ * list and in the target's requests), not by its position from the end; a request before a reply
+ * counts too (a reply overtaking an earlier request by 200 ms would be news). The rest may still
+ * have been in flight: not lost, not measured. Undefined when nothing is left.
  */
-export function settledSamples(rtts: readonly (number | undefined)[], perPacketTimeoutMs: number): (number | undefined)[] | undefined {
-  const inFlight = Math.max(1, Math.ceil(perPacketTimeoutMs / PER_HOST_PERIOD_MS));
+export function settledSamples(rtts: readonly (number | undefined)[], cut: Interruption): (number | undefined)[] | undefined {
   let lastReply = -1;
   rtts.forEach((r, i) => {
     if (r !== undefined) lastReply = i;
   });
-  const kept = rtts.slice(0, Math.max(lastReply + 1, rtts.length - inFlight));
+  let settled = 0;
+  while (settled < rtts.length && requestSentBy(cut.index, settled, cut.hosts, cut.intervalMs) * SCHEDULE_LAG + cut.perPacketTimeoutMs <= cut.atMs) settled++;
+  const kept = rtts.slice(0, Math.max(lastReply + 1, settled));
   return kept.length ? kept : undefined;
 }
 
@@ -247,26 +288,26 @@ export function settledSamples(rtts: readonly (number | undefined)[], perPacketT
  * Maps fping's report onto the names asked for. Names it said nothing about are left out; after an
  * interruption, names without a settled sample are `unmeasured`.
  */
-function outcomesFor(names: readonly string[], report: FpingReport, aborted: boolean, perPacketTimeoutMs: number): Map<string, EchoOutcome> {
+function outcomesFor(names: readonly string[], report: FpingReport, cut: Omit<Interruption, 'index' | 'hosts'> | undefined): Map<string, EchoOutcome> {
   const outcomes = new Map<string, EchoOutcome>();
-  for (const name of names) {
+  names.forEach((name, index) => {
     const h = report.hosts.get(name);
-    if (!h) continue;
+    if (!h) return;
     const resolver = h.notes.find(isResolverNote);
     if (resolver !== undefined && !h.rtts) {
       outcomes.set(name, { kind: 'dns', message: `${name}: ${resolver}` });
-      continue;
+      return;
     }
     // A summary line comes at the end of a run, or of one interrupted at the deadline; after a kill there is none.
-    if (!h.rtts) continue;
-    const rtts = aborted ? settledSamples(h.rtts, perPacketTimeoutMs) : h.rtts;
+    if (!h.rtts) return;
+    const rtts = cut ? settledSamples(h.rtts, { ...cut, index, hosts: names.length }) : h.rtts;
     if (!rtts) {
       outcomes.set(name, { kind: 'unmeasured', message: `not measured: the cycle was cut short at the deadline before ${name} answered` });
-      continue;
+      return;
     }
     const note = [...h.icmp, ...h.notes.filter((n) => !isResolverNote(n))][0];
     outcomes.set(name, note !== undefined ? { kind: 'samples', rtts, note } : { kind: 'samples', rtts });
-  }
+  });
   return outcomes;
 }
 

@@ -3,7 +3,7 @@ import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { failure } from './failure.js';
 import { icmpSelfTest } from './icmp-capability.js';
-import { fpingArgs, locateFping, PER_HOST_PERIOD_MS, runFping, type EchoOutcome } from './icmp-fping.js';
+import { fpingArgs, locateFping, PER_HOST_PERIOD_MS, requestSentBy, runFping, type EchoOutcome } from './icmp-fping.js';
 import { runPingPool, type SpawnFn } from './icmp-ping.js';
 import { defineProbe, type Probe, type ProbeRunContext, type ProbeServices } from './probe.js';
 import { hostProblem } from './lib/host-port.js';
@@ -17,8 +17,6 @@ const MAX_AUTO_INTERVAL_MS = 10;
  * exits ("not enough sequence numbers"). 0.2 ms (5,000/s, ≈3.4 Mbit/s of 84-byte packets) stays clear.
  */
 const MIN_INTERVAL_MS = 0.2;
-/** fping's own time per request on top of -i (measured ≈0.05–0.1 ms on a 2-core VM): for the estimate only. */
-const SEND_OVERHEAD_MS = 0.1;
 
 const options = {
   engine: z.enum(['auto', 'fping', 'ping']).default('auto')
@@ -82,7 +80,7 @@ export function judge(outcome: EchoOutcome, opts: IcmpOptions, durationMs: numbe
     case 'timeout':
       return failure('timeout', 'no complete answer before the deadline', base);
     case 'unmeasured':
-      return { ...failure('timeout', outcome.message, base), unknown: true };
+      return failure('timeout', outcome.message, { ...base, unknown: true });
     case 'error':
       return failure('error', outcome.message, base);
     case 'samples':
@@ -98,18 +96,18 @@ export function judge(outcome: EchoOutcome, opts: IcmpOptions, durationMs: numbe
     // A reply later than the per-packet timeout is lost, so that is where rtt turns critical.
     rtt_ms: { ...(opts.slow !== undefined ? { warning: opts.slow } : {}), critical: opts.perPacketTimeout, direction: 'above' },
   };
-  const result: ProbeResult = { ok: true, durationMs, values, thresholds };
+  const measured = { durationMs, values, thresholds };
   const why = outcome.note ? ` (${outcome.note})` : '';
   if (s.received === 0) {
-    return failure('unreachable', `no reply to ${s.sent} echo request${s.sent === 1 ? '' : 's'}${why}`, result);
+    return failure('unreachable', `no reply to ${s.sent} echo request${s.sent === 1 ? '' : 's'}${why}`, measured);
   }
   if (s.lossPercent > opts.maxLoss) {
-    return failure('threshold', `${s.lossPercent}% packet loss (${s.received} of ${s.sent} replies), over the ${opts.maxLoss}% limit${why}`, result);
+    return failure('threshold', `${s.lossPercent}% packet loss (${s.received} of ${s.sent} replies), over the ${opts.maxLoss}% limit${why}`, measured);
   }
   if (opts.slow !== undefined && s.median! > opts.slow) {
-    return failure('slow', `median round trip ${s.median}ms, over ${opts.slow}ms`, result, 'warning');
+    return failure('slow', `median round trip ${s.median}ms, over ${opts.slow}ms`, measured, 'warning');
   }
-  return result;
+  return { ok: true, ...measured };
 }
 
 /** What one fping cycle of a check takes, and whether it fits the check's timeout. */
@@ -125,13 +123,14 @@ export interface IcmpCycle {
 
 type CycleOptions = Pick<IcmpOptions, 'count' | 'perPacketTimeout' | 'packetInterval'>;
 
+/** By when the last request of the cycle is sent, plus the wait for its reply. */
 const cycleMs = (targets: number, opts: CycleOptions, intervalMs: number) =>
-  targets * opts.count * (intervalMs + SEND_OVERHEAD_MS) + (opts.count - 1) * PER_HOST_PERIOD_MS + opts.perPacketTimeout;
+  requestSentBy(targets - 1, opts.count - 1, targets, intervalMs) + opts.perPacketTimeout;
 
 /**
  * The arithmetic of one fping cycle, shared by the load-time check (`validateCheck`) and the run:
- * every target gets `count` requests, any two `intervalMs` apart, a target's own 200 ms apart, and
- * the last reply may take `perPacketTimeout`.
+ * fping's start-up, then every target gets `count` requests, any two `intervalMs` apart, a
+ * target's own 200 ms apart, and the last reply may take `perPacketTimeout`.
  */
 export function icmpCycle(targets: number, opts: CycleOptions, timeoutMs: number): IcmpCycle {
   const intervalMs = opts.packetInterval ?? autoInterval(targets, opts.count, timeoutMs, opts.perPacketTimeout);
@@ -150,7 +149,7 @@ export function cycleProblem(targets: number, opts: CycleOptions, timeoutMs: num
   const interval = opts.packetInterval ?? MIN_INTERVAL_MS;
   return `${targets} target${targets === 1 ? '' : 's'} × count ${opts.count} need at least ${(cycle.minTimeoutMs / 1_000).toFixed(1)}s ` +
     `at fping's ${interval}ms${opts.packetInterval === undefined ? ' fastest' : ''} interval; timeout is ${seconds(timeoutMs)} — ` +
-    `raise timeout to ${Math.ceil(cycle.minTimeoutMs / 1_000) + 1}s, lower count, or split the check`;
+    `raise timeout to ${Math.ceil(Math.round(cycle.minTimeoutMs) / 1_000) + 1}s, lower count, or split the check`;
 }
 
 /** The gap between requests that spreads the cycle's requests over half the check's timeout. */
@@ -204,7 +203,7 @@ export function createIcmpProbe(check: CheckConfig, opts: IcmpOptions, services:
         });
       }
       const args = fpingArgs({ count: opts.count, perPacketTimeoutMs: opts.perPacketTimeout, intervalMs });
-      const run = await runFping(choice.fping!, args, valid, ctx.signal, { perPacketTimeoutMs: opts.perPacketTimeout });
+      const run = await runFping(choice.fping!, args, valid, ctx.signal, { perPacketTimeoutMs: opts.perPacketTimeout, intervalMs });
       ({ outcomes, aborted } = run);
       runFailure = run.failure;
     } else {

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
-import { redactDeep, redactSecrets } from '../core/secrets.js';
+import { peerDeep, peerLine } from '../core/peer-text.js';
 import { failure } from '../probes/failure.js';
 import type { Probe } from '../probes/probe.js';
 import { Semaphore } from './semaphore.js';
@@ -201,13 +201,14 @@ export async function runProbe(unit: ScheduledUnit, logger: Logger): Promise<Map
     }
     // A batch probe must answer for every target; a missing one is a failure, not a silent gap.
     for (const t of targets) if (!outcome.has(t)) outcome.set(t, failure('error', 'probe returned no result for this target', { durationMs: Date.now() - started }));
-    // What a peer said comes in here (an error body quoting our credentials): from this point on,
-    // evaluator, incidents, API, metrics and tickets only ever see it redacted.
-    for (const [t, r] of outcome) outcome.set(t, redactDeep(r));
+    // What a peer said comes in here (an error body quoting our credentials, a banner holding
+    // terminal escapes): from this point on, evaluator, incidents, API, metrics, tickets and the
+    // CLI only ever see it on one line, without control sequences, and redacted.
+    for (const [t, r] of outcome) outcome.set(t, peerDeep(r));
     return outcome;
   } catch (err) {
     logger.error('Probe crashed', { component: 'scheduler', check: check.id, err });
-    return new Map(targets.map((t) => [t, failure('error', `probe crashed: ${redactSecrets((err as Error).message)}`, { durationMs: Date.now() - started })]));
+    return new Map(targets.map((t) => [t, failure('error', `probe crashed: ${peerLine((err as Error).message)}`, { durationMs: Date.now() - started })]));
   } finally {
     clearTimeout(timer!);
   }

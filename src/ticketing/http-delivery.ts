@@ -1,7 +1,7 @@
 import type { AxiosError } from 'axios';
 import { z } from 'zod';
 import { DeliveryError } from '../core/errors.js';
-import { clipRedacted } from '../core/secrets.js';
+import { peerLine } from '../core/peer-text.js';
 
 /*
  * How every HTTP ticket provider reads a failed call: one place, so ServiceNow, Jira, PagerDuty and
@@ -28,8 +28,8 @@ export function deliveryErrorFrom(err: unknown, what: string, vendorMessage?: (b
   if (status === undefined) return new DeliveryError(`${what}: ${e.code ?? ''} ${e.message}`.trim(), { retryable: true, cause: err });
   const retryable = status === 408 || status === 429 || status >= 500;
   const body = typeof e.response?.data === 'string' ? e.response.data : JSON.stringify(e.response?.data ?? '');
-  // Redacted before the cut: a vendor quoting our token must not leave its first half behind.
-  return new DeliveryError(`${what}: HTTP ${status} ${clipRedacted(vendorMessage?.(e.response?.data) ?? body, 300)}`, {
+  // Cleaned and redacted before the cut: a vendor quoting our token must not leave its first half behind.
+  return new DeliveryError(`${what}: HTTP ${status} ${peerLine(vendorMessage?.(e.response?.data) ?? body, 300)}`, {
     retryable,
     status,
     retryAfterMs: retryAfterMs(e.response?.headers?.['retry-after']),

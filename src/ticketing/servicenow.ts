@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
 import { duration, identity, secret } from '../core/schema.js';
-import { clipRedacted, rememberSecret } from '../core/secrets.js';
+import { peerLine } from '../core/peer-text.js';
+import { rememberSecret } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
 import { defineTicketProvider, type TicketCallContext, type TicketProvider, type TicketServices } from './ticket-provider.js';
@@ -372,7 +373,7 @@ class ServiceNowProvider implements TicketProvider {
 
   /** A 2xx answer that is not what the Table API sends. */
   private unexpected(what: string, res: AxiosResponse, retryable: boolean, why: string): DeliveryError {
-    return new DeliveryError(`servicenow ${this.id} ${what}: HTTP ${res.status} ${why}: ${clipRedacted(JSON.stringify(res.data ?? ''), 200)}`, { retryable, status: res.status });
+    return new DeliveryError(`servicenow ${this.id} ${what}: HTTP ${res.status} ${why}: ${peerLine(JSON.stringify(res.data ?? ''), 200)}`, { retryable, status: res.status });
   }
 
   private refOf(sysId: string, number: string | undefined): TicketRef {

@@ -32,6 +32,13 @@ describe('logger redaction', () => {
     expect(JSON.parse(out.trim()).request.retries).to.equal(2);
   });
 
+  it('logs no terminal control a peer sent, not even those JSON leaves raw (C1, bidi), and keeps line breaks', async () => {
+    const out = await logged((l) => l.warn('Ticket delivery failed', { error: 'HTTP 400 \x1b]0;title\x07\x9b2J\u202eKO\nsecond line' }));
+    const line = JSON.parse(out.trim()) as { error: string };
+    expect(line.error).to.equal('HTTP 400 KO\nsecond line');
+    expect(out).not.to.match(/[\x80-\x9f\u202a-\u202e]/);
+  });
+
   it('redacts fields named like secrets even when their value was never registered', async () => {
     const out = await logged((l) => l.info('calling', { headers: { Authorization: 'Bearer abc.def' }, password: 'hunter2', token: 't0k3n' }));
     const line = JSON.parse(out.trim());

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { clipRedacted, redactDeep, redactSecrets, rememberSecret } from '../../src/core/secrets.js';
 import { redisOptionsFrom } from '../../src/queue/redis.js';
 import { parseConfig } from '../helpers/config.js';
+import { ESCAPINGS, SPLITS } from '../helpers/escapings.js';
+
+const escaping = (id: string) => ESCAPINGS.find((e) => e.id === id)!.escape;
 
 /*
  * Remembered secrets are process-wide (as in the daemon): every value here is one no other test
@@ -40,6 +43,10 @@ describe('redactSecrets', () => {
       expect(redactSecrets(text)).to.equal(expected);
     });
   }
+
+  it('redacts a short secret escaped in JSON, as a whole token', () => {
+    expect(redactSecrets('{"password":"\\u004bestr"}')).to.equal('{"password":"[redacted]"}');
+  });
 
   it('leaves words that merely contain a short secret alone', () => {
     const text = 'Kestrel nests; the kestr family; Kestrels and Kestr2 and xKestr';
@@ -83,6 +90,42 @@ describe('redactSecrets', () => {
     expect(out).to.deep.equal({ a: ['ok', { b: 'echo [redacted]' }], n: 2, c: clean });
     expect(out.c).to.equal(clean);
     expect(dirty.a[1]).to.deep.equal({ b: `echo ${LONG}` });
+  });
+});
+
+describe('redactSecrets on secrets a peer escaped', () => {
+  // Secrets with the characters each escaping changes: / & = + < > " ' and a space.
+  const SECRETS = ['echo-client/secret&key=1+2', 'go<tok>"quoted" \'q\'-9Zx', 'plain-long-secret-4Fw8pQ'];
+  before(() => {
+    for (const s of SECRETS) rememberSecret(s);
+  });
+
+  for (const { name, escape } of [...ESCAPINGS, ...SPLITS]) {
+    it(`redacts a secret echoed back: ${name}`, () => {
+      for (const secret of SECRETS) {
+        const echoed = escape(secret);
+        expect(redactSecrets(`HTTP 401: "${echoed}" refused`), echoed).to.equal('HTTP 401: "[redacted]" refused');
+      }
+    });
+  }
+
+  it('keeps the rest of the text as the peer wrote it, escapes included', () => {
+    const text = `path C:\\new\\table, 50%25 done &amp; <b>${escaping('php-json')(SECRETS[0]!)}</b> %41`;
+    expect(redactSecrets(text)).to.equal('path C:\\new\\table, 50%25 done &amp; <b>[redacted]</b> %41');
+  });
+
+  it('redacts a secret whose space a peer wrote as a line break or several spaces', () => {
+    const spaced = 'two words secret-8Hv';
+    rememberSecret(spaced);
+    expect(redactSecrets('got two\n  words \t secret-8Hv here')).to.equal('got [redacted] here');
+    expect(redactSecrets('got two%0Awords%20%20secret-8Hv')).to.equal('got [redacted]');
+  });
+
+  it('clips after redacting an escaped secret, so no escaped half of it is left at the cut', () => {
+    const escaped = escaping('u-escaped')(SECRETS[2]!);
+    const clipped = clipRedacted(`${'x'.repeat(100)}${escaped} and more`, 120);
+    expect(clipped).to.equal(`${'x'.repeat(100)}[redacted] and more`.slice(0, 120));
+    expect(clipped).not.to.include('\\u0070');
   });
 });
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { Metrics } from '../../src/metrics/metrics.js';
+import { hasCommand, skipWithout } from '../helpers/tools.js';
 
 const run = promisify(execFile);
 
@@ -26,7 +27,7 @@ const RULES = join(ROOT, 'deploy/prometheus/prodrome-rules.yml');
 const RULES_TEST = join(ROOT, 'deploy/prometheus/prodrome-rules.test.yml');
 const DASHBOARD = join(ROOT, 'deploy/grafana/prodrome-dashboard.json');
 const alertsDoc = readFileSync(join(ROOT, 'docs/ALERTS.md'), 'utf8');
-const NO_PROMTOOL = 'promtool is not on PATH; .ci/run installs it (Debian package prometheus)';
+const NO_PROMTOOL = 'apt-get install prometheus (.ci/run does)';
 
 interface Rule {
   record?: string;
@@ -202,12 +203,7 @@ describe('deploy/: Prometheus rules and Grafana dashboard', function () {
   });
 
   async function promtool(this: Mocha.Context, args: string[]): Promise<{ code: number; output: string }> {
-    try {
-      await run('promtool', ['--version']);
-    } catch {
-      if (this.test) this.test.title += ` (skipped: ${NO_PROMTOOL})`;
-      this.skip();
-    }
+    if (!hasCommand('promtool')) skipWithout(this, 'promtool', NO_PROMTOOL);
     try {
       const { stdout, stderr } = await run('promtool', args, { cwd: ROOT });
       return { code: 0, output: stdout + stderr };

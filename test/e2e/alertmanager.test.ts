@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
-import { DaemonProcess, getJson, waitUntil } from '../helpers/daemon.js';
+import { DaemonProcess, getJson, waitForDrainedQueues, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
+import { skipWithout } from '../helpers/tools.js';
 
 const TOKEN = 'alertmanager-e2e-token-0123456789';
 
@@ -46,10 +47,7 @@ describe('Alertmanager intake end to end (real prometheus-alertmanager)', functi
   let amUrl: string;
 
   before(async function () {
-    if (!found) {
-      console.warn('      skipped: no prometheus-alertmanager (or alertmanager) binary here; .ci/run installs the Debian package prometheus-alertmanager');
-      this.skip();
-    }
+    if (!found) skipWithout(this, 'prometheus-alertmanager (or alertmanager)', 'apt-get install prometheus-alertmanager (.ci/run does)');
     dir = mkdtempSync(join(tmpdir(), 'prodrome-am-'));
     receiver = await new WebhookReceiver().start();
 
@@ -142,8 +140,10 @@ receivers:
 
     await push([{ ...alert, endsAt: new Date().toISOString() }]);
     await waitUntil(async () => hooks('resolve').length === 1, 'the ticket resolved', 30_000);
-    // Room for anything Alertmanager or the queue still had under way.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // Nothing more under way: Alertmanager has sent its resolved notification and the daemon's
+    // queues are empty, so a second ticket or resolve would already be here.
+    await waitUntil(async () => notifications().some((n) => n.resolved > 0), 'Alertmanager\'s resolved notification', 30_000);
+    await waitForDrainedQueues(api);
 
     const firingSent = notifications().filter((n) => n.firing > 0).length;
     const resolvedSent = notifications().filter((n) => n.resolved > 0).length;

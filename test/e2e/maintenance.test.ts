@@ -90,11 +90,12 @@ ${extra}
   /** The service broke inside [.., endsAt) and stayed broken: nothing before the end, one heal and one ticket after. */
   async function expectHeldUntil(api: string, endsAt: number): Promise<void> {
     await waitUntil(() => failing(api), 'ehr-api confirmed failing inside the window');
+    // Counted as suppressed by maintenance: confirmed inside the window (what the daemon saw, not
+    // the test's clock, says so).
     await waitUntil(async () => {
       const m = /prodrome_suppressed_total\{[^}]*reason="maintenance"[^}]*\} (\d+)/.exec(await (await fetch(`${api}/metrics`)).text());
       return m && Number(m[1]) > 0;
     }, 'the failure counted as suppressed by maintenance');
-    expect(Date.now(), 'the failure was confirmed inside the window (test timing)').to.be.below(endsAt);
     await receiver.waitFor('open', receiver.received.slice(0, seenBefore).filter((r) => r.action === 'open').length + 1);
     const opens = delivered('open');
     expect(opens, 'tickets opened').to.have.length(1);
@@ -110,7 +111,8 @@ ${extra}
     const res = await fetch(`${api}/api/silences`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ checks: ['ehr-*'], duration: '4s', reason: 'EHR hotfix CHG0031', createdBy: 'jdoe' }),
+      // Long enough for two failing probes 200 ms apart to be confirmed inside it on a busy runner.
+      body: JSON.stringify({ checks: ['ehr-*'], duration: '6s', reason: 'EHR hotfix CHG0031', createdBy: 'jdoe' }),
     });
     expect(res.status).to.equal(201);
     const silence = (await res.json()) as { id: string; endsAt: string };

@@ -10,6 +10,7 @@ import { findChromium } from '../helpers/browser.js';
 import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { close, listen } from '../helpers/servers.js';
+import { skipWithout } from '../helpers/tools.js';
 
 const run = promisify(execFile);
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -62,10 +63,7 @@ describe('status pages in a real browser', function () {
   }
 
   before(async function () {
-    if (!chromium) {
-      console.log('      skipped: no chromium binary on PATH (install the Debian package "chromium")');
-      this.skip();
-    }
+    if (!chromium) skipWithout(this, 'chromium', 'apt-get install chromium (.ci/run does)');
     dir = mkdtempSync(join(tmpdir(), 'prodrome-status-browser-'));
     shots = join(dir, 'screenshots');
     mkdirSync(shots);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { watch } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,4 +75,40 @@ export function processExists(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * What fping 5.1 writes to stderr in `-C` mode for hosts that answered none of `count` requests, and
+ * its exit code 1. Captured from the real fping (`fping -C 3 -t 1000 -p 200 -i 10 -r 0 -B 1 -f -`
+ * on 127.77.0.5 and 127.77.0.6, in a network namespace that ignores echo requests): a blank line,
+ * then per host its name, " : " and a "-" per request. Names of one length need no padding.
+ */
+export function fpingDeadOutput(hosts: readonly string[], count: number): { stderr: string; exitCode: number } {
+  return { stderr: `\n${hosts.map((h) => `${h} : ${Array(count).fill('-').join(' ')}`).join('\n')}\n`, exitCode: 1 };
+}
+
+/**
+ * The real fping inside a network namespace of its own (`unshare -rn`, no root needed) whose
+ * loopback is up but ignores every echo request (net.ipv4.icmp_echo_ignore_all, per namespace):
+ * every target is a host that is silent, as a dead PC or a firewall dropping pings is, and each
+ * request waits out its timeout. Undefined, with the reason, where user namespaces, `ip` or fping
+ * are not available.
+ */
+export async function silentNetworkFping(): Promise<{ path: string; remove(): Promise<void> } | { missing: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'prodrome-silent-fping-'));
+  const script = path.join(dir, 'fping');
+  await writeFile(script, [
+    '#!/bin/sh',
+    // exec all the way down: the pid the probe signals is fping's own.
+    'exec unshare -rn sh -c \'ip link set lo up && echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all && exec fping "$@"\' fping "$@"',
+    '',
+  ].join('\n'));
+  await chmod(script, 0o755);
+  const tried = spawnSync(script, ['-C', '1', '-t', '50', '-q', '127.0.0.1'], { encoding: 'utf8', timeout: 10_000 });
+  if (tried.status !== 1 || !/127\.0\.0\.1 : -/.test(tried.stderr)) {
+    await rm(dir, { recursive: true, force: true });
+    const why = tried.error ? tried.error.message : (tried.stderr.trim().split('\n')[0] ?? `exit ${tried.status}`);
+    return { missing: `unshare -rn, ip and fping for a network namespace that ignores pings (${why})` };
+  }
+  return { path: script, remove: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -2,17 +2,27 @@ import { expect } from 'chai';
 import type net from 'node:net';
 import type { FailureKind } from '../../src/messages/probe-result.js';
 import { afterRequest, dicomPeer, flood, hostilePeer, trickle, type DicomHostility, type HostilePeer } from '../probes/hostile-peers.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { startMllpServer } from '../../src/demo/simulators/mllp-server.js';
+import { runProbe } from '../../src/scheduler/scheduler.js';
+import type { CheckConfig } from '../../src/config/types.js';
 import { makeProbe, runOnce } from '../probes/run-probe.js';
 
 /*
  * Every socket probe against loopback peers built to hurt it: endless bodies, trickles, lying
- * lengths, floods, other protocols. Each case must end by the check's deadline (plus a little
- * slack), name the right failure kind, and hold bounded memory while it runs.
+ * lengths, floods, other protocols. Each case must end by the check's deadline (plus slack), name
+ * the right failure kind, and hold bounded memory while it runs. Whether it ended at the deadline
+ * or at once is told by the kind (only the deadline's abort gives `timeout`), not by a clock: the
+ * time bound only tells a probe that stops from one that keeps going with the peer, and has
+ * seconds of margin for a loaded runner.
  */
 
 const DEADLINE_MS = 1_500;
-/** Time past the deadline a probe may take to tidy up and answer. */
-const SLACK_MS = 500;
+/**
+ * Time past the deadline a probe may take to answer: the scheduler's own grace (1 s) and two
+ * seconds for a busy machine. A probe that ignored its deadline would still be reading the trickle.
+ */
+const SLACK_MS = 3_000;
 /** RSS growth over a case, sampled while it runs. Unbounded readers grew by hundreds of MB a second. */
 const MAX_GROWTH_MB = 64;
 
@@ -131,7 +141,7 @@ async function peakGrowthMb<T>(work: () => Promise<T>): Promise<{ value: T; grew
 }
 
 describe('probes against hostile targets', function () {
-  this.timeout(10_000);
+  this.timeout(15_000);
 
   for (const [type, { target, fields, cases }] of Object.entries(TABLE)) {
     describe(`the ${type} probe`, () => {
@@ -144,14 +154,59 @@ describe('probes against hostile targets', function () {
             const started = Date.now();
             const { value: result, grewMb } = await peakGrowthMb(() => runOnce(probe, (c.target ?? target)(peer.address), DEADLINE_MS));
             const elapsed = Date.now() - started;
+            expect(result.ok).to.equal(false);
             expect(result.error?.kind, result.error?.message).to.equal(c.kind);
-            expect(elapsed, 'ms until the probe answered').to.be.below(c.early ? DEADLINE_MS : DEADLINE_MS + SLACK_MS);
-            if (!c.early) expect(elapsed, 'ms until the probe answered').to.be.at.least(DEADLINE_MS - 50);
+            // At once: a kind of its own, not the deadline's timeout. At the deadline: the timeout kind.
+            expect(c.kind === 'timeout', 'a case that ends at the deadline is a timeout').to.equal(!c.early);
+            expect(elapsed, 'ms until the probe answered').to.be.below(DEADLINE_MS + SLACK_MS);
             expect(grewMb, 'peak RSS growth in MB').to.be.below(MAX_GROWTH_MB);
           } finally {
             await peer.close();
           }
         });
+      }
+    });
+  }
+});
+
+/*
+ * Peers whose words would drive the terminal of whoever reads them (`prodrome check`, `prodrome
+ * incidents`): a window title, a cursor move up and line erase to overwrite "FAIL" with "all systems
+ * OK", 8-bit CSI, a right-to-left override. What the scheduler hands on holds none of it.
+ */
+const TERMINAL_ATTACK = '\x1b]0;all systems OK\x07\x1b[1A\x1b[2K\x9b2J\u202e KO\rPASS';
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+const operationOutcome = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: `db down ${TERMINAL_ATTACK}` }] });
+const CONTROL_CASES: { type: string; name: string; peer: () => Promise<HostilePeer>; target: (address: string) => string; fields?: Record<string, unknown> }[] = [
+  { type: 'http', name: 'a 503 body', peer: says(`HTTP/1.1 503 Service Unavailable\r\nContent-Length: ${Buffer.byteLength(`down ${TERMINAL_ATTACK}`)}\r\n\r\ndown ${TERMINAL_ATTACK}`, 'request'), target: (a) => `http://${a}/` },
+  { type: 'fhir', name: 'an OperationOutcome\'s diagnostics', peer: says(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/fhir+json\r\nContent-Length: ${Buffer.byteLength(operationOutcome)}\r\n\r\n${operationOutcome}`, 'request'), target: (a) => `http://${a}/fhir` },
+  {
+    type: 'hl7-mllp', name: 'a negative ACK\'s text', target: (a) => a,
+    peer: async () => {
+      const engine = await startMllpServer({ kind: 'ack', code: 'AE', text: `rejected ${TERMINAL_ATTACK.replace(/\r/g, '')}` });
+      return { port: engine.port, address: `127.0.0.1:${engine.port}`, close: () => engine.close() };
+    },
+  },
+];
+
+describe('probes against peers that send terminal control sequences', () => {
+  for (const c of CONTROL_CASES) {
+    it(`hands on ${c.name} (${c.type}) without them, on one line`, async () => {
+      const peer = await c.peer();
+      try {
+        const probe = makeProbe(c.type, c.fields ?? {});
+        const check: CheckConfig = { id: `control-${c.type}`, type: c.type, targets: [c.target(peer.address)], intervalMs: 10_000, timeoutMs: DEADLINE_MS, confirm: 1, recover: 1, impact: 2, profiles: [], heal: [], parents: [], ticket: [], enabled: true, options: {} };
+        const results = await runProbe({ id: check.id, check, probe, targets: check.targets }, silentLogger());
+        const result = results.get(check.targets[0]!)!;
+        expect(result.ok).to.equal(false);
+        const texts = [result.error!.message, ...Object.values(result.values).filter((v): v is string => typeof v === 'string')];
+        expect(texts.join(' ')).to.match(/down|rejected/);
+        for (const text of texts) {
+          expect(CONTROL.test(text), JSON.stringify(text)).to.equal(false);
+          expect(text).not.to.match(/[\n\r]/);
+        }
+      } finally {
+        await peer.close();
       }
     });
   }

@@ -9,6 +9,7 @@ import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { freePort, uniquePrefix } from '../helpers/redis.js';
 import { TcpService } from '../helpers/servers.js';
+import { skipWithout } from '../helpers/tools.js';
 
 
 /** A redis-server (data node or sentinel) whose start is awaited on its log line; kept in `children` for the clean-up. */
@@ -131,7 +132,8 @@ describe('fault: Redis Sentinel failover (primary SIGKILLed, replica promoted)',
       try {
         await spawnRedis(children, [conf, '--sentinel']);
       } catch (err) {
-        if (i === 0 && /not supported|unsupported|unknown option|bad directive/i.test(String(err))) test.skip(); // this redis-server has no sentinel (or TLS) mode
+        // This redis-server has no sentinel (or TLS) mode.
+        if (i === 0 && /not supported|unsupported|unknown option|bad directive/i.test(String(err))) skipWithout(test, 'redis-server with sentinel and TLS support', 'apt-get install redis-server (Debian builds have both)');
         throw err;
       }
     }

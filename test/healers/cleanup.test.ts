@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { existsSync, lutimesSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lutimesSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import fsPromises from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { makeHealer, runHealer, schemaProblems, tempDir, removeDir } from './helpers.js';
 
@@ -61,6 +63,46 @@ describe('cleanup healer', () => {
     const outcome = await runHealer(makeHealer('cleanup', { root, olderThan: '1d' }));
     expect(outcome.message).to.equal(`freed 0 files, 0 bytes under ${root}`);
     expect(existsSync(target)).to.equal(true);
+  });
+
+  describe('a directory swapped for a symlink while the sweep runs', () => {
+    /**
+     * Runs `action` with fs/promises' `unlink` replaced: the first time the healer unlinks, the
+     * attacker's move is made just before (the gap between any check and the unlink). ESM bindings
+     * of built-in modules follow such a change only after syncBuiltinESMExports.
+     */
+    async function withMoveBeforeUnlink<T>(move: () => void, action: () => Promise<T>): Promise<T> {
+      const original = fsPromises.unlink;
+      let moved = false;
+      fsPromises.unlink = async (path) => {
+        if (!moved) {
+          moved = true;
+          move();
+        }
+        return original(path);
+      };
+      syncBuiltinESMExports();
+      try {
+        return await action();
+      } finally {
+        fsPromises.unlink = original;
+        syncBuiltinESMExports();
+      }
+    }
+
+    it('deletes nothing outside the root when a subdirectory becomes a symlink to outside just before the unlink', async () => {
+      file(join(root, 'sub', 'victim.dcm'));
+      const victim = file(join(outside, 'victim.dcm'), 10);
+      const outcome = await withMoveBeforeUnlink(() => {
+        renameSync(join(root, 'sub'), join(root, 'sub.moved'));
+        symlinkSync(outside, join(root, 'sub'));
+      }, () => runHealer(makeHealer('cleanup', { root, olderThan: '1d' })));
+      expect(existsSync(victim), 'the file outside the root').to.equal(true);
+      expect(readFileSync(victim, 'utf8')).to.equal('a'.repeat(10));
+      expect(outcome.result).to.equal('done');
+      // What it did delete is the file it looked at, in the directory it opened (now sub.moved).
+      expect(existsSync(join(root, 'sub.moved', 'victim.dcm'))).to.equal(false);
+    });
   });
 
   it('cleans through a root that is itself a symlink, staying inside its real directory', async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import type { HealRequest } from '../../src/healers/healer.js';
 import { close, listen, trackSockets } from '../helpers/servers.js';
 import { healRequest, makeHealer, nodeScript, processGone, runHealer, schemaProblems, tempDir, removeDir } from './helpers.js';
 
@@ -62,9 +63,44 @@ setInterval(() => {}, 60000);`);
 
   it('fills placeholders that stand as whole arguments, without parsing their values', async () => {
     const healer = makeHealer('command', { argv: [echoArgv, '--host', '{host}', '--port', '{port}', '{check}', '{target}'] });
-    const request = healRequest({ host: 'db; rm -rf / $(id)', port: 5432, checkId: 'pacs-db', target: 'db:5432 {host}' });
+    const request = healRequest({ host: 'pacs-db.example.org', port: 5432, checkId: 'pacs-db', target: 'db:5432 $(id) `id` {host}' });
     const outcome = await runHealer(healer, request);
-    expect(JSON.parse(outcome.output!)).to.deep.equal(['--host', 'db; rm -rf / $(id)', '--port', '5432', 'pacs-db', 'db:5432 {host}']);
+    expect(JSON.parse(outcome.output!)).to.deep.equal(['--host', 'pacs-db.example.org', '--port', '5432', 'pacs-db', 'db:5432 $(id) `id` {host}']);
+  });
+
+  describe('refuses a value that is not what its placeholder stands for, and runs nothing', () => {
+    const hostile: [string, Partial<HealRequest>, RegExp][] = [
+      ['{host} with a leading "-" (an ssh option)', { host: '-oProxyCommand=touch pwned' }, /\{host\} refused: "-oProxyCommand=touch pwned" is not a host name or IP address/],
+      ['{host} with a space', { host: 'HighLatency on ehr-db01' }, /\{host\} refused/],
+      ['{host} with $()', { host: '$(touch pwned)' }, /\{host\} refused/],
+      ['{host} with backticks', { host: '`touch pwned`' }, /\{host\} refused/],
+      ['{host} with a line break', { host: 'ehr-db01\n-oProxyCommand=x' }, /\{host\} refused/],
+      ['{host} of 10 kB', { host: `${'a'.repeat(63)}.`.repeat(160) }, /\{host\} refused: ".{79}…" is not a host name/],
+      ['{host} with an IPv6 zone', { host: 'fe80::1%eth0' }, /\{host\} refused/],
+      ['{target} with a leading "-"', { target: '-oProxyCommand=touch pwned on ehr-db01:9100' }, /\{target\} refused: .* starts with "-"/],
+      ['{target} with a NUL', { target: 'ehr\u0000-x' }, /\{target\} refused: .* control characters/],
+      ['{port} 0', { port: 0 }, /\{port\} refused: 0 is not a port/],
+      ['{port} 70000', { port: 70_000 }, /\{port\} refused: 70000 is not a port/],
+      ['{check} with a leading "-"', { checkId: '-rf' }, /\{check\} refused: "-rf" is not a check id/],
+      ['any label value, from a healer that does not accept alert labels', { host: 'ehr-db01', fromLabels: true, labelsAccepted: false }, /\{host\} refused: it would come from an Alertmanager alert's labels/],
+    ];
+    for (const [what, overrides, message] of hostile) {
+      it(what, async () => {
+        const healer = makeHealer('command', { argv: [echoArgv, '{check}', '{host}', '{port}', '{target}'] });
+        const outcome = await runHealer(healer, healRequest(overrides));
+        expect(outcome.result).to.equal('failed');
+        expect(outcome.refused).to.equal(true);
+        expect(outcome.message).to.match(/^\S+: not run: /).and.match(message);
+        expect(outcome.output, 'the program never ran').to.equal(undefined);
+        expect(healer.describe(healRequest(overrides))).to.match(/^would not run /);
+      });
+    }
+
+    it('fills values from alert labels for a healer that accepts them', async () => {
+      const healer = makeHealer('command', { argv: [echoArgv, '{host}', '{port}', '{target}'] });
+      const outcome = await runHealer(healer, healRequest({ host: 'ehr-db01', port: 9100, target: 'HighLatency on ehr-db01:9100', fromLabels: true, labelsAccepted: true }));
+      expect(JSON.parse(outcome.output!)).to.deep.equal(['ehr-db01', '9100', 'HighLatency on ehr-db01:9100']);
+    });
   });
 
   it('rejects a placeholder inside a longer argument at load', () => {
@@ -170,7 +206,7 @@ setInterval(() => {}, 60000);`);
   });
 
   it('describes the argv it would run, placeholders filled', () => {
-    const healer = makeHealer('command', { argv: ['/opt/restart-engine', '--host', '{host}', '{check}'] });
-    expect(healer.describe(healRequest({ host: 'engine 2' }))).to.equal('run /opt/restart-engine --host "engine 2" hl7-engine');
+    const healer = makeHealer('command', { argv: ['/opt/restart-engine', '--host', '{host}', '{check}', '{target}'] });
+    expect(healer.describe(healRequest({ host: 'engine2', target: 'engine 2' }))).to.equal('run /opt/restart-engine --host engine2 hl7-engine "engine 2"');
   });
 });

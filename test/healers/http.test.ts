@@ -41,15 +41,26 @@ describe('http healer', () => {
 
   it('fills placeholder path segments, percent-encoded', async () => {
     const { base, seen } = await serve((_req, res) => res.end());
-    await runHealer(makeHealer('http', { url: `${base}/admin/{check}/hosts/{host}/{port}/restart?force=1` }), healRequest({ host: 'a b/../c?d', port: 2575 }));
-    expect(seen[0]!.url).to.equal('/admin/hl7-engine/hosts/a%20b%2F..%2Fc%3Fd/2575/restart?force=1');
+    await runHealer(makeHealer('http', { url: `${base}/admin/{check}/hosts/{host}/{port}/{target}/restart?force=1` }), healRequest({ host: 'engine-2', port: 2575, target: 'a b/../c?d' }));
+    expect(seen[0]!.url).to.equal('/admin/hl7-engine/hosts/engine-2/2575/a%20b%2F..%2Fc%3Fd/restart?force=1');
   });
 
   it('refuses a placeholder value that would move along the path', async () => {
     const { base, seen } = await serve((_req, res) => res.end());
-    const outcome = await runHealer(makeHealer('http', { url: `${base}/admin/{host}/restart` }), healRequest({ host: '..' }));
+    const outcome = await runHealer(makeHealer('http', { url: `${base}/admin/{target}/restart` }), healRequest({ target: '..' }));
     expect(outcome.result).to.equal('failed');
     expect(outcome.message).to.include('cannot be a URL path segment');
+    expect(seen).to.have.length(0);
+  });
+
+  it('refuses a {host} that is no host name, in the path or a header, and sends nothing', async () => {
+    const { base, seen } = await serve((_req, res) => res.end());
+    for (const fields of [{ url: `${base}/admin/{host}/restart` }, { url: `${base}/admin/restart`, headers: { 'x-host': '{host}' } }]) {
+      const outcome = await runHealer(makeHealer('http', fields), healRequest({ host: '-oProxyCommand=x' }));
+      expect(outcome.result).to.equal('failed');
+      expect(outcome.refused).to.equal(true);
+      expect(outcome.message).to.include('{host} refused');
+    }
     expect(seen).to.have.length(0);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, chmodSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { makeHealer, runHealer, schemaProblems, tempDir, removeDir } from './helpers.js';
@@ -42,6 +42,42 @@ describe('kill-process healer', () => {
     expect(outcome.result).to.equal('done');
     expect(outcome.message).to.include(`sent SIGTERM to 1 process (pid ${child.pid} from`);
     expect(await exited).to.deep.equal([null, 'SIGTERM']);
+  });
+
+  describe('a pid file that may name another process now', () => {
+    it('refuses a pid whose process started after the file was written (the file outlived a crash or reboot)', async () => {
+      const child = await idler();
+      const file = pidFile(`${child.pid}\n`);
+      const hourAgo = Date.now() / 1000 - 3_600;
+      utimesSync(file, hourAgo, hourAgo);
+      const outcome = await runHealer(makeHealer('kill-process', { pidFile: file }));
+      expect(outcome.result).to.equal('failed');
+      expect(outcome.message).to.match(new RegExp(`^refused: pid ${child.pid} from .* started at .*, after the file was written .*: the pid now belongs to another process`));
+      expect(child.exitCode, 'still running').to.equal(null);
+      expect(child.signalCode).to.equal(null);
+    });
+
+    it('refuses a process that runs another program than the configured executable', async () => {
+      const child = await idler();
+      for (const executable of ['hl7-engine', '/opt/hl7/bin/hl7-engine']) {
+        const outcome = await runHealer(makeHealer('kill-process', { pidFile: pidFile(`${child.pid}\n`), executable }));
+        expect(outcome.result).to.equal('failed');
+        expect(outcome.message).to.equal(`refused: pid ${child.pid} from ${outcome.message.split(' from ')[1]!.split(' runs ')[0]} runs ${realpathSync(process.execPath)}, not ${executable}; not signalled`);
+      }
+      expect(child.exitCode, 'still running').to.equal(null);
+    });
+
+    for (const how of ['by its file name', 'by its absolute path']) {
+      it(`signals a process that runs the configured executable, named ${how}`, async () => {
+        const sleep = uniqueSleep();
+        const child = await start(sleep.path, ['300']);
+        const exited = once(child, 'exit');
+        const executable = how === 'by its file name' ? sleep.name : realpathSync(sleep.path);
+        const outcome = await runHealer(makeHealer('kill-process', { pidFile: pidFile(`${child.pid}\n`), executable }));
+        expect(outcome.result).to.equal('done');
+        expect(await exited).to.deep.equal([null, 'SIGTERM']);
+      });
+    }
   });
 
   it('sends the configured signal', async () => {

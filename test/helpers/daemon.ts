@@ -52,15 +52,42 @@ export class DaemonProcess {
   }
 }
 
-/** Waits for a condition that has no event to await (state behind an HTTP API), checking often. */
+/**
+ * Waits for a condition that has no event to await (state behind an HTTP API), checking often. A
+ * probe that throws is asked again (the daemon may not answer yet), but its last error is kept: a
+ * timeout says what went wrong last instead of hiding a TypeError behind 20 s of waiting.
+ */
 export async function waitUntil<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
   const until = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    let value: T | undefined | false;
+    try {
+      value = await probe();
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
     if (value) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > until) {
+      const cause = lastError === undefined ? '' : `; the last check threw: ${lastError instanceof Error ? (lastError.stack ?? lastError.message) : String(lastError)}`;
+      throw new Error(`timed out waiting for ${what}${cause}`, lastError === undefined ? undefined : { cause: lastError });
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Waits until the daemon at `api` has nothing under way in its queues (no job waiting, active or
+ * delayed, as its prodrome_queue_jobs says): what "nothing more will happen" can wait on instead of
+ * a pause.
+ */
+export async function waitForDrainedQueues(api: string, timeoutMs = 20_000): Promise<void> {
+  await waitUntil(async () => {
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const busy = [...text.matchAll(/^prodrome_queue_jobs\{[^}]*state="(?:waiting|active|delayed)"[^}]*\} (\d+)$/gm)];
+    return busy.length > 0 && busy.every((m) => m[1] === '0');
+  }, 'every queue drained', timeoutMs);
 }
 
 export async function getJson(url: string): Promise<unknown> {

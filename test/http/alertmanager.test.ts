@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { startDaemon, type Daemon } from '../../src/app.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { alertToChange, hostOfLabel } from '../../src/http/alertmanager.js';
 import type { Incident } from '../../src/messages/incident.js';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { parseConfig } from '../helpers/config.js';
-import { waitUntil } from '../helpers/daemon.js';
+import { waitForDrainedQueues, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, startRedis, uniquePrefix } from '../helpers/redis.js';
 
 const TOKEN = 'am-token-0123456789';
@@ -82,15 +83,16 @@ ticketing:
   const hooks = (fp: string, action: string) => receiver.received.filter((r) => r.key === `alertmanager|${fp}` && r.action === action);
   const incidentsOf = async (fp: string): Promise<Incident[]> => (await daemon.store.listRecent(1_000)).filter((i) => i.key === `alertmanager|${fp}`);
   /**
-   * A fresh firing alert sent after the others, whose ticket proves the daemon has worked through
-   * what came before it (each payload's changes are queued in order); then a moment for stragglers.
+   * A fresh firing alert sent after the others, whose ticket proves the daemon has taken in what
+   * came before it (each payload's changes are queued in order); then every queue empty (nothing
+   * waiting, active or delayed, as prodrome_queue_jobs says), so nothing is still under way.
    */
   let sentinels = 0;
   async function settle(): Promise<void> {
     const fp = `sentinel${sentinels++}`;
     expect((await post(payload([alert(fp, { labels: { alertname: 'Sentinel' } })]))).status).to.equal(200);
     await waitUntil(async () => hooks(fp, 'open').length === 1, `the ticket of ${fp}`);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitForDrainedQueues(base);
   }
 
   it('opens one ticket for a firing alert, keyed alertmanager|<fingerprint>', async () => {
@@ -257,5 +259,43 @@ describe('Alertmanager intake while Redis is unreachable', function () {
       await daemon.stop();
       await redis.stop();
     }
+  });
+});
+
+describe('an alert\'s host for healers', () => {
+  const cases: [string, string | undefined, { host?: string; port?: number }][] = [
+    ['host:port, as Prometheus writes instance', 'ehr-db01:9100', { host: 'ehr-db01', port: 9100 }],
+    ['an IPv4 address and port', '10.20.5.7:9100', { host: '10.20.5.7', port: 9100 }],
+    ['[IPv6]:port', '[fd00::7]:9100', { host: 'fd00::7', port: 9100 }],
+    ['a URL (a blackbox probe target)', 'https://ehr.example.org:8443/health', { host: 'ehr.example.org', port: 8443 }],
+    ['a bare host name', 'ehr-db01.hospital.example', { host: 'ehr-db01.hospital.example' }],
+    ['no label', undefined, {}],
+    ['a leading "-" (an ssh option)', '-oProxyCommand=touch pwned', {}],
+    ['a leading "-" with a port', '-oProxyCommand=x:22', {}],
+    ['spaces', 'HighLatency on ehr-db01:9100', {}],
+    ['$()', '$(touch /tmp/pwned):9100', {}],
+    ['backticks', '`id`', {}],
+    ['a line break', 'ehr-db01\n-oProxyCommand=x', {}],
+    ['10 kB', 'a'.repeat(10_240), {}],
+    ['a port out of range', 'ehr-db01:70000', {}],
+  ];
+  for (const [what, value, expected] of cases) {
+    it(`reads ${what}: ${JSON.stringify(expected)}`, () => {
+      expect(hostOfLabel(value)).to.deep.equal(expected);
+    });
+  }
+
+  const config = (yaml = '') => parseConfig(`alertmanager: { heal: [] ${yaml} }\n`, 't');
+  const firing = (labels: Record<string, string>) => ({ status: 'firing' as const, labels, annotations: {}, startsAt: new Date().toISOString(), endsAt: '', fingerprint: 'f1' });
+
+  it('takes the host from the instance label only, never from the alert\'s name', () => {
+    const change = alertToChange(firing({ alertname: '-oProxyCommand=touch pwned', instance: 'ehr-db01:9100' }), config());
+    expect(change.fromLabels).to.deep.equal({ host: 'ehr-db01', port: 9100 });
+    expect(alertToChange(firing({ alertname: 'ehr-db01', job: 'node' }), config()).fromLabels, 'no instance label: no host').to.deep.equal({});
+  });
+
+  it('takes the host from the label alertmanager.hostLabel names', () => {
+    const change = alertToChange(firing({ alertname: 'DiskFull', instance: 'exporter:9100', node: 'pacs-store02' }), config(', hostLabel: node'));
+    expect(change.fromLabels).to.deep.equal({ host: 'pacs-store02' });
   });
 });

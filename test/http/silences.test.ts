@@ -28,7 +28,7 @@ describe('silences API', function () {
 
   const post = (body: unknown, headers: Record<string, string> = auth) =>
     fetch(`${base}/api/silences`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  const list = async () => (await (await fetch(`${base}/api/silences`)).json()) as { id: string; kind: string; checks: string[]; startsAt: string; endsAt: string; reason: string; createdBy: string }[];
+  const list = async () => (await (await fetch(`${base}/api/silences`, { headers: auth })).json()) as { id: string; kind: string; checks: string[]; startsAt: string; endsAt: string; reason: string; createdBy: string }[];
   const del = (id: string, headers: Record<string, string> = auth) => fetch(`${base}/api/silences/${id}`, { method: 'DELETE', headers });
   const good = { checks: ['ehr-*'], duration: '2h', reason: 'EHR patching CHG0030001', createdBy: 'jdoe' };
 
@@ -125,6 +125,25 @@ describe('silences API', function () {
     expect((await list()).map((e) => e.id)).to.include(id);
   });
 
+  it('lists nothing without the token: 401 without it or with a wrong one, 403 while http.token is off', async () => {
+    await post(good);
+    for (const headers of [{}, { authorization: 'Bearer not-the-token' }, { authorization: TOKEN }] as Record<string, string>[]) {
+      const res = await fetch(`${base}/api/silences`, { headers });
+      expect(res.status, JSON.stringify(headers)).to.equal(401);
+      expect(await res.text()).not.to.include('EHR patching');
+    }
+    const open = new HttpServer({ listen: '127.0.0.1:0', metrics: new Metrics(), readiness: () => ({ ready: true, reasons: [] }), logger: silentLogger() });
+    registerSilenceRoutes(open, maintenance);
+    const { port } = await open.listen();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/silences`);
+      expect(res.status).to.equal(403);
+      expect(await res.text()).not.to.include('EHR patching');
+    } finally {
+      await open.close();
+    }
+  });
+
   it('answers 404 for an unknown id', async () => {
     expect((await del('sil-00000000')).status).to.equal(404);
   });
@@ -138,7 +157,7 @@ describe('silences API', function () {
     try {
       await own.stop();
       for (const res of [
-        await fetch(`${served.base}/api/silences`),
+        await fetch(`${served.base}/api/silences`, { headers: auth }),
         await fetch(`${served.base}/api/silences`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(good) }),
         await fetch(`${served.base}/api/silences/sil-00000000`, { method: 'DELETE', headers: auth }),
       ]) {

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { Healer } from '../../src/healers/healer.js';
 import { healerRegistry } from '../../src/healers/index.js';
 import { HealPolicy } from '../../src/healers/policy.js';
-import { IncidentStore } from '../../src/incidents/store.js';
+import { IncidentStore, type IncidentCore } from '../../src/incidents/store.js';
 import type { HealJob, TicketJob } from '../../src/messages/jobs.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { runHealRound, type HealStageDeps } from '../../src/pipeline/heal-stage.js';
@@ -62,7 +62,7 @@ describe('the heal stage', function () {
     store: IncidentStore;
     tickets: TicketJob[];
     rounds: { job: HealJob; delayMs: number }[];
-    open(target?: string): Promise<string>;
+    open(target?: string, extra?: Partial<IncidentCore>): Promise<string>;
   }
 
   async function setup(healers: string, opts: { heal?: string; check?: string; dryRun?: boolean; enabled?: boolean } = {}): Promise<Setup> {
@@ -87,12 +87,12 @@ checks:
       enqueueHeal: async (job, _place, delayMs) => void rounds.push({ job, delayMs }),
       observe: () => {},
     };
-    const open = async (target = `http://127.0.0.1:${port}/`) => {
+    const open = async (target = `http://127.0.0.1:${port}/`, extra: Partial<IncidentCore> = {}) => {
       const id = `inc-${uniquePrefix()}`;
       const at = Date.now();
       await store.applyProblem({
         id, key: `lis|${target}`, checkId: 'lis', target, type: 'http', title: 't', impact: 2, profiles: [], priority: 3,
-        firstFailureAt: at - 200, confirmedAt: at, openedAt: at, ticketProviders: ['local'], agent: 'a',
+        firstFailureAt: at - 200, confirmedAt: at, openedAt: at, ticketProviders: ['local'], agent: 'a', ...extra,
       }, 'critical', { kind: 'http_status', message: 'HTTP 503', durationMs: 1, values: {}, at }, at);
       return id;
     };
@@ -105,6 +105,36 @@ checks:
     for (const f of [runsFile(), flag]) rmSync(f, { force: true });
   }
   const restart = (args: string, extra = '') => `  restart-lis: { type: command, argv: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(dir, 'restart.mjs'))}, ${args}], timeout: 5s ${extra || ', verify: 1s'} }`;
+
+  describe('an incident from an alert\'s labels', () => {
+    const alertTarget = '-oProxyCommand=touch pwned on ehr-db01:9100';
+
+    it('fills {host} from the label\'s host for a healer that accepts alert labels, never from the target', async () => {
+      const { deps, store, open } = await setup(restart('"{host}", "{port}"', ', verify: 300ms, acceptAlertLabels: true'));
+      const id = await open(alertTarget, { fromLabels: { host: 'ehr-db01', port: 9100 } });
+      await runHealRound({ incidentId: id, round: 1 }, deps);
+      expect(runs()).to.deep.equal([['ehr-db01', '9100']]);
+      expect((await store.get(id))!.heals[0]!.action).to.include('restart.mjs ehr-db01 9100');
+    });
+
+    const refusals: [string, string, Partial<IncidentCore>, RegExp][] = [
+      ['a healer that does not accept alert labels', '', { fromLabels: { host: 'ehr-db01', port: 9100 } }, /\{host\} refused: it would come from an Alertmanager alert's labels/],
+      ['an alert whose instance label held no host', ', acceptAlertLabels: true', { fromLabels: {} }, /\{host\} refused: the alert's instance label .* holds no host name or IP address/],
+    ];
+    for (const [what, extra, core, message] of refusals) {
+      it(`refuses {host} for ${what}: a failed attempt on the incident, counted, the program never run, the breaker untouched`, async () => {
+        const { deps, store, open } = await setup(restart('"{host}"', `, verify: 300ms${extra}`), { heal: 'heal: { breaker: { failures: 1, within: 1h } }' });
+        const id = await open(alertTarget, core);
+        await runHealRound({ incidentId: id, round: 1 }, deps);
+        const attempt = (await store.get(id))!.heals[0]!;
+        expect(attempt).to.include({ healer: 'restart-lis', result: 'failed' });
+        expect(attempt.message).to.match(message);
+        expect(runs(), 'the program never ran').to.deep.equal([]);
+        expect(await deps.policy.isOpen('restart-lis'), 'a refusal does not open the breaker').to.equal(false);
+        expect((await deps.metrics.healAttempts.get()).values.find((v) => v.labels.result === 'failed')?.value).to.equal(1);
+      });
+    }
+  });
 
   it('resolves the incident as healed, with no ticket, when the action works and the check passes again', async () => {
     const { deps, store, tickets, open } = await setup(restart('fix'));

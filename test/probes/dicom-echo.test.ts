@@ -9,6 +9,7 @@ import { startDicomScp, type DicomScp, type DicomScpOptions } from '../../src/de
 import { freePortClosed } from '../helpers/servers.js';
 import { makeProbe, runOnce } from './run-probe.js';
 import { dicomPeer } from './hostile-peers.js';
+import { skipWithout } from '../helpers/tools.js';
 
 describe('dicom-echo probe', () => {
   let scp: DicomScp;
@@ -194,7 +195,7 @@ describe('dicom-echo probe', () => {
     let child: ChildProcess | undefined;
     let port = 0;
     before(async function () {
-      if (spawnSync('storescp', ['--version']).error) this.skip();
+      if (spawnSync('storescp', ['--version']).error) skipWithout(this, 'storescp', 'apt-get install dcmtk (.ci/run does)');
       port = await freePortClosed();
       // storescp cannot bind to loopback only; it listens on all interfaces, and is only contacted on 127.0.0.1.
       child = spawn('storescp', ['--aetitle', 'STORESCP', String(port)], { cwd: tmpdir(), stdio: 'ignore' });

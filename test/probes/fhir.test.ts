@@ -81,13 +81,33 @@ describe('fhir probe', () => {
       expect(result.error).to.deep.equal({ kind: 'bad_payload', message: 'metadata: resourceType is "Bundle", expected "CapabilityStatement"' });
     });
 
-    it('fetches metadata only every Nth run and reuses the last good one in between', async () => {
-      const probe = makeProbe('fhir', { metadataEvery: 2 });
+    it('fetches metadata only every Nth run and reuses the last good one in between, while a read probes every run', async () => {
+      const probe = makeProbe('fhir', { metadataEvery: 2, read: { resource: 'Patient/example' } });
       const results = [await runOnce(probe, fhir.base), await runOnce(probe, fhir.base), await runOnce(probe, fhir.base)];
       expect(fhir.counts.metadata).to.equal(2);
       expect(results.map((r) => r.ok)).to.deep.equal([true, true, true]);
-      expect(results[1]!.values).to.include({ metadata_cached: true, fhir_version: '4.0.1' });
+      expect(results[1]!.values).to.include({ metadata_cached: true, fhir_version: '4.0.1', read_status: 200 });
       expect(results[1]!.phases).to.not.have.property('metadata');
+    });
+
+    it('fails every run of a server answering 503 when metadataEvery has nothing else to probe between fetches', async () => {
+      const probe = makeProbe('fhir', { metadataEvery: 5 });
+      expect((await runOnce(probe, fhir.base)).ok, 'the first run, while the server is up').to.equal(true);
+      fhir.overrides.set('metadata', { status: 503, body: operationOutcome('down for maintenance') });
+      const results = [await runOnce(probe, fhir.base), await runOnce(probe, fhir.base), await runOnce(probe, fhir.base)];
+      expect(results.map((r) => r.ok)).to.deep.equal([false, false, false]);
+      expect(results.map((r) => r.error?.kind)).to.deep.equal(['http_status', 'http_status', 'http_status']);
+      expect(fhir.counts.metadata, 'a request on every run').to.equal(4);
+    });
+
+    it('fails a cached-metadata run whose read the server answers 503', async () => {
+      const probe = makeProbe('fhir', { metadataEvery: 5, read: { resource: 'Patient/example' } });
+      expect((await runOnce(probe, fhir.base)).ok).to.equal(true);
+      fhir.overrides.set('read', { status: 503, body: operationOutcome('down for maintenance') });
+      const result = await runOnce(probe, fhir.base);
+      expect(result.values.metadata_cached).to.equal(true);
+      expect(result.ok).to.equal(false);
+      expect(result.error?.kind).to.equal('http_status');
     });
   });
 
@@ -305,9 +325,19 @@ describe('fhir probe', () => {
     it('fails with bad_payload, without parsing, on metadata nested deeper than 64 levels', async () => {
       // 2 MB of [[[…]]]: JSON.parse would block the event loop ≈0.3 s; 8 MB, ≈2.5 s.
       body = capability(`${'['.repeat(999_000)}${']'.repeat(999_000)}`);
-      const result = await runOnce(makeProbe('fhir'), base(), 3_000);
+      // What shows the parse was skipped is JSON.parse never seeing the body, not a time bound.
+      const parsedLengths: number[] = [];
+      const parse = JSON.parse;
+      JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => (parsedLengths.push(String(text).length), parse(text, reviver))) as typeof parse;
+      let result;
+      try {
+        result = await runOnce(makeProbe('fhir'), base(), 3_000);
+      } finally {
+        JSON.parse = parse;
+      }
+      expect(result.ok).to.equal(false);
       expect(result.error).to.deep.equal({ kind: 'bad_payload', message: 'metadata: JSON nested deeper than 64 levels' });
-      expect(result.phases!.metadata, 'ms in the metadata phase').to.be.below(150);
+      expect(Math.max(0, ...parsedLengths), 'longest text given to JSON.parse').to.be.below(1_000_000);
     });
 
     it('passes metadata nested 64 levels deep, with brackets inside strings not counted', async () => {

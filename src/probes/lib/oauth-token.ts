@@ -1,6 +1,7 @@
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { secret } from '../../core/schema.js';
+import { holdSecret } from '../../core/secrets.js';
 import { isHttpUrl } from '../http-client.js';
 import { ProbeFailure } from './probe-failure.js';
 import { httpFailure, isObject, parseJson, snippet } from './response-body.js';
@@ -105,6 +106,8 @@ function tokenRequest(client: OAuthClient, tokenUrl: string): { headers: Record<
 interface CachedToken {
   token: string;
   expiresAt: number;
+  /** Lets go of the token as a secret to redact (core/secrets holdSecret). */
+  release?: () => void;
 }
 
 /** Reads the token endpoint's answer; throws a ProbeFailure (`auth`, `http_status`, `bad_payload`) when it gives none. */
@@ -138,6 +141,11 @@ export type PostForm = (url: string, headers: Record<string, string>, body: stri
 /** One client's access tokens, one per token endpoint (a check's targets may use different ones). */
 export class OAuthTokenCache {
   private readonly tokens = new Map<string, CachedToken>();
+  /**
+   * Per endpoint, the release of the token dropped last: it stays a secret until the next one is
+   * dropped, since the run that dropped it (a 401 quoting it) is redacted only after it ends.
+   */
+  private readonly retired = new Map<string, () => void>();
 
   constructor(readonly client: OAuthClient) {}
 
@@ -145,20 +153,29 @@ export class OAuthTokenCache {
   cached(tokenUrl: string): string | undefined {
     const cached = this.tokens.get(tokenUrl);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
-    this.tokens.delete(tokenUrl);
+    this.forget(tokenUrl);
     return undefined;
   }
 
-  /** Asks the endpoint for a new token and keeps it; throws a ProbeFailure when it gives none. */
+  /**
+   * Asks the endpoint for a new token and keeps it; throws a ProbeFailure when it gives none. The
+   * token is a secret while kept: a server refusing it often quotes it back.
+   */
   async request(tokenUrl: string, post: PostForm): Promise<string> {
     const { headers, body } = tokenRequest(this.client, tokenUrl);
     const fresh = tokenFromAnswer(await post(tokenUrl, headers, body));
-    this.tokens.set(tokenUrl, fresh);
+    const release = holdSecret(fresh.token);
+    this.forget(tokenUrl);
+    this.tokens.set(tokenUrl, { ...fresh, release });
     return fresh.token;
   }
 
   /** Drops the endpoint's token: the server no longer takes it (revoked, or the server restarted). */
   forget(tokenUrl: string): void {
+    const dropped = this.tokens.get(tokenUrl);
+    if (!dropped) return;
     this.tokens.delete(tokenUrl);
+    this.retired.get(tokenUrl)?.();
+    if (dropped.release) this.retired.set(tokenUrl, dropped.release);
   }
 }

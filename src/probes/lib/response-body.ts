@@ -1,5 +1,5 @@
 import type { FailureKind } from '../../messages/probe-result.js';
-import { clipRedacted } from '../../core/secrets.js';
+import { peerLine } from '../../core/peer-text.js';
 import { ProbeFailure } from './probe-failure.js';
 
 /*
@@ -57,7 +57,8 @@ export function isObject(value: unknown): value is Record<string, unknown> {
  * Redacted before the cut, so a server quoting a credential leaves none of it behind.
  */
 export function snippet(body: string): string {
-  return clipRedacted(body, 120).replace(/\s+/g, ' ').trim();
+  // Whitespace collapsed before the redaction: collapsing after it could join a split secret.
+  return peerLine(body.replace(/\s+/g, ' ').trim(), 120);
 }
 
 /** The diagnostics of an OperationOutcome body, else the start of the body: the server's own words. */
@@ -71,7 +72,7 @@ export function errorDetail(body: string): string {
         return typeof issue.diagnostics === 'string' ? issue.diagnostics : typeof details === 'string' ? details : typeof issue.code === 'string' ? issue.code : '';
       })
       .filter(Boolean);
-    if (texts.length) return clipRedacted(texts.join('; '), 300);
+    if (texts.length) return peerLine(texts.join('; '), 300);
   }
   return snippet(body);
 }
