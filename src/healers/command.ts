@@ -46,7 +46,8 @@ export default defineHealer({
       id,
       describe(request: HealRequest): string {
         const filled = fillAll(opts.argv, request);
-        return filled.ok ? `run ${formatArgv(filled.values)}` : `run ${formatArgv(opts.argv)}, which cannot be filled in: ${filled.message}`;
+        // A refusal reads as one in a dry run too ("would not run …").
+        return filled.ok ? `run ${formatArgv(filled.values)}` : `not run ${formatArgv(opts.argv)}: ${filled.message}`;
       },
       async run(request, ctx): Promise<ActionOutcome> {
         const filled = fillAll(opts.argv, request);

@@ -65,8 +65,11 @@ function said(stderr: string): string {
   return lines.length ? ` ("${lines.join('; ').slice(0, 240)}")` : '';
 }
 
+/** The self-test's fping arguments: one echo request to 127.0.0.1 (test fakes of fping answer it as a capable host would). */
+export const FPING_SELF_TEST_ARGS: readonly string[] = ['-c', '1', '-t', '1000', LOOPBACK];
+
 async function tryFping(fping: string): Promise<string | undefined> {
-  const { code, stderr } = await run(fping, ['-c', '1', '-t', '1000', LOOPBACK]);
+  const { code, stderr } = await run(fping, [...FPING_SELF_TEST_ARGS]);
   if (code === 0) return undefined;
   if (code === 'EPERM' || code === 'EACCES') return `cannot run ${fping} (spawn ${code}): this process may not have the cap_net_raw capability the binary carries. ${FIX}`;
   if (code === 4 || /can't create socket/.test(stderr)) return `${fping} cannot open an ICMP socket${said(stderr)}. ${FIX}`;

@@ -3,6 +3,7 @@ import { watch } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { FPING_SELF_TEST_ARGS } from '../../src/probes/icmp-capability.js';
 
 /**
  * A stand-in for fping: a shell script in a temp dir that records its argv, stdin and pid, writes a
@@ -28,12 +29,21 @@ export interface FakeFpingOptions {
   hang?: boolean;
 }
 
+/**
+ * The daemon's start-up self-test (one echo to 127.0.0.1, src/probes/icmp-capability.ts) is
+ * answered as on a machine that can ping: these fakes stand for dead targets, not for a daemon
+ * without ICMP (test/probes/icmp-capability.test.ts covers that). Its output is fping 5.1's for
+ * an answering loopback.
+ */
+const SELF_TEST_ANSWER = `if [ "$*" = "${FPING_SELF_TEST_ARGS.join(' ')}" ]; then echo "127.0.0.1 : [0], 64 bytes, 0.04 ms (0.04 avg, 0% loss)"; echo >&2; echo "127.0.0.1 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 0.04/0.04/0.04" >&2; exit 0; fi`;
+
 export async function writeFakeFping(options: FakeFpingOptions = {}): Promise<FakeFping> {
   const dir = await mkdtemp(path.join(tmpdir(), 'prodrome-fake-fping-'));
   const file = (name: string) => path.join(dir, name);
   await writeFile(file('stderr.txt'), options.stderr ?? '');
   const script = [
     '#!/bin/sh',
+    SELF_TEST_ANSWER,
     `DIR='${dir}'`,
     'printf "%s\\n" "$@" > "$DIR/args"',
     'cat > "$DIR/stdin"',
@@ -99,6 +109,7 @@ export async function silentNetworkFping(): Promise<{ path: string; remove(): Pr
   const script = path.join(dir, 'fping');
   await writeFile(script, [
     '#!/bin/sh',
+    SELF_TEST_ANSWER,
     // exec all the way down: the pid the probe signals is fping's own.
     'exec unshare -rn sh -c \'ip link set lo up && echo 1 > /proc/sys/net/ipv4/icmp_echo_ignore_all && exec fping "$@"\' fping "$@"',
     '',

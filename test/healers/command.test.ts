@@ -92,7 +92,7 @@ setInterval(() => {}, 60000);`);
         expect(outcome.refused).to.equal(true);
         expect(outcome.message).to.match(/^\S+: not run: /).and.match(message);
         expect(outcome.output, 'the program never ran').to.equal(undefined);
-        expect(healer.describe(healRequest(overrides))).to.match(/^would not run /);
+        expect(healer.describe(healRequest(overrides))).to.match(/^not run /);
       });
     }
 

@@ -93,14 +93,14 @@ describe('Redis data layout', function () {
       const lab = await waitUntil(async () => (await store.listOpen()).find((i) => i.checkId === 'lab-api' && i.tickets.length > 0), 'a new lab-api incident with a ticket');
       expect(lab.tickets.map((t) => t.number)).to.deep.equal(['LOCAL-000003']);
       // The silence d214ca4 took is listed and still holds pacs-store's failures back.
-      const silences = (await (await fetch(`http://127.0.0.1:${daemon.httpAddress.port}/api/silences`)).json()) as { id: string; reason: string }[];
+      const silences = (await (await fetch(`http://127.0.0.1:${daemon.httpAddress.port}/api/silences`, { headers: { authorization: `Bearer ${process.env.PRODROME_ADMIN_TOKEN}` } })).json()) as { id: string; reason: string }[];
       expect(silences.map((s) => s.reason)).to.include('PACS migration');
       // pacs-store came back failing (its state handed over from d214ca4's evaluator): let it pass, then fail anew.
       const pacs = net.createServer((s) => s.end());
       await new Promise<void>((resolve, reject) => pacs.once('error', reject).listen(11112, '127.84.0.3', () => resolve()));
       await waitUntil(async () => daemon!.evaluator.get('pacs-store|127.84.0.3:11112')?.status === 'ok', 'pacs-store passing');
       await close(pacs);
-      const held = async () => (await daemon!.metrics.suppressed.get()).values.find((v) => v.labels.check === 'pacs-store' && v.labels.reason === 'maintenance')?.value ?? 0;
+      const held = async () => Number(/^prodrome_suppressed_total\{check="pacs-store",reason="maintenance"\} (\S+)$/m.exec(await daemon!.metrics.registry.metrics())?.[1] ?? 0);
       await waitUntil(async () => (await held()) > 0, 'pacs-store\'s new failure held back by the silence');
       expect((await store.listOpen()).some((i) => i.checkId === 'pacs-store')).to.equal(false);
     });
