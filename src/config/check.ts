@@ -121,6 +121,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     ...(c.group ? { group: { failing: groupCount(c.group.failing, targets.length) } } : {}),
     ...(c.cmdbCi ? { cmdbCi: c.cmdbCi } : {}),
     ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
+    ...(plugin.rowTargets?.(options) ? { rowTargets: true as const } : {}),
     options,
   };
 }

@@ -12,6 +12,11 @@ export interface CheckConfig {
   runbook?: string;
   /** Expanded: CIDR ranges and `file:` lists already read. */
   targets: string[];
+  /**
+   * Runs name rows under each target besides the target itself (an SNMP table walk: one target per
+   * interface, `<target>/<row>`); they are found at run time, so they are not in `targets`.
+   */
+  rowTargets?: true;
   /** Either an interval or a cron schedule. */
   intervalMs?: number;
   schedule?: string;

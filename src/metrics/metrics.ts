@@ -91,6 +91,12 @@ class TargetGauge extends client.Gauge<'check' | 'target'> implements OwnText {
     if (labels && typeof labels === 'object') this.series.delete(`${String(labels.check)}\u0000${String(labels.target)}`);
   }
 
+  /** Drops every series of one check: its configured targets and the rows its runs found. */
+  removeCheck(checkId: string): void {
+    const prefix = `${checkId}\u0000`;
+    for (const key of this.series.keys()) if (key.startsWith(prefix)) this.series.delete(key);
+  }
+
   exposition(): string {
     const self = this as unknown as { name: string; help: string };
     const out = [header(self.name, self.help, 'gauge')];
@@ -294,12 +300,11 @@ export class Metrics {
     this.probeDuration.observeCheck(check, result.durationMs / 1000);
   }
 
-  /** Drops a check's per-target series: another agent runs it now and exports them. */
+  /** Drops a check's per-target series (rows found by its runs too): another agent runs it now and exports them. */
   forgetCheck(check: CheckConfig): void {
-    for (const target of check.targets) {
-      this.lastResults.delete(`${check.id}\u0000${target}`);
-      this.checkState.remove({ check: check.id, target });
-    }
+    const prefix = `${check.id}\u0000`;
+    for (const key of this.lastResults.keys()) if (key.startsWith(prefix)) this.lastResults.delete(key);
+    this.checkState.removeCheck(check.id);
   }
 
   setSources(sources: ScrapeSources): void {
