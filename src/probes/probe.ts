@@ -30,9 +30,10 @@ export interface Probe {
   /**
    * Optional, for probes whose runs name rows: the name of the row of `target` that an event names
    * by its OIDs (a linkDown trap's `ifIndex.3` → "ward 3B uplink"), so the event's target is the
-   * one a run gives; undefined when the OIDs name no row the probe walks.
+   * one a run gives; null when it is a row the check leaves out (`rows.exclude`); undefined when
+   * the OIDs name no row the probe walks.
    */
-  rowOf?(target: string, oids: readonly string[], signal: AbortSignal): Promise<string | undefined>;
+  rowOf?(target: string, oids: readonly string[], signal: AbortSignal): Promise<string | null | undefined>;
 }
 
 /** Shared services a probe may need, handed over at creation. Grows as probes need more. */

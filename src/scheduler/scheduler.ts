@@ -7,7 +7,7 @@ import { redactDeep, redactSecrets } from '../core/secrets.js';
 import { failure } from '../probes/failure.js';
 import type { Probe, TargetRun } from '../probes/probe.js';
 import { rowTarget } from '../messages/keys.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 /**

@@ -4,7 +4,7 @@ import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Probe } from '../../src/probes/probe.js';
 import { firstRunOffset, runProbe, Scheduler, SLOT_MS, startSlot, unitsFor, type ScheduledUnit } from '../../src/scheduler/scheduler.js';
-import { Semaphore } from '../../src/scheduler/semaphore.js';
+import { Semaphore } from '../../src/core/semaphore.js';
 import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check = (id: string, over: Partial<CheckConfig> = {}): CheckConfig => ({
