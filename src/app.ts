@@ -22,6 +22,7 @@ import { buildReport } from './report/report.js';
 import { registerApiRoutes } from './http/api.js';
 import { registerAgentRoutes, type AgentView } from './http/agents.js';
 import { HttpServer } from './http/server.js';
+import { SnmpTrapIntake } from './intake/snmp-traps.js';
 import { IncidentStore } from './incidents/store.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -122,6 +123,10 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     reprobe: (ids) => scheduler.probeNow(ids),
     quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
   });
+  // Traps feed the monitoring stage, as probes do: an agent that only works queues takes none.
+  const traps = config.snmpTraps && role !== 'worker'
+    ? new SnmpTrapIntake({ config: config.snmpTraps, checks: new Map(config.checks.map((c) => [c.id, c])), probes, event: (check, target, result, at) => pipeline.event(check, target, result, at), metrics, logger })
+    : undefined;
   const handover = new EvaluatorHandover(redis, prefix, {
     evaluator: pipeline.monitoring.evaluator, checks: new Map(config.checks.map((c) => [c.id, c])), site, metrics, logger,
   });
@@ -197,6 +202,14 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     redis.disconnect();
     throw new DependencyError(`cannot listen on ${config.http.listen}: ${errorMessage(err)}`, { cause: err });
   }
+  try {
+    await traps?.start();
+  } catch (err) {
+    await http.close();
+    await queues.close();
+    redis.disconnect();
+    throw err;
+  }
   maintenance.start();
   await membership.start();
   handover.start();
@@ -214,6 +227,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     stop() {
       stopping ??= stopInOrder(log, [
         ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
+        ['snmp traps', (left) => withTimeout(traps?.stop() ?? Promise.resolve(), Math.min(1_000, left))],
         ['membership', (left) => withTimeout(membership.stop().finally(() => handover.stop()), Math.min(1_000, left))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {

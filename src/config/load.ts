@@ -9,6 +9,7 @@ import { formatPath, issuesToProblems, plainWords, safeMessage } from './problem
 import { parseWorkingHours } from '../core/working-hours.js';
 import { parseCheck, type CheckRefs } from './check.js';
 import { parseNoiseControl } from './noise.js';
+import { parseSnmpTraps } from './snmp-traps.js';
 import { commonHealerShape, topLevelSchema, type TopLevelConfig } from './schema.js';
 import type { CheckConfig, HealerConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
 
@@ -93,6 +94,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     if (check) checks.push(check);
   });
   const noise = parseNoiseControl(cfg, checks, providers, problems);
+  const snmpTraps = parseSnmpTraps(cfg, checks, problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -109,6 +111,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     heal: cfg.heal,
     history: cfg.history,
     ...noise,
+    ...(snmpTraps ? { snmpTraps } : {}),
     ticketing: { default: cfg.ticketing.default, recordHealed: cfg.ticketing.recordHealed, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }

@@ -12,6 +12,10 @@ export interface ScrapeSources {
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
+/** What became of a received SNMP trap: the `result` label of prodrome_snmp_traps_total. */
+export const SNMP_TRAP_RESULTS = ['matched', 'unknown', 'dropped', 'bad'] as const;
+export type SnmpTrapResult = (typeof SNMP_TRAP_RESULTS)[number];
+
 /** How the agents sharing this Redis split the checks, as this daemon last computed it. */
 export interface AgentFigures {
   live: number;
@@ -276,9 +280,17 @@ export class Metrics {
     name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
   });
 
+  readonly snmpTraps = new client.Counter({
+    name: 'prodrome_snmp_traps_total',
+    help: 'SNMP traps and informs received, by what became of them: matched (a rule set a check\'s state), unknown (no rule matched: logged once per source and OID, never an incident), dropped (over snmpTraps.maxRate, dropped before decoding), bad (not decodable, or a community, user or key not accepted).',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
     this.redisUp.set(0);
+    // Every result exists at 0 from the start, so increase() sees the first trap of each.
+    for (const result of SNMP_TRAP_RESULTS) this.snmpTraps.inc({ result }, 0);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Semaphore } from '../core/semaphore.js';
 import { formatDuration } from '../core/duration.js';
 import { duration, regex } from '../core/schema.js';
 import { isOid, normalOid, oidUnder, SNMP_OBJECTS } from '../core/snmp-mib.js';
@@ -202,6 +203,9 @@ export default defineProbe({
     const agents = new Map<string, SnmpAgent>();
     const lookups = new Map<string, SnmpAgent>();
     const memories = new Map<string, Memory>();
+    /** Row names being read for events (traps), by target and index. */
+    const naming = new Map<string, Promise<string>>();
+    const lookupSlots = new Semaphore(4);
     const agentFor = (pool: Map<string, SnmpAgent>, target: string): SnmpAgent => {
       let a = pool.get(target);
       if (!a) {
@@ -324,12 +328,27 @@ export default defineProbe({
         const mem = memoryOf(target);
         let name = mem.names.get(index);
         if (name === undefined) {
-          // Not walked yet (or a new row): read its name columns, as a walk would.
-          const got = await agentFor(lookups, target).get(def.nameColumns.map((c) => `${c}.${index}`), signal).catch(() => undefined);
-          if (got) {
-            name = (def.rowName({ index, get: (c) => got.get(`${c}.${index}`) }) || `#${index}`).slice(0, MAX_ROW_NAME);
-            mem.names.set(index, name);
-          } else name = `#${index}`;
+          // Not walked yet (or a new row): read its name columns, as a walk would; one read per row
+          // however many traps name it meanwhile, and few at once (the agent's inFlight bounds them too).
+          const key = `${target}\u0000${index}`;
+          let pending = naming.get(key);
+          if (!pending) {
+            naming.set(key, (pending = (async () => {
+              const release = await lookupSlots.acquire();
+              try {
+                const got = await agentFor(lookups, target).get(def.nameColumns.map((c) => `${c}.${index}`), signal);
+                const found = (def.rowName({ index, get: (c) => got.get(`${c}.${index}`) }) || `#${index}`).slice(0, MAX_ROW_NAME);
+                mem.names.set(index, found);
+                return found;
+              } catch {
+                return `#${index}`;
+              } finally {
+                release();
+                naming.delete(key);
+              }
+            })()));
+          }
+          name = await pending;
         }
         return watched(name) ? name : null;
       },
