@@ -307,7 +307,9 @@ export const topLevelSchema = z.strictObject({
     .optional(),
   snmpTraps: z
     .strictObject({
-      listen: hostPort('127.0.0.1:1162', 0).describe('UDP host:port the SNMP traps and informs arrive on. Unprivileged by default (1162); to receive on the standard 162 see docs/NETWORK-GEAR.md (setcap, an iptables redirect or a systemd socket).'),
+      listen: z
+        .union([z.literal('systemd'), hostPort('127.0.0.1:1162', 0)])
+        .describe('UDP host:port the SNMP traps and informs arrive on (1162 in the examples: unprivileged), or systemd: the datagram socket systemd passes (socket activation, LISTEN_FDS), which may be port 162. To receive on 162 see docs/NETWORK-GEAR.md (setcap, an iptables redirect or a systemd socket).'),
       communities: z.array(secret).default([]).describe('SNMPv2c (and v1) communities accepted, as env:NAME or file:/path; a trap with another community is counted as bad and dropped.'),
       users: z
         .array(z.strictObject(usmUserShape).superRefine((u, ctx) => {

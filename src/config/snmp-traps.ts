@@ -18,7 +18,7 @@ export function parseSnmpTraps(cfg: TopLevelConfig, checks: readonly CheckConfig
   if (!t.communities.length && !t.users.length) {
     problems.push({ path: 'snmpTraps', message: 'needs communities (v2c) or users (v3): with neither, every trap would be refused' });
   }
-  const m = /^(\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(t.listen)!;
+  const m = t.listen === 'systemd' ? undefined : /^(\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(t.listen)!;
   const rules: SnmpTrapsConfig['rules'] = [];
   t.rules.forEach((rule, i) => {
     const at = (key: string) => `snmpTraps.rules[${i}].${key}`;
@@ -48,7 +48,7 @@ export function parseSnmpTraps(cfg: TopLevelConfig, checks: readonly CheckConfig
     if (trapOid && check) rules.push({ trap: rule.trap, trapOid, check: rule.check, state: rule.state, ...(rule.source ? { source: rule.source } : {}), varbinds, ...(rule.target ? { target: rule.target } : {}) });
   });
   return {
-    listen: { host: m[2] ?? m[3]!, port: Number(m[4]) },
+    listen: m ? { host: m[2] ?? m[3]!, port: Number(m[4]) } : 'systemd',
     communities: t.communities,
     users: t.users,
     ...(t.engineId ? { engineId: t.engineId.replace(/^0x/, '') } : {}),

@@ -122,7 +122,8 @@ export interface ProdromeConfig {
 
 /** `snmpTraps:` resolved: names turned into OIDs, rules checked against the checks. */
 export interface SnmpTrapsConfig {
-  listen: { host: string; port: number };
+  /** An address, or the datagram socket systemd passes (socket activation). */
+  listen: { host: string; port: number } | 'systemd';
   communities: string[];
   users: UsmUser[];
   /** Hex, without 0x. */

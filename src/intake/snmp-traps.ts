@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import { fstatSync, readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import snmp from 'net-snmp';
@@ -158,14 +159,19 @@ export class SnmpTrapIntake {
     this.rules = deps.config.rules.map((r) => ({ ...r, ...(r.source ? { from: sourceMatcher(r.source)! } : {}) }));
   }
 
-  /** Listens; resolves with the bound address, or rejects with a DependencyError (port taken, 162 without privileges). */
+  /** Listens; resolves with the bound address, or rejects with a DependencyError (port taken, 162 without privileges, no socket from systemd). */
   async start(): Promise<{ address: string; port: number }> {
     const { listen, communities, users, engineId } = this.deps.config;
+    const passed = listen === 'systemd' ? systemdSocket() : undefined;
+    const where = listen === 'systemd' ? 'the socket systemd passed' : `${listen.host}:${listen.port}`;
     let socket: dgram.Socket | undefined;
+    let listening: Promise<void> | undefined;
     // The receiver's socket, with the rate gate in front of net-snmp's decoding.
     const gated = {
       createSocket: (type: dgram.SocketType) => {
-        const s = dgram.createSocket(type);
+        const s = dgram.createSocket(passed?.type ?? type);
+        // Before net-snmp binds: a socket systemd passed is listening as soon as bind() returns.
+        listening = new Promise<void>((resolve) => s.once('listening', () => resolve()));
         const on = s.on.bind(s);
         s.on = ((event: string, listener: (...args: unknown[]) => void) => {
           if (event !== 'message') return on(event, listener);
@@ -186,11 +192,11 @@ export class SnmpTrapIntake {
           if (this.packet && Buffer.isBuffer(buffer) && buffer.includes(UNKNOWN_ENGINE_ID)) this.packet.discovery = true;
           return sendOut(...args);
         }) as typeof s.send;
-        // net-snmp reads port 0 as "the default" (162): a test's "any free port" is bound as asked.
-        if (listen.port === 0) {
-          const bind = s.bind.bind(s);
-          s.bind = ((_port: number, address: string) => bind(0, address)) as typeof s.bind;
-        }
+        const bind = s.bind.bind(s);
+        // systemd's socket is bound already (port 162 with no privilege here); net-snmp reads port 0
+        // as "the default" (162), so a test's "any free port" is bound as asked.
+        if (passed) s.bind = (() => bind({ fd: passed.fd })) as typeof s.bind;
+        else if (listen !== 'systemd' && listen.port === 0) s.bind = ((_port: number, address: string) => bind(0, address)) as typeof s.bind;
         socket = s;
         return s;
       },
@@ -199,7 +205,7 @@ export class SnmpTrapIntake {
     const failed = new Promise<never>((_, reject) => (starting = reject));
     failed.catch(() => {});
     const receiver: Receiver = snmp.createReceiver({
-      port: listen.port, address: listen.host, transport: isIPv6(listen.host) ? 'udp6' : 'udp4',
+      ...(listen === 'systemd' ? { port: 162 } : { port: listen.port, address: listen.host, transport: isIPv6(listen.host) ? 'udp6' : 'udp4' }),
       ...(engineId ? { engineID: engineId } : {}),
       dgramModule: gated,
     }, (err: Error | null, notification: unknown) => {
@@ -224,12 +230,12 @@ export class SnmpTrapIntake {
     if (!s) throw new DependencyError('the SNMP trap receiver opened no socket');
     this.socket = s;
     try {
-      await Promise.race([new Promise<void>((resolve) => s.once('listening', () => resolve())), failed]);
+      await Promise.race([listening!, failed]);
     } catch (err) {
       receiver.close();
       const code = (err as NodeJS.ErrnoException).code;
       const hint = code === 'EACCES' ? ': a port below 1024 needs privileges (see docs/NETWORK-GEAR.md: setcap, an iptables redirect or a systemd socket)' : '';
-      throw new DependencyError(`cannot listen for SNMP traps on ${listen.host}:${listen.port}: ${errorMessage(err)}${hint}`, { cause: err });
+      throw new DependencyError(`cannot listen for SNMP traps on ${where}: ${errorMessage(err)}${hint}`, { cause: err });
     }
     starting = undefined;
     this.keyCacheTimer = setInterval(() => boundKeyCache(), 60_000);
@@ -366,6 +372,28 @@ function upsSummary(varbinds: readonly Varbind[], now: number): string {
     return typeof vb?.value === 'number' ? vb.value : undefined;
   };
   return onBatteryText(num('upsSecondsOnBattery'), num('upsEstimatedMinutesRemaining'), num('upsConfigLowBattTime') || 10, { t: [], v: [] }, now);
+}
+
+/** The first socket systemd passed (sd_listen_fds: fd 3), and its family, read from /proc (Node cannot tell before binding). */
+function systemdSocket(env = process.env): { fd: number; type: dgram.SocketType } {
+  if (env.LISTEN_PID !== String(process.pid) || !(Number(env.LISTEN_FDS) >= 1)) {
+    throw new DependencyError('snmpTraps.listen is systemd, but systemd passed no socket (LISTEN_FDS, LISTEN_PID): start the daemon from a .socket unit with ListenDatagram= (docs/NETWORK-GEAR.md), or give an address');
+  }
+  const fd = 3;
+  let inode: number;
+  try {
+    inode = fstatSync(fd).ino;
+  } catch (err) {
+    throw new DependencyError(`snmpTraps.listen is systemd, but fd 3 is not open: ${errorMessage(err)}`, { cause: err });
+  }
+  const inTable = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').some((line) => line.trim().split(/\s+/)[9] === String(inode));
+    } catch {
+      return false;
+    }
+  };
+  return { fd, type: inTable('/proc/self/net/udp6') ? 'udp6' : 'udp4' };
 }
 
 function boundKeyCache(): void {

@@ -1,11 +1,13 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebhookReceiver } from '../fakes/webhook-receiver.js';
-import { DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
+import { CLI, DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { TcpService } from '../helpers/servers.js';
 import { COMMUNITY, freeUdpPort, hasSnmpd, switchPorts, TestSnmpd, uptime } from '../helpers/snmpd.js';
@@ -163,6 +165,41 @@ snmpTraps:
     const now = Date.now() / 1000;
     utimesSync(report, now, now);
     await waitUntil(async () => delivered('resolve').length === 1, 'resolved when a report lands');
+  });
+
+  it('takes traps on the socket systemd passes (socket activation: a privileged port, no privilege)', async function () {
+    if (spawnSync('systemd-socket-activate', ['--version']).error) this.skip();
+    const trapPort = await freeUdpPort();
+    const httpPort = await freePort();
+    const config = join(dir, `${uniquePrefix('socket')}.yaml`);
+    writeFileSync(config, `redis: { prefix: ${uniquePrefix('socket')} }
+http: { listen: "127.0.0.1:${httpPort}" }
+checks:
+  - { id: ward-3b-switch, type: snmp, target: "udp://127.0.0.1:${agent.port}", snmp: { version: 2c, community: ${COMMUNITY} }, walk: if-mib, interval: 5s, timeout: 2s }
+snmpTraps:
+  listen: systemd
+  communities: [${TRAPS}]
+  rules: [{ trap: linkDown, check: ward-3b-switch, state: critical }]
+`);
+    // systemd-socket-activate binds the port, and starts the daemon with it on the first datagram.
+    const child = spawn('systemd-socket-activate', ['-d', '-l', `127.0.0.1:${trapPort}`, '-E', `REDIS_URL=${env.REDIS_URL}`, '-E', 'PRODROME_CONFIG=', process.execPath, CLI, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        // systemd-socket-activate's own lines
+      }
+    });
+    try {
+      await trap(trapPort, '1.3.6.1.6.3.1.1.5.3', ['1.3.6.1.2.1.2.2.1.1.5', 'i', '5', '1.3.6.1.2.1.2.2.1.8.5', 'i', '2']);
+      const seen = await waitUntil(async () => lines.find((l) => l.message === 'SNMP trap'), 'the trap, read from the passed socket', 20_000);
+      expect(seen).to.include({ check: 'ward-3b-switch', target: `udp://127.0.0.1:${agent.port}/ward 3B bed 5`, trap: 'linkDown' });
+      expect(lines.find((l) => l.message === 'Listening for SNMP traps')?.listen).to.equal(`127.0.0.1:${trapPort}`);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
   });
 
   it('makes a dead switch one ticket listing the workstations behind it (parents)', async () => {

@@ -271,6 +271,14 @@ ${extra}`);
     });
   });
 
+  it('refuses to start with listen: systemd when systemd passed no socket, saying what to do', async () => {
+    const config = parseConfig('snmpTraps: { listen: systemd, communities: [x-community] }\n');
+    const other = new SnmpTrapIntake({ config: config.snmpTraps!, checks: new Map(), probes: new Map(), metrics: new Metrics({ defaultMetrics: false }), logger: createLogger({ level: 'error' }), event: () => {} });
+    const failed = await other.start().then(() => undefined, (err: unknown) => err);
+    expect(failed).to.be.instanceOf(DependencyError);
+    expect((failed as Error).message).to.match(/^snmpTraps\.listen is systemd, but systemd passed no socket \(LISTEN_FDS, LISTEN_PID\)/);
+  });
+
   it('refuses to start on a port already taken, as a dependency error naming it', async () => {
     const taken = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
