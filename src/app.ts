@@ -49,6 +49,8 @@ export interface Daemon {
   readonly store: IncidentStore;
   readonly heartbeats: HeartbeatBook;
   readonly httpAddress: { address: string; port: number };
+  /** Where SNMP traps are received, when `snmpTraps:` is set (and this agent takes them). */
+  readonly snmpTrapAddress?: { address: string; port: number };
   stop(): Promise<void>;
 }
 
@@ -202,8 +204,9 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     redis.disconnect();
     throw new DependencyError(`cannot listen on ${config.http.listen}: ${errorMessage(err)}`, { cause: err });
   }
+  let trapAddress: { address: string; port: number } | undefined;
   try {
-    await traps?.start();
+    trapAddress = await traps?.start();
   } catch (err) {
     await http.close();
     await queues.close();
@@ -224,6 +227,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     store,
     heartbeats,
     httpAddress: { address: address.address, port: address.port },
+    ...(trapAddress ? { snmpTrapAddress: trapAddress } : {}),
     stop() {
       stopping ??= stopInOrder(log, [
         ['scheduler', (left) => (statusLog.stop(), withTimeout(scheduler.stop(), left / 3))],
