@@ -281,7 +281,9 @@ export class SnmpTrapIntake {
     this.count('bad');
     const e = err as Error & { rinfo?: { address: string }; error?: Error };
     const source = e.rinfo?.address ?? 'unknown';
-    this.logOnce(`bad|${source}|${e.name}`, 'SNMP packet refused: counted as bad, dropped', { source, reason: clipRedacted(`${e.message}${e.error ? `: ${e.error.message}` : ''}`, MAX_TEXT) });
+    // The community a sender used may be another system's password: it is not repeated in the log.
+    const reason = /community/i.test(e.message) ? 'a community not configured here (snmpTraps.communities)' : `${e.message}${e.error ? `: ${e.error.message}` : ''}`;
+    this.logOnce(`bad|${source}|${e.name}`, 'SNMP packet refused: counted as bad, dropped', { source, reason: clipRedacted(reason, MAX_TEXT) });
   }
 
   private async handle(n: Notification): Promise<void> {

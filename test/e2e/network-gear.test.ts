@@ -10,7 +10,7 @@ import { WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { CLI, DaemonProcess, getJson, startDaemonWith, waitUntil } from '../helpers/daemon.js';
 import { freePort, sharedRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { TcpService } from '../helpers/servers.js';
-import { COMMUNITY, freeUdpPort, hasSnmpd, switchPorts, TestSnmpd, uptime } from '../helpers/snmpd.js';
+import { COMMUNITY, freeUdpPort, hasNetSnmpTools, switchPorts, TestSnmpd, uptime } from '../helpers/snmpd.js';
 
 const run = promisify(execFile);
 const TRAPS = 'ward-traps-2d4f';
@@ -44,7 +44,7 @@ describe('network gear and files end to end', function () {
   let seenBefore = 0;
 
   before(async function () {
-    if (!hasSnmpd()) this.skip();
+    if (!hasNetSnmpTools()) this.skip();
     receiver = await new WebhookReceiver().start();
     dir = mkdtempSync(join(tmpdir(), 'prodrome-gear-'));
     env = { ...process.env, REDIS_URL: await sharedRedisUrl(), PRODROME_CONFIG: '' };

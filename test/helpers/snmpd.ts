@@ -20,8 +20,14 @@ export const V3 = {
 
 const passPersist = fileURLToPath(new URL('./snmp-pass-persist.js', import.meta.url));
 
+/** Whether the Net-SNMP agent (Debian snmpd) is installed: the tests that need it are skipped otherwise. */
 export function hasSnmpd(): boolean {
-  return spawnSync('snmpd', ['-v'], { encoding: 'utf8' }).status === 0 || spawnSync('which', ['snmpd']).status === 0;
+  return spawnSync('snmpd', ['-v']).error === undefined;
+}
+
+/** snmpd, and the senders of Debian's snmp package (snmptrap, snmpinform). */
+export function hasNetSnmpTools(): boolean {
+  return hasSnmpd() && spawnSync('snmptrap', ['-V']).error === undefined && spawnSync('snmpinform', ['-V']).error === undefined;
 }
 
 /** A free loopback UDP port (bound, then released). */
@@ -42,6 +48,8 @@ export interface SnmpdOptions {
   port?: number;
   /** More snmpd.conf lines (a community with a narrower view). */
   conf?: string[];
+  /** More ports the same agent answers on (one agent standing in for many devices). */
+  extraPorts?: number[];
 }
 
 /**
@@ -67,7 +75,7 @@ export class TestSnmpd {
     d.writeData();
     const { authPriv, authNoPriv, noAuthNoPriv } = V3;
     writeFileSync(d.conf, [
-      `agentaddress udp:127.0.0.1:${d.port}`,
+      `agentaddress ${[d.port, ...(options.extraPorts ?? [])].map((p) => `udp:127.0.0.1:${p}`).join(',')}`,
       `rocommunity ${COMMUNITY} 127.0.0.1`,
       `createUser ${authPriv.user} SHA-256 ${authPriv.auth.key} AES ${authPriv.priv.key}`,
       `createUser ${authNoPriv.user} SHA-512 ${authNoPriv.auth.key}`,
