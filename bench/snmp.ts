@@ -27,9 +27,9 @@ import { fileURLToPath } from 'node:url';
 import snmp from 'net-snmp';
 import { barSpec } from './lib/bars.js';
 import { envNumber, pick, QUICK, RUNS } from './lib/env.js';
-import { freePort } from './lib/net.js';
+import { freePort, get } from './lib/net.js';
 import { measureWindow, pace, sleep, type Window } from './lib/pace.js';
-import { ensurePeer } from './lib/peers.js';
+import { ensurePeer, type RunningPeer } from './lib/peers.js';
 import { procCpu, ticksPerSecond } from './lib/proc.js';
 import { barRow, figure, mdTable, median, notMeasured, percentile, type BenchOutput, type ResultRow } from './lib/results.js';
 import type { SnmpJob, SnmpWorkerReport } from './lib/snmp-worker.js';
@@ -59,26 +59,7 @@ function runWorker(job: SnmpJob, onMessage?: (m: unknown) => void): Promise<Snmp
   return new Promise((resolve, reject) => child.once('exit', (code) => (report ? resolve(report) : reject(new Error(`snmp worker ${job.mode} exited (${code}) without a report`)))));
 }
 
-function get(agent: http.Agent, port: number, pathAndQuery: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: pathAndQuery, agent, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-interface Exporter {
-  pid: number;
-  port: number;
-  version: string;
-  stop(): Promise<void>;
-}
+type Exporter = RunningPeer;
 
 /** snmp_exporter with one module for the OIDs the Prodrome checks read (0.21's format: auth in the module). */
 async function startExporter(bin: string, dir: string): Promise<Exporter> {
@@ -106,7 +87,7 @@ async function startExporter(bin: string, dir: string): Promise<Exporter> {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`snmp_exporter exited: ${stderr.trim().split('\n').pop()}`);
     try {
-      if ((await get(agent, port, '/')).status === 200) break;
+      if ((await get(port, '/', 1_000, agent)).status === 200) break;
     } catch {
       // not listening yet
     }
@@ -125,7 +106,7 @@ async function driveExporter(e: Exporter, target: string): Promise<Window> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const query = `/snmp?module=bench&target=${encodeURIComponent(target)}`;
   const loop = pace(RATE, async () => {
-    const res = await get(agent, e.port, query);
+    const res = await get(e.port, query, 5_000, agent);
     return res.status === 200 && /^sysUpTime \d/m.test(res.body);
   });
   const window = await measureWindow(WARMUP_MS, MEASURE_MS, loop.counts, () => procCpu(e.pid));

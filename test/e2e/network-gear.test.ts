@@ -23,6 +23,14 @@ async function trap(port: number, oid: string, varbinds: string[]): Promise<void
   await run('snmptrap', ['-m', '', '-v2c', '-c', TRAPS, `127.0.0.1:${port}`, '', oid, ...varbinds], { env: { ...process.env, MIBS: '' }, timeout: 10_000 });
 }
 
+/** A config's snmpTraps: section on a port, with the test's community and these rules. */
+const trapsYaml = (port: number, rules: string[]) => `snmpTraps:
+  listen: 127.0.0.1:${port}
+  communities: [${TRAPS}]
+  rules:
+${rules.map((r) => `    - ${r}`).join('\n')}
+`;
+
 const upsData = (onBattery: boolean, minutes: number) => ({
   [`${UPS}.1.4.1.0`]: ['integer', onBattery ? 5 : 3], [`${UPS}.1.2.1.0`]: ['integer', 2], [`${UPS}.1.2.2.0`]: ['integer', onBattery ? 90 : 0],
   [`${UPS}.1.2.3.0`]: ['integer', minutes], [`${UPS}.1.2.4.0`]: ['integer', onBattery ? 70 : 100], [`${UPS}.1.6.1.0`]: ['gauge', onBattery ? 1 : 0],
@@ -67,13 +75,7 @@ describe('network gear and files end to end', function () {
   const delivered = (action: string) => receiver.received.slice(seenBefore).filter((r) => r.action === action);
 
   async function start(body: string): Promise<string> {
-    const started = await startDaemonWith(dir, uniquePrefix('gear'), `${body}
-ticketing:
-  default: hook
-  backoff: { initial: 100ms, max: 500ms }
-  providers:
-    hook: { type: webhook, url: "${receiver.url}" }
-`, env);
+    const started = await startDaemonWith(dir, uniquePrefix('gear'), `${body}\n${receiver.ticketingYaml}`, env);
     daemon = started.daemon;
     return started.api;
   }
@@ -82,13 +84,7 @@ ticketing:
     const trapPort = await freeUdpPort();
     const api = await start(`checks:
   - { id: ward-3b-ups, type: snmp, target: "udp://127.0.0.1:${agent.port}", snmp: { version: 2c, community: ${COMMUNITY} }, walk: ups-mib, interval: 400ms, timeout: 350ms, confirm: 2, recover: 2 }
-snmpTraps:
-  listen: 127.0.0.1:${trapPort}
-  communities: [${TRAPS}]
-  rules:
-    - { trap: upsTrapOnBattery, check: ward-3b-ups, state: critical }
-    - { trap: upsTrapAlarmEntryRemoved, check: ward-3b-ups, state: ok, varbinds: { upsAlarmDescr: upsAlarmOnBattery } }
-`);
+${trapsYaml(trapPort, ['{ trap: upsTrapOnBattery, check: ward-3b-ups, state: critical }', '{ trap: upsTrapAlarmEntryRemoved, check: ward-3b-ups, state: ok, varbinds: { upsAlarmDescr: upsAlarmOnBattery } }'])}`);
     await waitUntil(async () => ((await getJson(`${api}/api/checks`)) as CheckView[])[0]!.targets[0]!.status === 'ok', 'the UPS seen on mains');
     // The mains fail: the UPS's own trap, and every poll from now on, say so.
     agent.set(upsData(true, 38));
@@ -97,7 +93,7 @@ snmpTraps:
     // Polls go on seeing the battery drain: still the one incident, the one ticket.
     for (const minutes of [36, 34, 32]) {
       agent.set(upsData(true, minutes));
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 400));
     }
     const [opened] = delivered('open');
     expect(opened!.key).to.equal(`ward-3b-ups|udp://127.0.0.1:${agent.port}`);
@@ -111,7 +107,7 @@ snmpTraps:
     agent.set(upsData(false, 31));
     await trap(trapPort, `${UPS}.2.4`, [`${UPS}.1.6.2.1.1.1`, 'i', '1', `${UPS}.1.6.2.1.2.1`, 'o', `${UPS}.1.6.3.2`]);
     await waitUntil(async () => delivered('resolve').length === 1, 'the ticket resolved');
-    await new Promise((r) => setTimeout(r, 1_000));
+    await new Promise((r) => setTimeout(r, 800)); // two more polls: no new incident
     expect(delivered('open')).to.have.length(1);
     expect(((await getJson(`${api}/api/incidents`)) as IncidentView[])).to.deep.equal([]);
   });
@@ -119,14 +115,8 @@ snmpTraps:
   it('walks 48 ports of one switch as 48 named targets; one going down (poll and trap) is one incident naming it', async () => {
     const trapPort = await freeUdpPort();
     const api = await start(`checks:
-  - { id: ward-3b-switch, type: snmp, target: "udp://127.0.0.1:${agent.port}", snmp: { version: 2c, community: ${COMMUNITY} }, walk: if-mib, interval: 700ms, timeout: 650ms, confirm: 2, recover: 2 }
-snmpTraps:
-  listen: 127.0.0.1:${trapPort}
-  communities: [${TRAPS}]
-  rules:
-    - { trap: linkDown, check: ward-3b-switch, state: critical }
-    - { trap: linkUp, check: ward-3b-switch, state: ok }
-`);
+  - { id: ward-3b-switch, type: snmp, target: "udp://127.0.0.1:${agent.port}", snmp: { version: 2c, community: ${COMMUNITY} }, walk: if-mib, interval: 500ms, timeout: 450ms, confirm: 2, recover: 2 }
+${trapsYaml(trapPort, ['{ trap: linkDown, check: ward-3b-switch, state: critical }', '{ trap: linkUp, check: ward-3b-switch, state: ok }'])}`);
     const base = `udp://127.0.0.1:${agent.port}`;
     const check = await waitUntil(async () => {
       const [c] = (await getJson(`${api}/api/checks`)) as CheckView[];
@@ -138,7 +128,7 @@ snmpTraps:
     agent.set({ '1.3.6.1.2.1.2.2.1.8.17': ['integer', 2] });
     await trap(trapPort, '1.3.6.1.6.3.1.1.5.3', ['1.3.6.1.2.1.2.2.1.1.17', 'i', '17', '1.3.6.1.2.1.2.2.1.7.17', 'i', '1', '1.3.6.1.2.1.2.2.1.8.17', 'i', '2']);
     await waitUntil(async () => delivered('open').length === 1, 'the port\'s ticket');
-    await new Promise((r) => setTimeout(r, 2_000)); // polls confirm it meanwhile: no second incident
+    await new Promise((r) => setTimeout(r, 1_200)); // polls confirm it meanwhile: no second incident
     expect(delivered('open')).to.have.length(1);
     const [opened] = delivered('open');
     expect(opened!.key).to.equal(`ward-3b-switch|${base}/ward 3B bed 17`);
@@ -184,6 +174,8 @@ snmpTraps:
     // systemd-socket-activate binds the port, and starts the daemon with it on the first datagram.
     const child = spawn('systemd-socket-activate', ['-d', '-l', `127.0.0.1:${trapPort}`, '-E', `REDIS_URL=${env.REDIS_URL}`, '-E', 'PRODROME_CONFIG=', process.execPath, CLI, 'start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Record<string, unknown>[] = [];
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     createInterface({ input: child.stdout! }).on('line', (l) => {
       try {
         lines.push(JSON.parse(l) as Record<string, unknown>);
@@ -192,8 +184,11 @@ snmpTraps:
       }
     });
     try {
+      // Sent before systemd-socket-activate holds the port, the first trap would be lost (and start nothing).
+      await waitUntil(async () => stderr.includes(`Listening on 127.0.0.1:${trapPort}`), 'systemd-socket-activate holding the port', 10_000);
       await trap(trapPort, '1.3.6.1.6.3.1.1.5.3', ['1.3.6.1.2.1.2.2.1.1.5', 'i', '5', '1.3.6.1.2.1.2.2.1.8.5', 'i', '2']);
-      const seen = await waitUntil(async () => lines.find((l) => l.message === 'SNMP trap'), 'the trap, read from the passed socket', 20_000);
+      const seen = await waitUntil(async () => lines.find((l) => l.message === 'SNMP trap'), 'the trap, read from the passed socket', 20_000)
+        .catch((err: Error) => Promise.reject(new Error(`${err.message}; daemon said: ${JSON.stringify(lines.slice(-5))} ${stderr.slice(-500)}`)));
       expect(seen).to.include({ check: 'ward-3b-switch', target: `udp://127.0.0.1:${agent.port}/ward 3B bed 5`, trap: 'linkDown' });
       expect(lines.find((l) => l.message === 'Listening for SNMP traps')?.listen).to.equal(`127.0.0.1:${trapPort}`);
     } finally {
