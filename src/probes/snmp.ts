@@ -300,7 +300,7 @@ export default defineProbe({
             own.breaches.push({ severity: 'critical', kind: 'bad_payload', text: `${agent.address} has no rows in the walked table${typeof o.walk === 'string' ? ` (${o.walk})` : ''}` });
           }
           const phases = { get: getMs, ...(def.columns.length ? { walk: Math.round((durationMs - getMs) * 100) / 100 } : {}) };
-          const result: TargetRun = { ...resultOf(own, durationMs), phases };
+          const result: TargetRun = resultOf(own, durationMs, phases);
           if (!def.rowEntries.length) return result;
           const out = new Map<string, ProbeResult>();
           for (const row of kept) out.set(row.name, resultOf(judged.rows.get(row.name) ?? { values: {}, thresholds: {}, breaches: [] }, durationMs));

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import dgram from 'node:dgram';
 import type { Probe, TargetRun } from '../../src/probes/probe.js';
 import { parseSnmpTarget } from '../../src/probes/snmp.js';
 import { COMMUNITY, freeUdpPort, hasSnmpd, switchPorts, TestSnmpd, uptime, V3 } from '../helpers/snmpd.js';
@@ -32,6 +33,9 @@ const PRINTER = {
   '1.3.6.1.2.1.43.11.1.1.6.1.2': ['string', 'Labels'],
   '1.3.6.1.2.1.43.11.1.1.8.1.2': ['integer', 1000],
   '1.3.6.1.2.1.43.11.1.1.9.1.2': ['integer', -3],
+  // Two processors (hrProcessorLoad), 10 % and 30 % busy.
+  '1.3.6.1.2.1.25.3.3.1.2.196608': ['integer', 10],
+  '1.3.6.1.2.1.25.3.3.1.2.196609': ['integer', 30],
 } as const;
 
 const SYSUPTIME = '1.3.6.1.2.1.1.3.0';
@@ -53,6 +57,7 @@ describe('snmp probe (against snmpd)', function () {
     if (!hasSnmpd()) this.skip();
     agent = await TestSnmpd.start({
       subtrees: ['1.3.6.1.2.1.1', '1.3.6.1.2.1.2.2', '1.3.6.1.2.1.31.1.1', UPS, '1.3.6.1.2.1.43', '1.3.6.1.2.1.25.3', '1.3.6.1.4.1.99999'],
+      // snmpd's own hrStorageTable (hrh_storage) stays: the host-resources test reads this machine's disks.
       without: ['system_mib', 'ifTable', 'ifXTable', 'interfaces', 'hr_device', 'hr_print', 'hr_proc', 'hr_disk', 'hr_network', 'hr_other', 'hr_partition'],
       data: { ...switchPorts(48), ...uptime(12), ...ups(), ...PRINTER, endless: ['string', '1.3.6.1.4.1.99999.1.1.1'] },
       // A community that sees only ports 1-10 of ifAlias: its view ends in the middle of the table.
@@ -278,6 +283,44 @@ describe('snmp probe (against snmpd)', function () {
       expect(r.ok).to.equal(false);
       expect(r.error).to.deep.equal({ kind: 'down', message: 'printer down: noPaper' });
       expect(r.rows!.get('Ribbon')!.error).to.deep.equal({ kind: 'threshold', message: 'level_percent 5% ≤ 10 (critical)' });
+    });
+  });
+
+  describe('host-resources (snmpd\'s own view of this machine)', () => {
+    it('makes each disk a target with its used % (not memory), and the processors\' mean load the host\'s own value', async () => {
+      const r = await run(probe({ snmp: v2c, walk: 'host-resources' }));
+      expect(r.error).to.equal(undefined);
+      expect(r.values).to.include({ cpu_percent: 20, processors: 2 });
+      expect(r.thresholds?.cpu_percent).to.deep.equal({ warning: 85, critical: 95, direction: 'above' });
+      const disks = [...r.rows!];
+      expect(disks.length).to.be.at.least(1);
+      expect(disks.map(([name]) => name)).to.include('/').and.not.include('Physical memory');
+      const [, root] = disks.find(([name]) => name === '/')!;
+      expect(root.values.used_percent).to.be.a('number').within(0, 100);
+      expect(root.values.size_bytes).to.be.above(0);
+      expect(root.thresholds?.used_percent).to.deep.equal({ warning: 85, critical: 95, direction: 'above' });
+    });
+  });
+
+  describe('requests in flight', () => {
+    it('sends one agent at most inFlight requests at once, across checks; the rest wait their turn', async () => {
+      // An agent that takes requests and never answers: what it has received is what is in flight.
+      const silent = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+      let received = 0;
+      silent.on('message', () => received++);
+      const at = `udp://127.0.0.1:${silent.address().port}`;
+      try {
+        const fields = { snmp: { ...v2c, retries: 0, timeout: '400ms', inFlight: 2 }, get: [{ oid: SYSUPTIME, name: 'up' }] };
+        const runs = [probe(fields), probe(fields), probe(fields)].map((p) => runOnce(p, at, 3_000));
+        await new Promise((r) => setTimeout(r, 250));
+        expect(received, 'requests in flight while none was answered').to.equal(2);
+        const results = await Promise.all(runs);
+        expect(results.map((x) => x.error?.kind)).to.deep.equal(['timeout', 'timeout', 'timeout']);
+        expect(received).to.equal(3);
+      } finally {
+        silent.close();
+      }
     });
   });
 

@@ -44,8 +44,8 @@ export function judgeValue(into: Judged, name: string, value: number, limit: Thr
 }
 
 /** One result: a pass, or a failure of the worst breach's kind and severity that lists them all. */
-export function resultOf(j: Judged, durationMs: number): ProbeResult {
-  const base = { durationMs, values: j.values, ...(Object.keys(j.thresholds).length ? { thresholds: j.thresholds } : {}) };
+export function resultOf(j: Judged, durationMs: number, phases?: Record<string, number>): ProbeResult {
+  const base = { durationMs, values: j.values, ...(Object.keys(j.thresholds).length ? { thresholds: j.thresholds } : {}), ...(phases ? { phases } : {}) };
   if (!j.breaches.length) return { ok: true, ...base };
   const sorted = [...j.breaches].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));
   return failure(sorted[0]!.kind, sorted.map((b) => b.text).join('; '), base, sorted[0]!.severity);
