@@ -144,6 +144,15 @@ describe('scheduler', () => {
     expect(results.get('b')!.error?.kind).to.equal('error');
   });
 
+  it('makes each row a run found a target of its own, after the run\'s own target', async () => {
+    const down: ProbeResult = { ok: false, durationMs: 1, values: {}, error: { kind: 'down', message: 'link down' } };
+    const probe: Probe = { run: async () => ({ ...ok, rows: new Map([['ward 3B uplink', ok], ['bed 7', down]]) }) };
+    const results = await runProbe({ id: 'sw', check: check('sw', { targets: ['udp://10.20.3.1:161'] }), probe, targets: ['udp://10.20.3.1:161'] }, silentLogger());
+    expect([...results.keys()]).to.deep.equal(['udp://10.20.3.1:161', 'udp://10.20.3.1:161/ward 3B uplink', 'udp://10.20.3.1:161/bed 7']);
+    expect(results.get('udp://10.20.3.1:161/bed 7')).to.deep.equal(down);
+    expect(results.get('udp://10.20.3.1:161')).to.not.have.property('rows');
+  });
+
   it('runs cron-scheduled checks', async () => {
     const scheduler = new Scheduler(unitsFor(check('nightly', { intervalMs: undefined, schedule: '* * * * * *' }), { run: async () => ok }), { concurrency: 1, logger: silentLogger() });
     scheduler.start();
