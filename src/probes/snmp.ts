@@ -294,6 +294,11 @@ export default defineProbe({
             },
           };
           const judged = def.judge({ got, walked, rows: kept }, judgeCtx);
+          // Counters of rows gone from the table (a tunnel interface torn down) are let go.
+          if (def.rowEntries.length) {
+            const live = new Set(kept.map((r) => r.index));
+            for (const key of mem.counters.keys()) if (!key.startsWith('get:') && !live.has(key.slice(0, key.lastIndexOf(':')))) mem.counters.delete(key);
+          }
           const own = merge(device, judged.device);
           if (def.rowEntries.length) own.values.rows = kept.length;
           if (def.rowEntries.length && !rows.length && def.columns.length) {
