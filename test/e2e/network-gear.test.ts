@@ -201,8 +201,8 @@ snmpTraps:
     const station = new TcpService(await freePort());
     await station.up();
     const api = await start(`checks:
-  - { id: ward-3b-switch, type: snmp, target: "udp://127.0.0.1:${agent.port}", snmp: { version: 2c, community: ${COMMUNITY}, retries: 0 }, walk: if-mib, interval: 700ms, timeout: 650ms, confirm: 2, recover: 2 }
-  - { id: ward-3b-workstations, type: tcp, targets: ["127.0.0.1:${station.port}"], interval: 400ms, timeout: 300ms, confirm: 2, recover: 2, parents: [ward-3b-switch] }
+  - { id: ward-3b-switch, type: snmp, target: "udp://127.0.0.1:${agent.port}", snmp: { version: 2c, community: ${COMMUNITY}, retries: 0 }, walk: if-mib, interval: 500ms, timeout: 450ms, confirm: 2, recover: 2 }
+  - { id: ward-3b-workstations, type: tcp, targets: ["127.0.0.1:${station.port}"], interval: 300ms, timeout: 250ms, confirm: 2, recover: 2, parents: [ward-3b-switch] }
 `);
     await waitUntil(async () => ((await getJson(`${api}/api/checks`)) as CheckView[]).every((c) => c.targets.length > 0 && c.targets.every((t) => t.status === 'ok')), 'all up');
     await Promise.all([agent.down(), station.down()]);
