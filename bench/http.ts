@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { BARS, HTTP_RATES, barSpec } from './lib/bars.js';
 import { pick, RUNS } from './lib/env.js';
 import { measureWindow, pace, sleep, type Window } from './lib/pace.js';
-import { ensurePeer } from './lib/peers.js';
+import { ensurePeer, type RunningPeer } from './lib/peers.js';
 import { procCpu, ticksPerSecond } from './lib/proc.js';
 import { barRow, figure, mdTable, median, notMeasured, type BenchOutput, type ResultRow } from './lib/results.js';
 import type { WorkerJob, WorkerReport } from './lib/pipeline-worker.js';
@@ -76,12 +76,7 @@ function get(agent: http.Agent | false, port: number, pathAndQuery: string): Pro
   });
 }
 
-interface Blackbox {
-  pid: number;
-  port: number;
-  version: string;
-  stop(): Promise<void>;
-}
+type Blackbox = RunningPeer;
 
 async function startBlackbox(BLACKBOX: string, dir: string): Promise<Blackbox> {
   const config = path.join(dir, 'blackbox.yml');

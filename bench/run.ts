@@ -32,6 +32,7 @@ const benches: Record<string, { about: string; run: () => Promise<BenchOutput> }
   'ticket-load': { about: '1,000 checks fail at once: confirmed → ticket at a local receiver, p50/p99', run: () => import('./ticket-load.js').then((m) => m.default()) },
   footprint: { about: 'idle RSS at 1,000 checks; /metrics at 10,000; /api/checks at 16,384 targets; validate of 10,000', run: () => import('./footprint.js').then((m) => m.default()) },
   agents: { about: '3 agents share 10,000 checks at 30 s: CPU, RSS, checks per agent; SIGKILL one → takeover time', run: () => import('./agents.js').then((m) => m.default()) },
+  snmp: { about: 'SNMP: CPU per 1,000 gets vs snmp_exporter on the same snmpd; 1,000 interfaces of 50 switches at 60 s; a 10,000/s trap flood', run: () => import('./snmp.js').then((m) => m.default()) },
   'crash-recovery': { about: 'SIGKILL during a ticket POST: restart → ticket delivered', run: () => import('./crash-recovery.js').then((m) => m.default()) },
   prometheus: { about: 'prodrome demo under a real Prometheus with the shipped rules: per-check p50, new problems vs incidents, flapping bars', run: () => import('./prometheus.js').then((m) => m.default()) },
 };

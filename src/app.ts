@@ -25,6 +25,7 @@ import { buildReport } from './report/report.js';
 import { registerApiRoutes } from './http/api.js';
 import { registerAgentRoutes, type AgentView } from './http/agents.js';
 import { HttpServer } from './http/server.js';
+import { SnmpTrapIntake } from './intake/snmp-traps.js';
 import { IncidentStore } from './incidents/store.js';
 import { StaffEventLog } from './incidents/staff-events.js';
 import { Metrics } from './metrics/metrics.js';
@@ -57,6 +58,8 @@ export interface Daemon {
   readonly store: IncidentStore;
   readonly heartbeats: HeartbeatBook;
   readonly httpAddress: { address: string; port: number };
+  /** Where SNMP traps are received, when `snmpTraps:` is set (and this agent takes them). */
+  readonly snmpTrapAddress?: { address: string; port: number };
   stop(): Promise<void>;
 }
 
@@ -150,6 +153,10 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     reprobe: (ids) => scheduler.probeNow(ids),
     quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
   });
+  // Traps feed the monitoring stage, as probes do: an agent that only works queues takes none.
+  const traps = config.snmpTraps && role !== 'worker'
+    ? new SnmpTrapIntake({ config: config.snmpTraps, checks: new Map(config.checks.map((c) => [c.id, c])), probes, event: (check, target, result, at) => pipeline.event(check, target, result, at), metrics, logger })
+    : undefined;
   const handover = new EvaluatorHandover(redis, prefix, {
     evaluator: pipeline.monitoring.evaluator, checks: new Map(config.checks.map((c) => [c.id, c])), site, metrics, logger,
   });
@@ -274,6 +281,15 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     redis.disconnect();
     throw new DependencyError(`cannot listen on ${config.http.listen}: ${errorMessage(err)}`, { cause: err });
   }
+  let trapAddress: { address: string; port: number } | undefined;
+  try {
+    trapAddress = await traps?.start();
+  } catch (err) {
+    await http.close();
+    await queues.close();
+    redis.disconnect();
+    throw err;
+  }
   maintenance.start();
   await membership.start();
   handover.start();
@@ -294,9 +310,11 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
     store,
     heartbeats,
     httpAddress: { address: address.address, port: address.port },
+    ...(trapAddress ? { snmpTrapAddress: trapAddress } : {}),
     stop() {
       stopping ??= stopInOrder(log, [
         ['scheduler', (left) => (statusLog.stop(), selfService?.stop(), withTimeout(scheduler.stop(), left / 3))],
+        ['snmp traps', (left) => withTimeout(traps?.stop() ?? Promise.resolve(), Math.min(1_000, left))],
         ['membership', (left) => withTimeout(membership.stop().finally(() => handover.stop()), Math.min(1_000, left))],
         ['maintenance', (left) => withTimeout(Promise.resolve(maintenance.stop()), Math.min(1_000, left))],
         ['outbox', async (left) => {

@@ -46,6 +46,7 @@ export const BARS: Record<string, BarSpec[]> = {
     le('footprint: validate 10,000 checks (median of 3)', 's', 2, '≤ 2 s'),
   ],
   'crash-recovery': [le('crash-recovery: restart → interrupted ticket delivered', 's', 10, '≤ 10 s')],
+  snmp: [le('snmp CPU per get vs snmp_exporter @ 200/s', '×', 1, '≤ 1× snmp_exporter (CPU per get, same agent, same OIDs)')],
   agents: [le('agents: takeover after SIGKILL ÷ (2 intervals + TTL)', '×', 1, '≤ 2 intervals + the 10 s TTL (70 s at 30 s)')],
   prometheus: [
     le('prometheus: checks sharing their p50 with another', 'checks', 0, 'none: each check its own p50'),

@@ -39,3 +39,11 @@ export function ensurePeer(debianPackage: string, paths: string[]): Peer {
   tried.set(debianPackage, peer);
   return peer;
 }
+
+/** A peer process a bench started and measures (blackbox_exporter, snmp_exporter). */
+export interface RunningPeer {
+  pid: number;
+  port: number;
+  version: string;
+  stop(): Promise<void>;
+}

@@ -4,6 +4,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Evaluator, SavedTargetState } from '../evaluator/evaluator.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { isTargetOf } from '../config/targets.js';
 
 /** What membership asks of the rest of the agent when a check changes hands. */
 export interface CheckHandover {
@@ -163,7 +164,7 @@ export async function readSavedStates(redis: Redis, prefix: string, checks: read
     if (err || !hash) return [];
     return Object.entries(hash as Record<string, string>).flatMap(([field, text]) => {
       const state = parseSaved(text);
-      if (!state || !check.targets.includes(state.target)) return [];
+      if (!state || !isTargetOf(check, state.target)) return [];
       if (!check.quorum) return field === state.key ? [{ state }] : [];
       return field.startsWith(`${state.key}@`) ? [{ site: field.slice(state.key.length + 1), state }] : [];
     });

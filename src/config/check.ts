@@ -142,6 +142,7 @@ export function parseCheck(raw: { type: string } & Record<string, unknown>, inde
     ...(full.group ? { group: { failing: groupCount(full.group.failing, targets.length) } } : {}),
     ...(full.cmdbCi ? { cmdbCi: full.cmdbCi } : {}),
     ...(full.predict ? { predict: toPredictConfig(full.predict) } : {}),
+    ...(plugin.rowTargets?.(options) ? { rowTargets: true as const } : {}),
     options,
   };
 }

@@ -10,6 +10,7 @@ import { parseWorkingHours } from '../core/working-hours.js';
 import { parseCheck, type CheckRefs } from './check.js';
 import { parseNoiseControl } from './noise.js';
 import { parseSelfService } from './self-service.js';
+import { parseSnmpTraps } from './snmp-traps.js';
 import { commonHealerShape, topLevelSchema, type TopLevelConfig } from './schema.js';
 import type { CheckConfig, HealerConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
 
@@ -110,6 +111,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     if (options) channels.set(id, { id, type: entry.type, options });
   }
   const selfService = parseSelfService(cfg, channels, checks, providers, problems);
+  const snmpTraps = parseSnmpTraps(cfg, checks, problems);
 
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -127,6 +129,7 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     history: cfg.history,
     ...noise,
     ...selfService,
+    ...(snmpTraps ? { snmpTraps } : {}),
     ticketing: { default: cfg.ticketing.default, recordHealed: cfg.ticketing.recordHealed, maxAttempts: cfg.ticketing.maxAttempts, backoff: cfg.ticketing.backoff, providers },
   };
 }

@@ -14,6 +14,8 @@ export interface ProbeSchema extends PluginSchema {
   validateTarget?(target: string, options: Record<string, unknown>): string | undefined;
   /** The probe's look at the whole check (all targets against the timeout): what cannot fit one run. */
   validateCheck?(check: { targets: readonly string[]; timeoutMs: number }, options: Record<string, unknown>): string | undefined;
+  /** Whether runs of a check with these options name rows under each target (a table walk). */
+  rowTargets?(options: Record<string, unknown>): boolean;
 }
 
 /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import cron from 'node-cron';
 import { isIP } from 'node:net';
 import { duration, machineDefault, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
+import { usmUserProblem, usmUserShape } from '../core/snmp-schema.js';
 import type { PluginRegistries } from './plugin-schemas.js';
 import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
 
@@ -388,6 +389,41 @@ export const topLevelSchema = z.strictObject({
     })
     .default({ enabled: false, reportsPerMinute: { perAddress: 30, perProfile: 60 }, noteAfter: 60_000, reportOpenFor: 8 * 3_600_000, maxText: 2_000, trustedProxies: [] })
     .describe('The ward forms on /status/<profile>: "This affects me" on a failing system and "Report a problem".'),
+  snmpTraps: z
+    .strictObject({
+      listen: z
+        .union([z.literal('systemd'), hostPort('127.0.0.1:1162', 0)])
+        .describe('UDP host:port the SNMP traps and informs arrive on (1162 in the examples: unprivileged), or systemd: the datagram socket systemd passes (socket activation, LISTEN_FDS), which may be port 162. To receive on 162 see docs/NETWORK-GEAR.md (setcap, an iptables redirect or a systemd socket).'),
+      communities: z.array(secret).default([]).describe('SNMPv2c (and v1) communities accepted, as env:NAME or file:/path; a trap with another community is counted as bad and dropped.'),
+      users: z
+        .array(z.strictObject(usmUserShape).superRefine((u, ctx) => {
+          const problem = usmUserProblem(u);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['priv'], message: problem });
+        }))
+        .default([])
+        .describe('SNMPv3 users (USM) accepted: { user, auth: {protocol, key}, priv: {protocol, key} }, as on an snmp check.'),
+      engineId: z.string().regex(/^(0x)?([0-9a-fA-F]{2}){5,32}$/, 'must be 5 to 32 bytes in hex (e.g. 8000B98380A1B2C3D4E5F60718)').optional().describe('This receiver\'s SNMPv3 engine id (hex), which inform senders learn by discovery. Default: a random one per start.'),
+      maxRate: z
+        .strictObject({
+          perSource: z.number().int().min(1).max(100_000).default(100).describe('Traps per second taken from one source address (bursts of 4 seconds\' worth); more are dropped before they are decoded and counted as dropped. Default 100.'),
+          total: z.number().int().min(1).max(1_000_000).default(2_000).describe('Traps per second taken from all sources together. Default 2000.'),
+        })
+        .default({ perSource: 100, total: 2_000 })
+        .describe('Bounds on the work a trap flood can cause.'),
+      rules: z
+        .array(z.strictObject({
+          trap: z.string().min(1).describe('The notification: a name from the ready-made MIBs (linkDown, linkUp, coldStart, warmStart, authenticationFailure, upsTrapOnBattery, upsTrapAlarmEntryAdded, upsTrapAlarmEntryRemoved, printerV2Alert) or its OID.'),
+          check: checkId.describe('The check whose state the trap sets. Its target is the one at the trap\'s source address and, when the trap names a row (linkDown\'s ifIndex), that row: the target a poll gives, so a trap and a poll are one incident.'),
+          state: z.enum(['ok', 'warning', 'critical']).describe('The state the trap sets at once (no confirm count: the device said so itself); a later poll goes on from it.'),
+          source: z.string().min(1).optional().describe('Only traps from this address or IPv4 range (10.20.0.0/16).'),
+          varbinds: z.record(z.string().min(1), z.union([z.string(), z.number()])).optional().describe('Only traps whose varbinds have these values: by object name or OID, the value as text (enumerations by name: ifOperStatus: down) or number.'),
+          target: z.string().min(1).optional().describe('The check\'s target to set, instead of the one at the trap\'s source address (a controller that sends for its access points).'),
+        }))
+        .default([])
+        .describe('What a trap means, first match wins: a notification (and source, varbinds) → a check, its target and a state. A trap no rule matches is counted as unknown and logged once per source and OID, never an incident.'),
+    })
+    .optional()
+    .describe('SNMP trap and inform intake (UDP). Off unless set. Each matched trap is a state change of a check, through the same filters, incidents, heals and tickets as its probe results.'),
   checks: z.array(pluginEntry('probes', 'probe type: http, tcp, fhir …', commonCheckShape, { id: z.unknown() })).default([])
     .describe('What to probe: each entry a check of one probe type, with the common fields and its type\'s own.'),
   healers: z.record(z.string(), pluginEntry('healers', 'healer type', commonHealerShape, {})).default({})

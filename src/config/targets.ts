@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+import type { CheckConfig } from './types.js';
 
 /** A check may expand to at most this many targets: a /16 is a whole campus, beyond that is a typo. */
 export const MAX_TARGETS_PER_CHECK = 65_536;
@@ -57,4 +58,21 @@ export function expandTargets(entries: readonly string[]): string[] {
     }
   }
   return [...out];
+}
+
+/** Whether `target` is one of the check's: a configured one, or a row a run found under one. */
+export function isTargetOf(check: Pick<CheckConfig, 'targets' | 'rowTargets'>, target: string): boolean {
+  if (check.targets.includes(target)) return true;
+  // A row's target is `<target>/<row>` (rowTarget() in messages/keys.ts).
+  return check.rowTargets === true && check.targets.some((t) => target.length > t.length + 1 && target.startsWith(`${t}/`));
+}
+
+/**
+ * The targets of a check to list (API, status pages): the configured ones, then the rows its runs
+ * found, taken from `found` (the targets that have a state), in natural order ("port 2" before "port 10").
+ */
+export function listedTargets(check: Pick<CheckConfig, 'targets' | 'rowTargets'>, found: Iterable<string>): string[] {
+  if (!check.rowTargets) return check.targets;
+  const rows = [...found].filter((t) => !check.targets.includes(t) && isTargetOf(check, t));
+  return rows.length ? [...check.targets, ...rows.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))] : check.targets;
 }

@@ -1,4 +1,5 @@
 import type { WorkingHours } from '../core/working-hours.js';
+import type { UsmUser } from '../core/snmp-schema.js';
 import type { TopLevelConfig } from './schema.js';
 
 /** A check after defaults, validation and target expansion. */
@@ -12,6 +13,11 @@ export interface CheckConfig {
   runbook?: string;
   /** Expanded: CIDR ranges and `file:` lists already read. */
   targets: string[];
+  /**
+   * Runs name rows under each target besides the target itself (an SNMP table walk: one target per
+   * interface, `<target>/<row>`); they are found at run time, so they are not in `targets`.
+   */
+  rowTargets?: true;
   /** Either an interval or a cron schedule. */
   intervalMs?: number;
   schedule?: string;
@@ -142,5 +148,31 @@ export interface ProdromeConfig {
   notify: NotifyConfig;
   selfService: SelfServiceConfig;
   alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[]; hostLabel: string };
+  snmpTraps?: SnmpTrapsConfig;
   ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
+}
+
+/** `snmpTraps:` resolved: names turned into OIDs, rules checked against the checks. */
+export interface SnmpTrapsConfig {
+  /** An address, or the datagram socket systemd passes (socket activation). */
+  listen: { host: string; port: number } | 'systemd';
+  communities: string[];
+  users: UsmUser[];
+  /** Hex, without 0x. */
+  engineId?: string;
+  maxRate: { perSource: number; total: number };
+  rules: SnmpTrapRule[];
+}
+
+export interface SnmpTrapRule {
+  /** As written (a name or an OID), for messages. */
+  trap: string;
+  trapOid: string;
+  check: string;
+  state: 'ok' | 'warning' | 'critical';
+  /** An address or IPv4 range. */
+  source?: string;
+  /** Values the trap's varbinds must have: under `oid` (an object, its index aside), this number or text. */
+  varbinds: { oid: string; value: string | number }[];
+  target?: string;
 }

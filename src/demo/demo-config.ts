@@ -2,6 +2,7 @@ import { parseConfig } from '../config/load.js';
 import { plugins } from '../plugins.js';
 import type { ProdromeConfig } from '../config/types.js';
 import { PACS_AE_TITLE, WORKSTATIONS, type Hospital } from './hospital.js';
+import { DEMO_COMMUNITY } from './simulators/snmp-devices.js';
 
 export interface DemoConfigOptions {
   hospital: Hospital;
@@ -67,7 +68,45 @@ checks:
     type: heartbeat
     targets: [${WORKSTATIONS.join(', ')}]
     window: 5s
+    parents: [ward-3b-switch]         # a dead switch would be one ticket listing them
     impact: 3
+    profiles: [emergency-dept]
+  - id: ward-3b-switch
+    display: Ward 3B network
+    description: Ward 3B access switch, every port a target (IF-MIB over SNMP)
+    type: snmp
+    target: udp://127.0.0.1:${h.wardSwitch.port}
+    snmp: { version: 2c, community: ${DEMO_COMMUNITY} }
+    walk: if-mib
+    impact: 2
+    profiles: [emergency-dept]
+  - id: ward-3b-ups
+    display: Ward 3B network power
+    description: Ward 3B comms cupboard UPS (UPS-MIB over SNMP)
+    type: snmp
+    target: udp://127.0.0.1:${h.ups.port}
+    snmp: { version: 2c, community: ${DEMO_COMMUNITY} }
+    walk: ups-mib
+    impact: 2
+    profiles: [emergency-dept]
+  - id: ward-3b-label-printer
+    display: Ward 3B label printer
+    description: Ward 3B label printer (Printer-MIB over SNMP), its ribbon predicted to run out
+    type: snmp
+    target: udp://127.0.0.1:${h.labelPrinter.port}
+    snmp: { version: 2c, community: ${DEMO_COMMUNITY} }
+    walk: printer-mib
+    predict: { horizon: ${ms(20_000 / o.speed)}, window: ${ms(20_000 / o.speed)}, minSamples: 5 }
+    parents: [ward-3b-switch]
+    impact: 3
+    profiles: [emergency-dept]
+  - id: ward-3b-downtime-reports
+    display: Ward 3B downtime reports
+    description: The business-continuity PC's patient lists, for when the EHR is down
+    type: file
+    target: ${JSON.stringify(h.bca.folder)}
+    file: { pattern: "*.pdf", what: downtime report, newestYoungerThan: ${ms(6_000 / o.speed)} }
+    impact: 2
     profiles: [emergency-dept]
   - id: pacs-storage
     display: Imaging storage
@@ -78,6 +117,14 @@ checks:
     predict: { horizon: ${ms(30_000 / o.speed)}, window: ${ms(20_000 / o.speed)}, minSamples: 5 }
     impact: 2
     profiles: [emergency-dept, cardiology-clinic]
+snmpTraps:
+  listen: 127.0.0.1:0
+  communities: [${DEMO_COMMUNITY}]
+  rules:
+    - { trap: linkDown, check: ward-3b-switch, state: critical }
+    - { trap: linkUp, check: ward-3b-switch, state: ok }
+    - { trap: upsTrapOnBattery, check: ward-3b-ups, state: critical }
+    - { trap: upsTrapAlarmEntryRemoved, check: ward-3b-ups, state: ok, varbinds: { upsAlarmDescr: upsAlarmOnBattery } }
 healers:
   # Works: the engine's own admin API restarts it, which drains the stuck LAB queue.
   restart-hl7-engine: { type: http, url: ${h.engineAdmin.url}, method: POST, timeout: 5s, verify: 5s }

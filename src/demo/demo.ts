@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startDaemon, type Daemon } from '../app.js';
 import { createLogger } from '../core/logger.js';
@@ -13,7 +14,7 @@ import { describeRedis, redisOptionsFrom } from '../queue/redis.js';
 import { demoConfig } from './demo-config.js';
 import { Hospital, PACS_AE_TITLE, WORKSTATIONS } from './hospital.js';
 import { Narrator } from './narrator.js';
-import { CYCLE_SECONDS, ScenarioPlayer, storageUsedPercent } from './scenario.js';
+import { CYCLE_SECONDS, ribbonPercent, ScenarioPlayer, storageUsedPercent } from './scenario.js';
 
 export interface DemoOptions {
   /** Stop by itself after this many seconds; default: run until SIGINT/SIGTERM. */
@@ -74,10 +75,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const startedAt = Date.now();
 
   try {
-    hospital = await Hospital.open(() => storageUsedPercent(player?.seconds() ?? 0));
+    hospital = await Hospital.open({
+      storageUsedPercent: () => storageUsedPercent(player?.seconds() ?? 0),
+      ribbonPercent: () => ribbonPercent(player?.seconds() ?? 0),
+      bcaFolder: join(dataDir, 'bca-ward-3b'),
+      bcaEveryMs: 2_000 / speed,
+      speed,
+    });
     const config = demoConfig({ hospital, dataDir, prefix, token, speed });
     const logger = createLogger({ level: env.PRODROME_LOG_LEVEL ?? 'error', stream: process.stderr });
     daemon = await startDaemon(config, logger);
+    if (daemon.snmpTrapAddress) hospital.sendTrapsTo(daemon.snmpTrapAddress.port);
 
     const redisUrl = externalRedis ?? `unix:${managedSocketPath(dataDir)}`;
     redis = new Redis({ ...redisOptionsFrom(redisUrl), lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -126,6 +134,8 @@ function introduction(hospital: Hospital, api: string, redisText: string, speed:
     `  PACS                 dicom://127.0.0.1:${hospital.pacs.port}  (C-ECHO, AE title ${PACS_AE_TITLE})`,
     `  Ward 3B              ${WORKSTATIONS.length} workstations posting heartbeats every 2s`,
     `  Storage appliance    ${hospital.storage.url}  (used % is watched and predicted)`,
+    `  Ward 3B network      switch udp://127.0.0.1:${hospital.wardSwitch.port}, UPS :${hospital.ups.port}, label printer :${hospital.labelPrinter.port}  (SNMP, with traps)`,
+    `  Ward 3B BCA PC       ${hospital.bca.folder}  (downtime reports must keep arriving)`,
     `Daemon: ${api}/metrics  ${api}/api/checks  ${api}/api/incidents`,
     `  status pages: ${api}/status (IT)  ${api}/status/<profile> (clinicians)`,
     `  probes every 1s, an incident after 2 failures, resolved after 2 passes; tickets in the local provider`,

@@ -5,6 +5,22 @@ import { startMllpServer, type MllpFake } from './simulators/mllp-server.js';
 import { close, listen } from './simulators/servers.js';
 import { StorageAppliance } from './simulators/storage-appliance.js';
 import { Ward } from './simulators/workstations.js';
+import { BcaPc } from './simulators/bca-pc.js';
+import { DemoLabelPrinter, DemoSwitch, DemoUps, TrapSender } from './simulators/snmp-devices.js';
+
+export interface HospitalOptions {
+  /** The storage pool's used % now (the scenario fills it). */
+  storageUsedPercent: () => number;
+  /** The label printer's ribbon % now (the scenario runs it down). */
+  ribbonPercent: () => number;
+  /** Where the business-continuity PC's downtime reports land, and how often. */
+  bcaFolder: string;
+  bcaEveryMs: number;
+  /** The demo's speed: the UPS's battery drains in scenario time. */
+  speed: number;
+  /** Fixed ports for the peers-only mode; by default each system takes a free one. */
+  ports?: HospitalPorts;
+}
 
 /** The PACS's AE title, which the check calls. */
 export const PACS_AE_TITLE = 'PACS_MAIN';
@@ -32,11 +48,19 @@ export class Hospital {
     readonly storage: StorageAppliance,
     /** The interface engine's admin API: `POST /admin/restart` restarts it (and drains a stuck queue). */
     readonly engineAdmin: { url: string; server: http.Server },
+    /** Ward 3B's network gear (SNMP agents) and the traps they send the daemon. */
+    readonly wardSwitch: DemoSwitch,
+    readonly ups: DemoUps,
+    readonly labelPrinter: DemoLabelPrinter,
+    readonly traps: TrapSender,
+    /** Ward 3B's business-continuity PC, its downtime reports in a folder. */
+    readonly bca: BcaPc,
   ) {}
 
   ward?: Ward;
 
-  static async open(storageUsedPercent: () => number, ports: HospitalPorts = {}): Promise<Hospital> {
+  static async open(o: HospitalOptions): Promise<Hospital> {
+    const ports = o.ports ?? {};
     const started: Array<{ stop(): Promise<void> }> = [];
     try {
       const ehr = await new FakeFhirServer().start(ports.ehr);
@@ -46,15 +70,26 @@ export class Hospital {
       started.push({ stop: () => engine.close() });
       const pacs = await startDicomScp({ aeTitle: PACS_AE_TITLE }, ports.pacs);
       started.push({ stop: () => pacs.close() });
-      const storage = await new StorageAppliance(storageUsedPercent).start(ports.storage);
+      const storage = await new StorageAppliance(o.storageUsedPercent).start(ports.storage);
       started.push(storage);
+      const traps = new TrapSender();
+      started.push({ stop: async () => traps.close() });
+      const wardSwitch = await DemoSwitch.open(traps);
+      started.push({ stop: () => wardSwitch.close() });
+      const ups = await DemoUps.open(traps, o.speed);
+      started.push({ stop: () => ups.close() });
+      const labelPrinter = await DemoLabelPrinter.open(o.ribbonPercent);
+      started.push({ stop: () => labelPrinter.close() });
+      const bca = new BcaPc(o.bcaFolder, o.bcaEveryMs);
+      bca.start();
+      started.push({ stop: async () => bca.stop() });
       const admin = http.createServer((req, res) => {
         if (req.method !== 'POST' || req.url !== '/admin/restart') return void res.writeHead(404).end();
         engine.behaviour = { kind: 'ack' };
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"restarted":true,"queues":"drained"}');
       });
       const adminPort = await listen(admin, ports.engineAdmin);
-      return new Hospital(ehr, engine, pacs, storage, { url: `http://127.0.0.1:${adminPort}/admin/restart`, server: admin });
+      return new Hospital(ehr, engine, pacs, storage, { url: `http://127.0.0.1:${adminPort}/admin/restart`, server: admin }, wardSwitch, ups, labelPrinter, traps, bca);
     } catch (err) {
       await Promise.allSettled(started.map((s) => s.stop()));
       throw err;
@@ -92,8 +127,44 @@ export class Hospital {
     this.pacs.options.aeTitle = PACS_AE_TITLE;
   }
 
+  /** The devices send their traps to the daemon once it listens. */
+  sendTrapsTo(port: number): void {
+    this.traps.to(port);
+  }
+
+  /** A bedside monitor's switch port loses its link (the switch traps linkDown). */
+  wardPortDown(): void {
+    this.wardSwitch.linkDown(DemoSwitch.FLAKY);
+  }
+
+  wardPortUp(): void {
+    this.wardSwitch.linkUp(DemoSwitch.FLAKY);
+  }
+
+  /** The mains fail in the comms cupboard: the UPS carries the ward's network (and traps). */
+  mainsFail(): void {
+    this.ups.mainsFail();
+  }
+
+  mainsBack(): void {
+    this.ups.mainsBack();
+  }
+
+  bcaSyncStops(): void {
+    this.bca.syncStops();
+  }
+
+  bcaSyncResumes(): void {
+    this.bca.syncResumes();
+  }
+
   async close(): Promise<void> {
     this.ward?.stop();
-    await Promise.allSettled([this.ehr.stop(), this.interfaceEngine.close(), this.pacs.close(), this.storage.stop(), close(this.engineAdmin.server)]);
+    this.bca.stop();
+    this.traps.close();
+    await Promise.allSettled([
+      this.ehr.stop(), this.interfaceEngine.close(), this.pacs.close(), this.storage.stop(), close(this.engineAdmin.server),
+      this.wardSwitch.close(), this.ups.close(), this.labelPrinter.close(),
+    ]);
   }
 }

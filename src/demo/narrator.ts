@@ -76,8 +76,10 @@ export class Narrator {
   private label(i: Incident): string {
     const check = this.o.config.checks.find((c) => c.id === i.checkId);
     const aspect = aspectOf(i.key, i.checkId, i.target);
-    // A check with many targets (the ward) names which one; the others' URLs add nothing here.
-    const target = check && check.targets.length > 1 ? ` ${i.target}` : '';
+    // A check with many targets (the ward) names which one, a walked row (a switch port) its row;
+    // the others' URLs add nothing here.
+    const row = check?.rowTargets && check.targets.find((t) => i.target.startsWith(`${t}/`));
+    const target = row ? ` ${i.target.slice(row.length + 1)}` : check && check.targets.length > 1 ? ` ${i.target}` : '';
     return `${i.checkId}${target}${aspect ? ` (${aspect})` : ''}`;
   }
 

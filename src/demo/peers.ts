@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { errorMessage } from '../core/errors.js';
 import { Hospital, PACS_AE_TITLE, WORKSTATIONS } from './hospital.js';
 import { close, listen } from './simulators/servers.js';
@@ -60,6 +63,13 @@ export interface PeersOptions {
  * and breaks and repairs each with one `curl`. Resolves to the exit code once stopped: 0, or 3 when
  * a port is taken.
  */
+let bcaDir: string | undefined;
+function bcaFolder(): string {
+  bcaDir ??= mkdtempSync(join(tmpdir(), 'prodrome-peers-bca-'));
+  process.once('exit', () => rmSync(bcaDir!, { recursive: true, force: true }));
+  return join(bcaDir, 'reports');
+}
+
 export async function runPeers(options: PeersOptions = {}): Promise<number> {
   const out = options.out ?? process.stdout;
   const env = options.env ?? process.env;
@@ -70,7 +80,11 @@ export async function runPeers(options: PeersOptions = {}): Promise<number> {
 
   let hospital: Hospital;
   try {
-    hospital = await Hospital.open(() => pool.usedPercent(), ports);
+    // The network gear and the business-continuity PC run too (on free ports, a temp folder): the
+    // five systems above are the ones a first config is written against.
+    hospital = await Hospital.open({
+      storageUsedPercent: () => pool.usedPercent(), ribbonPercent: () => 80, bcaFolder: bcaFolder(), bcaEveryMs: 60_000, speed: 1, ports,
+    });
   } catch (err) {
     process.stderr.write(`prodrome demo: ${portProblem(err, options.portBase)}\n`);
     return 3;

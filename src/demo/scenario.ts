@@ -19,6 +19,18 @@ export function storageUsedPercent(s: number): number {
   return Math.round(used * 10) / 10;
 }
 
+/** The label printer's ribbon: 60 % at the cycle's start, 1.5 %/s as labels print, out at 40 s, a new one at 46 s. */
+const RIBBON_START = 60;
+const RIBBON_RATE = 1.5;
+const RIBBON_NEW_AT = 46;
+
+/** Ribbon % of the ward's label printer at scenario second `s`: continuous across cycles, like the storage. */
+export function ribbonPercent(s: number): number {
+  const c = ((s % CYCLE_SECONDS) + CYCLE_SECONDS) % CYCLE_SECONDS;
+  const left = c < RIBBON_NEW_AT ? RIBBON_START - RIBBON_RATE * c : 100 - RIBBON_RATE * (c - RIBBON_NEW_AT);
+  return Math.max(0, Math.round(left));
+}
+
 export interface Scene {
   /** Scenario seconds from the start of the cycle. */
   at: number;
@@ -32,14 +44,22 @@ const SILENT = ['ws-3b-07', 'ws-3b-13'];
 /** Absolute offsets within one cycle; sorted. */
 export const SCENES: readonly Scene[] = [
   { at: 0, kind: 'note', text: `storage appliance: pool clinical-images at ${STORAGE_START} % and filling (${STORAGE_RATE} %/s); critical at 95 %`, act: () => {} },
+  { at: 1, kind: 'note', text: `ward 3B label printer: ribbon at ${RIBBON_START} % and printing (${RIBBON_RATE} %/s); out at 40 s`, act: () => {} },
+  { at: 4, kind: 'inject', text: 'ward 3B business-continuity PC: the downtime report sync stops (nothing fails; the reports just get old)', act: (h) => h.bcaSyncStops() },
   { at: 8, kind: 'inject', text: 'EHR FHIR API: Patient reads fail with 503 (database failover); /metadata still answers', act: (h) => h.ehrReadsFail() },
+  { at: 10, kind: 'inject', text: 'ward 3B switch: the port of the bed 4 monitor loses its link (the switch sends linkDown)', act: (h) => h.wardPortDown() },
+  { at: 12, kind: 'inject', text: 'ward 3B comms cupboard: the mains fail, the UPS goes on battery (upsTrapOnBattery)', act: (h) => h.mainsFail() },
   { at: 14, kind: 'inject', text: 'HL7 interface engine: rejects every message with AE (outbound queue to LAB full)', act: (h) => h.interfaceEngineNaks() },
+  { at: 16, kind: 'recover', text: 'ward 3B business-continuity PC: the report sync runs again', act: (h) => h.bcaSyncResumes() },
   { at: 18, kind: 'inject', text: 'PACS: re-registered as PACS_NEW; associations calling PACS_MAIN are rejected', act: (h) => h.pacsRenamed() },
   { at: 20, kind: 'recover', text: 'EHR FHIR API: failover complete, Patient reads work again', act: (h) => h.ehrRecovers() },
   { at: 22, kind: 'inject', text: `ward 3B: workstations ${SILENT.join(' and ')} switched off, no more heartbeats`, act: (h) => h.ward?.silence(SILENT) },
+  { at: 24, kind: 'recover', text: 'ward 3B switch: the bed 4 monitor\'s cable reseated, link up (linkUp)', act: (h) => h.wardPortUp() },
   { at: 26, kind: 'recover', text: 'HL7 interface engine: LAB queue drained by hand (the healer restarted the engine first if it could)', act: (h) => h.interfaceEngineRecovers() },
+  { at: 28, kind: 'recover', text: 'ward 3B comms cupboard: mains back, the UPS clears its on-battery alarm', act: (h) => h.mainsBack() },
   { at: 30, kind: 'recover', text: 'PACS: AE title PACS_MAIN restored', act: (h) => h.pacsFixed() },
   { at: 36, kind: 'recover', text: `ward 3B: workstations ${SILENT.join(' and ')} back on, beating again`, act: (h) => h.ward?.resume(SILENT) },
+  { at: RIBBON_NEW_AT, kind: 'recover', text: 'ward 3B label printer: a new ribbon', act: () => {} },
   { at: STORAGE_CLEANUP_AT, kind: 'recover', text: `storage appliance: old studies archived, pool back to ${STORAGE_AFTER_CLEANUP} %`, act: () => {} },
 ];
 

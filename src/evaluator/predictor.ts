@@ -1,6 +1,10 @@
 import type { CheckConfig } from '../config/types.js';
 import { formatDuration } from '../core/duration.js';
-import type { ProbeResult, Threshold } from '../messages/probe-result.js';
+import type { ProbeResult } from '../messages/probe-result.js';
+import { predictCrossing } from '../core/trend.js';
+
+// The fit itself lives in core: the snmp probe predicts a UPS's battery with it too.
+export { linearFit, predictCrossing } from '../core/trend.js';
 
 /** Samples kept per series at most, whatever the window: bounded memory for 24x7 runs. */
 const MAX_SAMPLES = 2_000;
@@ -20,43 +24,10 @@ class Series {
   }
 }
 
-/** Least squares fit v = a + b·t; t relative to the last sample for numeric stability. */
-export function linearFit(t: readonly number[], v: readonly number[]): { slope: number; valueAtEnd: number } | undefined {
-  const n = t.length;
-  if (n < 2) return undefined;
-  const t0 = t[n - 1]!;
-  let st = 0, sv = 0, stt = 0, stv = 0;
-  for (let i = 0; i < n; i++) {
-    const x = t[i]! - t0;
-    st += x; sv += v[i]!; stt += x * x; stv += x * v[i]!;
-  }
-  const denom = n * stt - st * st;
-  if (denom === 0) return undefined;
-  const slope = (n * stv - st * sv) / denom;
-  const intercept = (sv - slope * st) / n; // value at t0 (x = 0)
-  return { slope, valueAtEnd: intercept };
-}
-
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/**
- * When will this value cross its critical limit, going by its trend? Undefined when it is not
- * heading there (flat, moving away) or is already past it (the state machine has that).
- */
-export function predictCrossing(series: { t: readonly number[]; v: readonly number[] }, threshold: Threshold, now: number): { at: number; slopePerHour: number; fitted: number } | undefined {
-  const fit = linearFit(series.t, series.v);
-  if (!fit) return undefined;
-  const towards = threshold.direction === 'above' ? fit.slope > 0 : fit.slope < 0;
-  const latest = series.v[series.v.length - 1]!;
-  const past = threshold.direction === 'above' ? latest >= threshold.critical : latest <= threshold.critical;
-  if (!towards || past) return undefined;
-  const lastT = series.t[series.t.length - 1]!;
-  const at = lastT + (threshold.critical - fit.valueAtEnd) / fit.slope;
-  return { at: Math.max(at, now), slopePerHour: fit.slope * 3_600_000, fitted: fit.valueAtEnd };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { listedTargets } from '../config/targets.js';
 import type { ProdromeConfig } from '../config/types.js';
 import { IsoTimes } from '../core/iso-time.js';
 import { peerLine } from '../core/peer-text.js';
@@ -54,7 +55,7 @@ export function registerApiRoutes(http: HttpServer, { config, states, store, hea
         description: check.description,
         interval: check.intervalMs,
         schedule: check.schedule,
-        targets: check.targets.map((target) => {
+        targets: listedTargets(check, byTarget?.keys() ?? []).map((target) => {
           const entry = byTarget?.get(target);
           const s = entry?.own;
           const error = s?.lastResult?.error;

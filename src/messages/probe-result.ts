@@ -19,6 +19,9 @@ export type FailureKind =
   | 'missing' // an expected push (heartbeat) did not arrive in its window
   | 'predicted' // a value is on course to cross its critical limit within the horizon, or drifts off its baseline
   | 'reported' // a person reported it (the ward's "Report a problem" form); the message is their words
+  | 'down' // the device reports a part of itself down (an interface, a printer), polled or by trap: go and look at it
+  | 'power' // a UPS runs on battery, or its battery is low: the mains or the UPS needs someone
+  | 'restarted' // the device restarted (its uptime went back): look for why (power, a crash)
   | 'error'; // anything else; the message says what
 
 export type Severity = 'warning' | 'critical';

@@ -40,6 +40,10 @@ export interface KnownLabels {
   providers: readonly string[];
 }
 
+/** What became of a received SNMP trap: the `result` label of prodrome_snmp_traps_total. */
+export const SNMP_TRAP_RESULTS = ['matched', 'unknown', 'dropped', 'bad'] as const;
+export type SnmpTrapResult = (typeof SNMP_TRAP_RESULTS)[number];
+
 /** How the agents sharing this Redis split the checks, as this daemon last computed it. */
 export interface AgentFigures {
   live: number;
@@ -117,6 +121,12 @@ class TargetGauge extends client.Gauge<'check' | 'target'> implements OwnText {
   override remove(...values: Array<client.LabelValues<'check' | 'target'> | string>): void {
     const labels = values[0];
     if (labels && typeof labels === 'object') this.series.delete(`${String(labels.check)}\u0000${String(labels.target)}`);
+  }
+
+  /** Drops every series of one check: its configured targets and the rows its runs found. */
+  removeCheck(checkId: string): void {
+    const prefix = `${checkId}\u0000`;
+    for (const key of this.series.keys()) if (key.startsWith(prefix)) this.series.delete(key);
   }
 
   exposition(): string {
@@ -338,10 +348,18 @@ export class Metrics {
     name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
   });
 
+  readonly snmpTraps = new client.Counter({
+    name: 'prodrome_snmp_traps_total',
+    help: 'SNMP traps and informs received, by what became of them: matched (a rule set a check\'s state), unknown (no rule matched: logged once per source and OID, never an incident), dropped (over snmpTraps.maxRate, dropped before decoding), bad (not decodable, or a community, user or key not accepted).',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
     this.redisUp.set(0);
     for (const kind of SELF_SERVICE_KINDS) for (const result of SELF_SERVICE_RESULTS) this.selfService.inc({ kind, result }, 0);
+    // Every result exists at 0 from the start, so increase() sees the first trap of each.
+    for (const result of SNMP_TRAP_RESULTS) this.snmpTraps.inc({ result }, 0);
   }
 
   /** Every configured channel's series at 0 from the start (else `increase()` misses the first notice). */
@@ -391,12 +409,11 @@ export class Metrics {
     }
   }
 
-  /** Drops a check's per-target series: another agent runs it now and exports them. */
+  /** Drops a check's per-target series (rows found by its runs too): another agent runs it now and exports them. */
   forgetCheck(check: CheckConfig): void {
-    for (const target of check.targets) {
-      this.lastResults.delete(`${check.id}\u0000${target}`);
-      this.checkState.remove({ check: check.id, target });
-    }
+    const prefix = `${check.id}\u0000`;
+    for (const key of this.lastResults.keys()) if (key.startsWith(prefix)) this.lastResults.delete(key);
+    this.checkState.removeCheck(check.id);
   }
 
   setSources(sources: ScrapeSources): void {

@@ -88,6 +88,18 @@ export class MonitoringStage {
     if (at - this.lastRelease >= RELEASE_EVERY_MS) this.release(at);
   }
 
+  /**
+   * What a device said of itself (an SNMP trap: a link down, a UPS on battery): taken at once, with
+   * no `confirm`/`recover` counting, into the same state as the check's probe results, so a trap and
+   * a poll of one port are one state and one incident. The change goes through the same filters.
+   * It is no probe run: the probe metrics and the prediction are left alone.
+   */
+  observeEvent(check: CheckConfig, target: string, result: ProbeResult, at: number): void {
+    for (const f of this.watchers) f.observe!(check.id, target, result.ok, at);
+    this.evaluator.observe({ ...check, confirm: 1, recover: 1 }, target, result, at);
+    if (at - this.lastRelease >= RELEASE_EVERY_MS) this.release(at);
+  }
+
   /** Held changes whose reason has passed go on, each through the steps after the one that held it. */
   release(now: number): void {
     this.lastRelease = now;

@@ -4,6 +4,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { HealJob, NoticeBatchJob, NoticeJob } from '../messages/jobs.js';
+import type { ProbeResult } from '../messages/probe-result.js';
 import type { StateChange } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { Outbox } from '../queue/outbox.js';
@@ -261,6 +262,11 @@ export class Pipeline {
   /** A state change from outside the daemon's probes (Alertmanager): the same filters, queue and stages. */
   intake(change: StateChange): void {
     this.monitoring.intake(change);
+  }
+
+  /** What a device said of one of a check's targets (an SNMP trap): into the check's own state, at once. */
+  event(check: CheckConfig, target: string, result: ProbeResult, at: number): void {
+    this.monitoring.observeEvent(check, target, result, at);
   }
 
   /** At shutdown: one last bounded flush of the outbox; returns how many changes stayed unsent. */

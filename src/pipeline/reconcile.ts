@@ -6,6 +6,7 @@ import { aspectOf } from '../messages/keys.js';
 import type { Severity } from '../messages/probe-result.js';
 import { isProblem, STATUS_VALUE, type StateChange } from '../messages/state-change.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { isTargetOf } from '../config/targets.js';
 
 export interface ReconcileDeps {
   store: IncidentStore;
@@ -62,7 +63,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<void> {
   let recovered = 0;
   for (const problem of known.values()) {
     const check = deps.checks.get(problem.checkId);
-    if (!check || !check.targets.includes(problem.target)) continue;
+    if (!check || !isTargetOf(check, problem.target)) continue;
     const aspect = aspectOf(problem.key, check.id, problem.target);
     const state = deps.evaluator.get(problem.key);
     if (!state || state.status === 'unknown') {

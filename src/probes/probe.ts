@@ -10,9 +10,16 @@ export interface ProbeRunContext {
   logger: Logger;
 }
 
+/**
+ * What one run of one target found: the target's own result and, for a probe that walks a table
+ * (SNMP interfaces, a printer's supplies), one result per row by the row's name. Each row is a
+ * target of its own (`rowTarget()` in messages/keys.ts) with its own state, incident and series.
+ */
+export type TargetRun = ProbeResult & { rows?: ReadonlyMap<string, ProbeResult> };
+
 /** A probe never throws for the target's fault: it returns a failed result with a kind and a message. */
 export interface Probe {
-  run(target: string, ctx: ProbeRunContext): Promise<ProbeResult>;
+  run(target: string, ctx: ProbeRunContext): Promise<TargetRun>;
   /**
    * Optional: probe many targets in one go (fping over a ward of workstations). When present the
    * scheduler runs the check once per cycle instead of once per target.
@@ -20,6 +27,13 @@ export interface Probe {
   runBatch?(targets: readonly string[], ctx: ProbeRunContext): Promise<Map<string, ProbeResult>>;
   /** Releases what the probe holds between runs (caches, child processes). */
   close?(): Promise<void>;
+  /**
+   * Optional, for probes whose runs name rows: the name of the row of `target` that an event names
+   * by its OIDs (a linkDown trap's `ifIndex.3` → "ward 3B uplink"), so the event's target is the
+   * one a run gives; null when it is a row the check leaves out (`rows.exclude`); undefined when
+   * the OIDs name no row the probe walks.
+   */
+  rowOf?(target: string, oids: readonly string[], signal: AbortSignal): Promise<string | null | undefined>;
 }
 
 /** Shared services a probe may need, handed over at creation. Grows as probes need more. */
@@ -56,6 +70,8 @@ export interface ProbePlugin<S extends z.ZodRawShape = z.ZodRawShape> {
    * that cannot run the check says so once instead of failing every target on every run.
    */
   selfTest?(options: z.infer<z.ZodObject<S>>): Promise<string | undefined>;
+  /** Optional: whether runs of a check with these options name rows under each target (a table walk). */
+  rowTargets?(options: z.infer<z.ZodObject<S>>): boolean;
 }
 
 /** Keeps a plugin's option types inside its own file while the registry holds them all alike. */

@@ -5,8 +5,9 @@ import type { CheckConfig } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { peerDeep, peerLine } from '../core/peer-text.js';
 import { failure } from '../probes/failure.js';
-import type { Probe } from '../probes/probe.js';
-import { Semaphore } from './semaphore.js';
+import type { Probe, TargetRun } from '../probes/probe.js';
+import { rowTarget } from '../messages/keys.js';
+import { Semaphore } from '../core/semaphore.js';
 import type { ProbeResult } from '../messages/probe-result.js';
 
 /**
@@ -157,7 +158,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       // Its check went to another agent while it ran: its state was handed over, the result is not ours.
       if (this.options.owns && !this.options.owns(unit)) return;
       const at = Date.now();
-      for (const target of unit.targets) this.emit('result', unit.check, target, results.get(target)!, at);
+      // The unit's targets first, then any rows their runs found (runProbe puts them in that order).
+      for (const [target, result] of results) this.emit('result', unit.check, target, result, at);
     } finally {
       release();
     }
@@ -193,7 +195,7 @@ export async function runProbe(unit: ScheduledUnit, logger: Logger): Promise<Map
   try {
     const work: Promise<Map<string, ProbeResult>> = probe.runBatch
       ? probe.runBatch(targets, ctx)
-      : probe.run(targets[0]!, ctx).then((r) => new Map([[targets[0]!, r]]));
+      : probe.run(targets[0]!, ctx).then((run) => withRows(targets[0]!, run));
     const outcome = await Promise.race([work, writtenOff]);
     if (outcome === 'deadline') {
       logger.warn('Probe ignored its deadline', { component: 'scheduler', check: check.id });
@@ -212,4 +214,12 @@ export async function runProbe(unit: ScheduledUnit, logger: Logger): Promise<Map
   } finally {
     clearTimeout(timer!);
   }
+}
+
+/** A target's result, then each row its run found as a target of its own (`<target>/<row>`). */
+function withRows(target: string, run: TargetRun): Map<string, ProbeResult> {
+  const { rows, ...own } = run;
+  const out = new Map<string, ProbeResult>([[target, rows ? own : run]]);
+  for (const [row, result] of rows ?? []) out.set(rowTarget(target, row), result);
+  return out;
 }

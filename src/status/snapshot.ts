@@ -1,3 +1,4 @@
+import { listedTargets } from '../config/targets.js';
 import type { CheckConfig, ProdromeConfig } from '../config/types.js';
 import { pendingOf, type Pending, type TargetState } from '../evaluator/evaluator.js';
 import type { Incident } from '../messages/incident.js';
@@ -96,7 +97,18 @@ export async function readIncidents(source: IncidentSource, recentLimit: number)
  */
 export function checksNow(config: ProdromeConfig, states: StateSource, open: readonly Incident[], maintenance?: MaintenanceSource, now = Date.now()): CheckNow[] {
   const stateByKey = new Map<string, TargetState>();
-  for (const s of states.all()) if (!s.aspect) stateByKey.set(s.key, s);
+  // The rows a table walk found, per check: targets no config lists.
+  const found = new Map<string, string[]>();
+  const walking = new Set(config.checks.filter((c) => c.rowTargets).map((c) => c.id));
+  for (const s of states.all()) {
+    if (s.aspect) continue;
+    stateByKey.set(s.key, s);
+    if (walking.has(s.checkId)) {
+      let list = found.get(s.checkId);
+      if (!list) found.set(s.checkId, (list = []));
+      list.push(s.target);
+    }
+  }
 
   const own = new Map<string, Incident>();
   const listedBy = new Map<string, Incident>();
@@ -110,7 +122,7 @@ export function checksNow(config: ProdromeConfig, states: StateSource, open: rea
 
   return config.checks.map((check) => {
     const failingParent = check.parents.map((p) => openByCheck.get(p)).find((i) => i !== undefined);
-    const targets = check.targets.map((target): TargetNow => {
+    const targets = listedTargets(check, found.get(check.id) ?? []).map((target): TargetNow => {
       const key = incidentKey(check.id, target);
       const s = stateByKey.get(key);
       const status = s?.status ?? 'unknown';

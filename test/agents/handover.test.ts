@@ -113,6 +113,22 @@ describe('handover: a check\'s evaluator state travels with it between agents', 
     expect(recovery).to.include({ from: 'critical', to: 'ok', firstFailureAt });
   });
 
+  it('a row a walk found (a switch port) goes with its check too: its open problem is not confirmed again', async () => {
+    const walked = checks.map((c) => ({ ...c, rowTargets: true as const }));
+    const prefix = uniquePrefix('handover');
+    const a = await agent('a', prefix, undefined, walked);
+    const b = await agent('b', prefix, undefined, walked);
+    await a.membership.start();
+    for (const c of walked) for (let i = 0; i < 3; i++) a.observe(c, 't1/ward 3B uplink', fail);
+    await b.membership.start();
+    await a.membership.heartbeat();
+    clock += CLAIM_DELAY;
+    await b.membership.heartbeat();
+    const c = walked.find((x) => b.membership.owns(x.id))!;
+    expect(b.evaluator.get(`${c.id}|t1/ward 3B uplink`)).to.include({ status: 'critical' });
+    expect(b.observe(c, 't1/ward 3B uplink', fail)).to.equal(undefined);
+  });
+
   /** Agents a and b on a fresh prefix, b joined after a; `c` is a check that moved to b. */
   async function pair(): Promise<{ a: Agent; b: Agent; c: CheckConfig; prefix: string }> {
     const prefix = uniquePrefix('handover');

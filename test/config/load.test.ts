@@ -79,7 +79,7 @@ checks:
   const invalid: [string, string, string][] = [
     ['an unknown top-level key', 'chekcs: []\n', 'chekcs: unknown key'],
     ['an unknown key in a check (a typo must not disable it)', check('    intervall: 10s\n'), 'checks[0].intervall: unknown key'],
-    ['an unknown probe type, naming the known ones', 'checks:\n  - { id: a, type: snmp, target: x }\n', 'checks[0].type: unknown probe type "snmp"; known: http, tcp'],
+    ['an unknown probe type, naming the known ones', 'checks:\n  - { id: a, type: wmi, target: x }\n', 'checks[0].type: unknown probe type "wmi"; known: http, tcp'],
     ['a malformed duration', check('    timeout: 5 seconds\n'), 'checks[0].timeout: "5 seconds" is not a duration (use 250ms, 30s, 5m, 2h or 7d)'],
     ['a timeout longer than the interval', check('    interval: 5s\n    timeout: 10s\n'), 'checks[0].timeout: 10s is longer than the interval (5s): runs would overlap'],
     ['both target and targets', check('    targets: [a]\n'), 'checks[0]: needs exactly one of "target" or "targets"'],

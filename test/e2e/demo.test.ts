@@ -31,13 +31,19 @@ describe('prodrome demo', function () {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
-  it('shows failures injected, incidents and tickets opening and resolving, and exits 0 on SIGINT', async () => {
+  it('shows failures injected, incidents and tickets opening and resolving (the ward\'s network gear and BCA reports too), and exits 0 on SIGINT', async () => {
     child = spawn(process.execPath, [CLI, 'demo', '--speed', '2'], {
       env: { ...process.env, REDIS_URL: await sharedRedisUrl(), PRODROME_DEMO_PREFIX: '', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines: string[] = [];
-    await waitForLines(child, [/failure injected/, /incident opened\s+P\d (critical|warning)/, /ticket opened\s+LOCAL-\d{6}/, /incident resolved/, /ticket resolved\s+LOCAL-\d{6}/], lines);
+    await waitForLines(child, [
+      /failure injected/, /incident opened\s+P\d (critical|warning)/, /ticket opened\s+LOCAL-\d{6}/, /incident resolved/, /ticket resolved\s+LOCAL-\d{6}/,
+      // The SNMP agents (net-snmp's) and their traps, and the business-continuity PC's folder.
+      /incident opened\s+P\d critical ward-3b-switch bed 4 monitor — down: linkDown trap/,
+      /incident opened\s+P\d critical ward-3b-ups — power: upsTrapOnBattery trap .* min of battery left/,
+      /incident opened\s+P\d critical ward-3b-downtime-reports — missing: newest downtime report is \d+s old/,
+    ], lines);
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');

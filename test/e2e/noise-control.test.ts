@@ -44,12 +44,7 @@ describe('noise control end to end', function () {
     const prefix = uniquePrefix('noise');
     const started = await startDaemonWith(dir, prefix, `checks:
 ${checks}
-ticketing:
-  default: hook
-  backoff: { initial: 100ms, max: 500ms }
-  providers:
-    hook: { type: webhook, url: "${receiver.url}" }
-`, env);
+${receiver.ticketingYaml}`, env);
     daemon = started.daemon;
     return started.api;
   }

@@ -44,6 +44,16 @@ export class WebhookReceiver extends EventEmitter<{ arrived: [string]; delivered
     return `http://127.0.0.1:${this.port}/hooks/prodrome`;
   }
 
+  /** A config's `ticketing:` section that sends every ticket here, retrying fast. */
+  get ticketingYaml(): string {
+    return `ticketing:
+  default: hook
+  backoff: { initial: 100ms, max: 500ms }
+  providers:
+    hook: { type: webhook, url: "${this.url}" }
+`;
+  }
+
   async start(port = 0): Promise<this> {
     if (port) {
       await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', () => resolve()));

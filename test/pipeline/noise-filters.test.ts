@@ -202,4 +202,29 @@ describe('noise control between the evaluator and the queue', () => {
       expect(vantage.degradedReason).to.equal(undefined);
     });
   });
+
+  describe('a device\'s own report (a trap) into a check\'s state', () => {
+    const sw = check('ward-3b-switch', ['udp://10.20.3.1:161'], { confirm: 3, recover: 2, rowTargets: true });
+    const port = 'udp://10.20.3.1:161/ward 3B uplink';
+    const trap = (ok: boolean): ProbeResult => (ok ? { ok: true, durationMs: 0, values: {} } : { ok: false, durationMs: 0, values: {}, severity: 'critical', error: { kind: 'down', message: 'linkDown trap from 10.20.3.1' } });
+
+    it('opens at once (no confirm count), through the filters; a poll still seeing it down adds nothing, and needs recover passes to clear', () => {
+      const { stage, sent, now } = stageWith([sw], () => []);
+      stage.observeEvent(sw, port, trap(false), now());
+      expect(sent.map((c) => [c.key, c.from, c.to, c.evidence.kind])).to.deep.equal([[`ward-3b-switch|${port}`, 'unknown', 'critical', 'down']]);
+      stage.observe(sw, port, down, now() + 1_000);
+      stage.observe(sw, port, ok, now() + 2_000);
+      expect(sent).to.have.length(1);
+      stage.observe(sw, port, ok, now() + 3_000);
+      expect(sent.map((c) => c.to)).to.deep.equal(['critical', 'ok']);
+    });
+
+    it('clears at once on the device\'s own word (linkUp)', () => {
+      const { stage, sent, now } = stageWith([sw], () => []);
+      for (let i = 1; i <= 3; i++) stage.observe(sw, port, down, now() + i);
+      expect(sent.map((c) => c.to)).to.deep.equal(['critical']);
+      stage.observeEvent(sw, port, trap(true), now() + 10);
+      expect(sent.map((c) => c.to)).to.deep.equal(['critical', 'ok']);
+    });
+  });
 });

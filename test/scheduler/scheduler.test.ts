@@ -4,7 +4,7 @@ import type { CheckConfig } from '../../src/config/types.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Probe } from '../../src/probes/probe.js';
 import { firstRunOffset, runProbe, Scheduler, SLOT_MS, startSlot, unitsFor, type ScheduledUnit } from '../../src/scheduler/scheduler.js';
-import { Semaphore } from '../../src/scheduler/semaphore.js';
+import { Semaphore } from '../../src/core/semaphore.js';
 import type { ProbeResult } from '../../src/messages/probe-result.js';
 
 const check = (id: string, over: Partial<CheckConfig> = {}): CheckConfig => ({
@@ -142,6 +142,15 @@ describe('scheduler', () => {
     const results = await runProbe({ id: 'w', check: check('w', { targets: ['a', 'b'] }), probe, targets: ['a', 'b'] }, silentLogger());
     expect(results.get('a')!.ok).to.equal(true);
     expect(results.get('b')!.error?.kind).to.equal('error');
+  });
+
+  it('makes each row a run found a target of its own, after the run\'s own target', async () => {
+    const down: ProbeResult = { ok: false, durationMs: 1, values: {}, error: { kind: 'down', message: 'link down' } };
+    const probe: Probe = { run: async () => ({ ...ok, rows: new Map([['ward 3B uplink', ok], ['bed 7', down]]) }) };
+    const results = await runProbe({ id: 'sw', check: check('sw', { targets: ['udp://10.20.3.1:161'] }), probe, targets: ['udp://10.20.3.1:161'] }, silentLogger());
+    expect([...results.keys()]).to.deep.equal(['udp://10.20.3.1:161', 'udp://10.20.3.1:161/ward 3B uplink', 'udp://10.20.3.1:161/bed 7']);
+    expect(results.get('udp://10.20.3.1:161/bed 7')).to.deep.equal(down);
+    expect(results.get('udp://10.20.3.1:161')).to.not.have.property('rows');
   });
 
   it('runs cron-scheduled checks', async () => {
