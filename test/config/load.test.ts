@@ -169,7 +169,7 @@ checks:
 
   it('still checks the references of a check whose type is unknown', () => {
     expect(problemsOf('checks:\n  - { id: a, type: pingg, target: x, profiles: [nope] }\n')).to.deep.equal([
-      'checks[0].type: unknown probe type "pingg"; known: http, tcp, fhir, hl7-mllp, icmp, host, tls, dns, dicom-echo, heartbeat',
+      'checks[0].type: unknown probe type "pingg"; known: http, tcp, fhir, hl7-mllp, icmp, host, tls, dns, dicom-echo, heartbeat, snmp, file',
       'checks[0].profiles[0]: no profile "nope" under profiles',
     ]);
   });
