@@ -4,9 +4,11 @@ import { z } from 'zod';
 import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
 import { duration, identity, secret } from '../core/schema.js';
-import { clipRedacted, rememberSecret } from '../core/secrets.js';
+import { clipRedacted } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
-import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
+import { deliveryErrorFrom } from './http-delivery.js';
+import { connectionShape, vendorHttp, vendorUrl } from '../vendors/http-client.js';
+import { credentialsProblem, oauthSchema, serviceNowAuthFor, type ServiceNowAuth } from '../vendors/servicenow-auth.js';
 import { defineTicketProvider, type TicketCallContext, type TicketProvider, type TicketServices } from './ticket-provider.js';
 import { plainText } from './ticket-text.js';
 
@@ -57,7 +59,11 @@ const options = {
   /** Basic auth password; use env: or file:. */
   password: secret.optional(),
   /** An OAuth access token, sent as `Authorization: Bearer …`, instead of user and password. */
-  oauthToken: secret.optional(),
+  oauthToken: secret.optional().describe('A static OAuth access token (Bearer), instead of user + password or oauth. It is never refreshed: prefer oauth.'),
+  oauth: oauthSchema
+    .optional()
+    .describe('Sign in with an OAuth grant against <instance>/oauth_token.do; tokens are refreshed before they expire and once on a 401.'),
+  ...connectionShape,
   /** `assignment_group`: the group's sys_id or its name (looked up in sys_user_group). Default none. */
   assignmentGroup: referenceValue.optional(),
   /** `category` value (e.g. `software`). Default none: the instance's default. */
@@ -83,12 +89,9 @@ const options = {
 type Options = z.infer<z.ZodObject<typeof options>>;
 
 /** What cannot be said field by field: exactly one auth mode, and fields Prodrome writes itself. */
-export function servicenowOptionsProblem(o: Pick<Options, 'user' | 'password' | 'oauthToken' | 'resolveFields'>): string | undefined {
-  const basic = o.user !== undefined || o.password !== undefined;
-  if (basic && o.oauthToken !== undefined) return 'needs exactly one auth mode: "user" with "password", or "oauthToken" — not both';
-  if (!basic && o.oauthToken === undefined) return 'needs an auth mode: "user" with "password" (basic auth), or "oauthToken"';
-  if (basic && o.user === undefined) return 'basic auth needs "user" as well as "password"';
-  if (basic && o.password === undefined) return 'basic auth needs "password" as well as "user"';
+export function servicenowOptionsProblem(o: Pick<Options, 'user' | 'password' | 'oauthToken' | 'oauth' | 'resolveFields'>): string | undefined {
+  const auth = credentialsProblem(o);
+  if (auth) return auth;
   for (const own of ['close_notes', 'work_notes']) {
     if (own in (o.resolveFields ?? {})) return `resolveFields.${own} is written by Prodrome (how the incident ended); leave it out`;
   }
@@ -159,14 +162,6 @@ const REFERENCES = [
 
 type Reference = (typeof REFERENCES)[number];
 
-/** The Authorization header for the configured auth mode; a basic credential is registered for redaction. */
-function authorizationFor(opts: Options): string {
-  if (opts.oauthToken !== undefined) return `Bearer ${opts.oauthToken}`;
-  const basic = Buffer.from(`${opts.user}:${opts.password}`).toString('base64');
-  rememberSecret(basic);
-  return `Basic ${basic}`;
-}
-
 const query = (params: Record<string, string>) => new URLSearchParams({ ...params, sysparm_exclude_reference_link: 'true' }).toString();
 
 const statusLine = (incident: Incident, ctx: TicketCallContext) =>
@@ -178,26 +173,23 @@ class ServiceNowProvider implements TicketProvider {
   private readonly redis: TicketServices['redis'];
   private readonly prefix: string;
   private readonly client: AxiosInstance;
+  private readonly auth: ServiceNowAuth;
   private readonly resolveFields: Record<string, string>;
   private readonly resolvedState: string;
   private readonly finishedStates: Set<string>;
   /** Name → sys_id, per table; only successes are kept (a group created later is found then). */
   private readonly referenceCache = new Map<string, string>();
 
-  constructor(id: string, opts: Options, { redis, prefix }: Pick<TicketServices, 'redis' | 'prefix'>) {
+  constructor(id: string, opts: Options, { redis, prefix, logger }: TicketServices) {
     const problem = servicenowOptionsProblem(opts);
     if (problem) throw new Error(`servicenow ${id}: ${problem}`);
     this.id = id;
     this.opts = opts;
     this.redis = redis;
     this.prefix = prefix;
-    this.client = axios.create({
-      baseURL: opts.instance,
-      timeout: opts.timeout,
-      headers: { accept: 'application/json', 'content-type': 'application/json', authorization: authorizationFor(opts) },
-      // A redirect is a login page or a wrong address, never something to follow with credentials.
-      maxRedirects: 0,
-    });
+    this.client = vendorHttp(opts, { baseURL: opts.instance, timeout: opts.timeout, headers: { accept: 'application/json', 'content-type': 'application/json' } });
+    this.auth = serviceNowAuthFor(opts, this.client, logger.child({ component: 'servicenow-auth', provider: id }));
+    this.auth.warmUp();
     this.resolveFields = { ...DEFAULT_RESOLVE_FIELDS, ...opts.resolveFields };
     this.resolvedState = this.resolveFields.state ?? '6';
     this.finishedStates = new Set([...FINISHED_STATES, this.resolvedState]);
@@ -343,7 +335,7 @@ class ServiceNowProvider implements TicketProvider {
   private async list(what: string, path: string, params: Record<string, string>): Promise<Row[]> {
     let res: AxiosResponse;
     try {
-      res = await this.client.get(`${path}?${query(params)}`);
+      res = await this.auth.authorized((authorization) => this.client.get(`${path}?${query(params)}`, { headers: { authorization } }));
     } catch (err) {
       const body = axios.isAxiosError(err) ? err.response?.data : undefined;
       if (axios.isAxiosError(err) && err.response?.status === 404 && /no record found/i.test(serviceNowMessage(body) ?? '')) return [];
@@ -360,13 +352,15 @@ class ServiceNowProvider implements TicketProvider {
 
   private async call(what: string, config: AxiosRequestConfig): Promise<AxiosResponse> {
     try {
-      return await this.client.request(config);
+      return await this.auth.authorized((authorization) => this.client.request({ ...config, headers: { ...config.headers, authorization } }));
     } catch (err) {
       throw this.failed(err, what);
     }
   }
 
   private failed(err: unknown, what: string): DeliveryError {
+    // A token request that failed says so itself (and whether a retry may help).
+    if (err instanceof DeliveryError) return err;
     return deliveryErrorFrom(withoutCredentials(err), `servicenow ${this.id} ${what}`, serviceNowMessage);
   }
 

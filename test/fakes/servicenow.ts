@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { close, listen } from '../helpers/servers.js';
 
 /** A stored record: every value a string, as the Table API keeps it. */
@@ -20,6 +21,23 @@ export interface PlannedAnswer {
   /** Default: ServiceNow's error envelope for the status (an HTML page for 503). */
   body?: string | object;
   headers?: Record<string, string>;
+}
+
+/** An access token the fake's OAuth endpoint issued. */
+export interface IssuedToken {
+  token: string;
+  grant: 'client_credentials' | 'password' | 'refresh_token';
+  clientId: string;
+  user?: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface FakeServiceNowOptions {
+  /** Serve https with this key and certificate (a private CA's leaf) instead of plain http. */
+  tls?: { key: string; cert: string };
+  /** Access token lifetime (the instance default: 30 minutes). */
+  tokenLifetimeMs?: number;
 }
 
 export interface SeenRequest {
@@ -100,8 +118,19 @@ class Refusal {
 export class FakeServiceNow {
   /** Basic auth users and their passwords. */
   readonly users = new Map<string, string>([['prodrome.integration', 'Sn-Integration-Pa55!']]);
-  /** Accepted OAuth bearer tokens. */
+  /** Accepted static OAuth bearer tokens (never expire). */
   readonly tokens = new Set<string>(['sn-oauth-access-token-0b4d']);
+  /** OAuth application registry entries: client id → client secret. */
+  readonly oauthClients = new Map<string, string>([['3f5c1a0e9b7d4c2a8e6f0b1d2c3a4e5f', 'Sn-OAuth-Client-S3cret!']]);
+  /** Access tokens issued by /oauth_token.do, newest last; each is refused (401) after its expiresAt. */
+  readonly issued: IssuedToken[] = [];
+  /** Refresh tokens issued (with the password grant) → their owner. */
+  private readonly refreshTokens = new Map<string, { clientId: string; user: string; expiresAt: number }>();
+  /** Token requests by grant type, accepted or not. */
+  readonly tokenRequests: Record<string, number> = {};
+  /** API calls refused because their token had expired. */
+  expiredTokenRefusals = 0;
+  tokenLifetimeMs: number;
   readonly tables = new Map<string, Row[]>(Object.keys(TABLE_FIELDS).map((t) => [t, []]));
   readonly journal: JournalEntry[] = [];
   readonly requests: SeenRequest[] = [];
@@ -113,10 +142,18 @@ export class FakeServiceNow {
   private readonly planned: PlannedAnswer[] = [];
   private dying = 0;
   private nextNumber = 10001;
-  private readonly server = http.createServer((req, res) => void this.handle(req, res));
+  private readonly server: http.Server;
+  private readonly scheme: 'http' | 'https';
+
+  constructor(options: FakeServiceNowOptions = {}) {
+    const handler: http.RequestListener = (req, res) => void this.handle(req, res);
+    this.server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
+    this.scheme = options.tls ? 'https' : 'http';
+    this.tokenLifetimeMs = options.tokenLifetimeMs ?? 1_800_000;
+  }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme}://127.0.0.1:${this.port}`;
   }
 
   get incidents(): Row[] {
@@ -194,7 +231,7 @@ export class FakeServiceNow {
     try {
       const planned = this.planned.shift();
       if (planned) return this.sendPlanned(res, planned);
-      const answer = this.answer(req, method, url, raw);
+      const answer = url.pathname === '/oauth_token.do' ? this.oauthToken(req, method, raw) : this.answer(req, method, url, raw);
       if (answer.die) {
         req.socket.destroy();
         return;
@@ -231,8 +268,67 @@ export class FakeServiceNow {
       const colon = decoded.indexOf(':');
       return colon > 0 && this.users.get(decoded.slice(0, colon)) === decoded.slice(colon + 1);
     }
-    if (scheme === 'bearer') return this.tokens.has(credentials);
+    if (scheme === 'bearer') {
+      if (this.tokens.has(credentials)) return true;
+      const issued = this.issued.find((t) => t.token === credentials);
+      if (issued && Date.now() < issued.expiresAt) return true;
+      if (issued) this.expiredTokenRefusals++;
+    }
     return false;
+  }
+
+  /**
+   * `POST /oauth_token.do`, after "OAuth API request parameters" and "OAuth API response parameters"
+   * (servicenow.com/docs, platform-security/authentication): form-encoded only ("a content-type of
+   * application/json results in an unspecified error"); grant_type client_credentials, password or
+   * refresh_token; the answer `{access_token, refresh_token?, scope: "useraccount", token_type:
+   * "Bearer", expires_in}`; a refused request 401 `{"error_description":"access_denied","error":
+   * "server_error"}`. "Access requests made within the expiration time of the access token always
+   * return the current access token": a password grant asked again early gets the same token with
+   * less time left. The docs say so for user credentials; the fake does the same for client
+   * credentials, the harder case for a client. A refresh_token grant issues a new access token.
+   */
+  private oauthToken(req: http.IncomingMessage, method: string, raw: string): { status: number; body: object; headers?: Record<string, string>; die?: boolean } {
+    const denied = new Refusal(401, { error_description: 'access_denied', error: 'server_error' });
+    if (method !== 'POST') throw new Refusal(405, envelope('Method not Supported', `${method} is not supported on this resource`));
+    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) throw denied;
+    const form = new URLSearchParams(raw);
+    const grant = form.get('grant_type') ?? '';
+    this.tokenRequests[grant] = (this.tokenRequests[grant] ?? 0) + 1;
+    const clientId = form.get('client_id') ?? '';
+    if (!this.oauthClients.has(clientId) || this.oauthClients.get(clientId) !== form.get('client_secret')) throw denied;
+    const now = Date.now();
+    let user: string | undefined;
+    if (grant === 'password') {
+      user = form.get('username') ?? '';
+      if (this.users.get(user) !== form.get('password')) throw denied;
+    } else if (grant === 'refresh_token') {
+      const refresh = this.refreshTokens.get(form.get('refresh_token') ?? '');
+      if (!refresh || refresh.clientId !== clientId || refresh.expiresAt <= now) throw denied;
+      return { status: 200, body: this.tokenAnswer(this.issue('refresh_token', clientId, refresh.user, now)) };
+    } else if (grant !== 'client_credentials') {
+      throw new Refusal(400, { error_description: `Unsupported grant_type: ${grant}`, error: 'unsupported_grant_type' });
+    }
+    const current = [...this.issued].reverse().find((t) => t.clientId === clientId && t.user === user && t.expiresAt > now);
+    const token = current ?? this.issue(grant as IssuedToken['grant'], clientId, user, now);
+    const body = this.tokenAnswer(token);
+    if (grant === 'password') {
+      const refreshToken = randomBytes(24).toString('base64url');
+      // The instance default: refresh tokens live 100 days.
+      this.refreshTokens.set(refreshToken, { clientId, user: user!, expiresAt: now + 100 * 86_400_000 });
+      Object.assign(body, { refresh_token: refreshToken });
+    }
+    return { status: 200, body };
+  }
+
+  private issue(grant: IssuedToken['grant'], clientId: string, user: string | undefined, now: number): IssuedToken {
+    const token: IssuedToken = { token: randomBytes(36).toString('base64url'), grant, clientId, ...(user !== undefined ? { user } : {}), issuedAt: now, expiresAt: now + this.tokenLifetimeMs };
+    this.issued.push(token);
+    return token;
+  }
+
+  private tokenAnswer(t: IssuedToken): Record<string, unknown> {
+    return { access_token: t.token, scope: 'useraccount', token_type: 'Bearer', expires_in: Math.max(0, Math.floor((t.expiresAt - Date.now()) / 1000)) };
   }
 
   private answer(req: http.IncomingMessage, method: string, url: URL, raw: string): { status: number; body: object; headers?: Record<string, string>; die?: boolean } {

@@ -333,7 +333,7 @@ describe('servicenow ticket provider', () => {
         return undefined;
       })();
       expect(err).to.be.instanceOf(ConfigError);
-      expect((err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`)).to.include('ticketing.providers.sn: needs exactly one auth mode: "user" with "password", or "oauthToken" — not both');
+      expect((err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`)).to.include('ticketing.providers.sn: needs exactly one auth mode: "user" with "password", "oauthToken", or "oauth" — not several');
     });
   });
 });
