@@ -32,6 +32,7 @@ const benches: Record<string, { about: string; run: () => Promise<BenchOutput> }
   'ticket-load': { about: '1,000 checks fail at once: confirmed → ticket at a local receiver, p50/p99', run: () => import('./ticket-load.js').then((m) => m.default()) },
   footprint: { about: 'idle RSS at 1,000 checks; /metrics at 10,000; /api/checks at 16,384 targets; validate of 10,000', run: () => import('./footprint.js').then((m) => m.default()) },
   agents: { about: '3 agents share 10,000 checks at 30 s: CPU, RSS, checks per agent; SIGKILL one → takeover time', run: () => import('./agents.js').then((m) => m.default()) },
+  'servicenow-oauth': { about: '75 min against the ServiceNow fake with 30-min OAuth tokens: every outage ticketed and resolved', run: () => import('./servicenow-oauth.js').then((m) => m.default()) },
   'crash-recovery': { about: 'SIGKILL during a ticket POST: restart → ticket delivered', run: () => import('./crash-recovery.js').then((m) => m.default()) },
 };
 

@@ -46,6 +46,7 @@ export const BARS: Record<string, BarSpec[]> = {
     le('footprint: validate 10,000 checks (median of 3)', 's', 2, '≤ 2 s'),
   ],
   'crash-recovery': [le('crash-recovery: restart → interrupted ticket delivered', 's', 10, '≤ 10 s')],
+  'servicenow-oauth': [le('servicenow-oauth: outage cycles whose ticket was lost (30-min tokens, ≥ 75 min)', 'tickets', 0, '0')],
   agents: [le('agents: takeover after SIGKILL ÷ (2 intervals + TTL)', '×', 1, '≤ 2 intervals + the 10 s TTL (70 s at 30 s)')],
 };
 
