@@ -120,6 +120,7 @@ export function parseCheck(raw: { type: string }, index: number, probes: Registr
     parents: c.parents,
     ...(c.group ? { group: { failing: groupCount(c.group.failing, targets.length) } } : {}),
     ...(c.cmdbCi ? { cmdbCi: c.cmdbCi } : {}),
+    ...(c.ticketFields ? { ticketFields: c.ticketFields } : {}),
     ...(c.predict ? { predict: toPredictConfig(c.predict) } : {}),
     options,
   };

@@ -57,7 +57,11 @@ export function parseNoiseControl(
     cfg.alertmanager.heal.forEach((id, j) => {
       if (!(id in cfg.healers)) problems.push({ path: `alertmanager.heal[${j}]`, message: `no healer "${id}" under healers` });
     });
-    alertmanager = { ticket, impact: cfg.alertmanager.impact, profileLabel: cfg.alertmanager.profileLabel, heal: cfg.alertmanager.heal };
+    const am = cfg.alertmanager;
+    alertmanager = {
+      ticket, impact: am.impact, profileLabel: am.profileLabel, impactLabel: am.impactLabel, heal: am.heal, severities: am.severities, incidentPer: am.incidentPer,
+      ...(am.ticketFields ? { ticketFields: am.ticketFields } : {}),
+    };
   }
   return {
     maintenance: { windows, ...(fromServiceNow ? { fromServiceNow } : {}) },

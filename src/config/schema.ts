@@ -2,8 +2,22 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { isIP } from 'node:net';
-import { duration, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
+import { duration, maybeSecret, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
 import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
+
+/**
+ * One ticket field's value: text (`env:`/`file:` resolved, for a routing key), a number, a flag, a
+ * list (Jira components, labels) or an object (a Jira select field's `{ value }`). Text may hold
+ * `{check}`, `{target}` and `{profile}`, filled from the incident.
+ */
+export const ticketFieldValue = z.union([z.string().pipe(maybeSecret), z.number(), z.boolean(), z.array(z.string()), z.record(z.string(), z.json())]);
+
+/** `ticketFields` on a check, a profile or the Alertmanager intake: per provider id, its fields. */
+export const ticketFieldsSchema = z
+  .record(z.string().min(1), z.record(z.string().min(1), ticketFieldValue))
+  .describe(
+    'Ticket fields per provider id, for this check\'s (or profile\'s) tickets: ServiceNow fields (assignment_group, cmdb_ci, u_…), Jira components/labels/customfield_…, PagerDuty routingKey/component/group/class, webhook extra fields. Values may use {check}, {target}, {profile}. The check wins over its profiles (first listed first), which win over the provider\'s own fields.',
+  );
 
 export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
 const impact = z.union([z.literal(1), z.literal(2), z.literal(3)]);
@@ -55,6 +69,7 @@ export const commonCheckShape = {
       ]),
     })
     .optional(),
+  ticketFields: ticketFieldsSchema.optional(),
   /** The configuration item in the CMDB (a ServiceNow sys_id or CI name): approved changes on it silence the check. */
   cmdbCi: z.string().min(1).optional(),
   /** Early warnings from trends: see src/evaluator/predictor.ts. */
@@ -118,6 +133,7 @@ export const profileSchema = z.strictObject({
   closed: z
     .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD').refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' }))
     .default([]),
+  ticketFields: ticketFieldsSchema.optional(),
 });
 
 /** `host:port` (`[v6]:port`), checked as the socket would: a bad one stops `validate`, not start-up. */
@@ -297,11 +313,28 @@ export const topLevelSchema = z.strictObject({
   alertmanager: z
     .strictObject({
       ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
-      impact: impact.default(2),
+      impact: impact.default(2).describe('The impact (1 high … 3 low) of an alert without an impact label. Default 2.'),
       /** An alert label naming the affected profile(s), comma-separated. */
       profileLabel: z.string().min(1).default('profile'),
+      impactLabel: z
+        .string()
+        .min(1)
+        .default('impact')
+        .describe('An alert label holding the impact, 1 (high) … 3 (low); an alert without it (or with another value) takes `impact`. Default "impact".'),
       /** Healers to try on a firing alert, as on a check. */
       heal: z.array(z.string()).default([]),
+      severities: z
+        .record(z.string().min(1), z.enum(['critical', 'warning', 'ignore'], { error: 'must be critical, warning or ignore' }))
+        .default({ critical: 'critical', warning: 'warning', info: 'ignore', none: 'ignore' })
+        .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v])))
+        .describe(
+          'An alert\'s severity label → critical, warning or ignore. A severity not in the map is ignored (counted, and logged once per alertname); an alert without a severity label is critical. Default { critical: critical, warning: warning, info: ignore, none: ignore } (so kube-prometheus\'s Watchdog opens nothing).',
+        ),
+      incidentPer: z
+        .enum(['alert', 'group'], { error: 'must be alert or group' })
+        .default('alert')
+        .describe('alert (default): one incident per alert (its fingerprint). group: one incident per Alertmanager group (its groupKey), open while any of its alerts fires.'),
+      ticketFields: ticketFieldsSchema.optional(),
     })
     .optional(),
   checks: z.array(z.looseObject({ id: z.unknown(), type: pluginType('probe type: http, tcp, fhir …') })).default([]),

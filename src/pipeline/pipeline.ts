@@ -50,6 +50,7 @@ function intakeChecks(config: ProdromeConfig): CheckConfig[] {
   return [...out, {
     id: ALERTMANAGER_CHECK, type: 'alertmanager', description: 'Prometheus Alertmanager alerts', targets: [], timeoutMs: 1, confirm: 1, recover: 1,
     impact: am.impact, profiles: [], heal: am.heal, parents: [], ticket: am.ticket, enabled: true, options: {},
+    ...(am.ticketFields ? { ticketFields: am.ticketFields } : {}),
   }];
 }
 
@@ -131,7 +132,7 @@ export class Pipeline {
       enqueueHeal: (job, place, delayMs) => queues.addHealJob(job, place, delayMs),
       observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
     };
-    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }) };
+    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now, provider) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }, provider) };
     this.processors = {
       stateChange: (change) => handleStateChange(change, incidentStage),
       ...(config.healers.size ? { heal: (job: HealJob) => runHealRound(job, healStage) } : {}),

@@ -1,6 +1,8 @@
 import type { CheckConfig, ProfileConfig } from '../config/types.js';
 import type { Incident } from '../messages/incident.js';
 import { isWorking, priorityOf, urgencyOf } from '../ticketing/priority.js';
+import type { TicketFieldValue } from '../config/types.js';
+import { ticketFieldsFor } from '../ticketing/ticket-fields.js';
 import type { TicketPriority } from '../ticketing/ticket-provider.js';
 import { ticketText, type TicketText } from '../ticketing/ticket-text.js';
 
@@ -15,7 +17,9 @@ export interface TicketContextSources {
  * The words and the priority of an incident's ticket at `now`: urgency from the affected profiles
  * as they are now (in or out of their hours), so a clinic that opens during an incident raises it.
  */
-export function describeTicket(incident: Incident, now: number, sources: TicketContextSources): { text: TicketText; priority: TicketPriority } {
+export function describeTicket(
+  incident: Incident, now: number, sources: TicketContextSources, provider?: string,
+): { text: TicketText; priority: TicketPriority; fields: Record<string, TicketFieldValue> } {
   const check = sources.checks.get(incident.checkId);
   const profiles = incident.profiles.map((p) => sources.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
   const at = new Date(now);
@@ -30,5 +34,5 @@ export function describeTicket(incident: Incident, now: number, sources: TicketC
     affected: profiles.map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}), workingNow: isWorking(p, at), hours: p.hoursText })),
     now,
   });
-  return { text, priority };
+  return { text, priority, fields: provider ? ticketFieldsFor(provider, incident, check, profiles) : {} };
 }

@@ -1,4 +1,5 @@
 import { DeliveryError, errorMessage } from '../core/errors.js';
+import type { TicketFieldValue } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { redactDeep, redactSecrets } from '../core/secrets.js';
 import type { IncidentStore } from '../incidents/store.js';
@@ -11,7 +12,7 @@ import type { TicketAction, TicketJob } from '../messages/jobs.js';
 export interface DeliverDeps {
   store: IncidentStore;
   /** The words and the priority of the ticket now (pipeline/ticket-context.ts). */
-  describe(incident: Incident, now: number): { text: TicketText; priority: TicketPriority };
+  describe(incident: Incident, now: number, provider: string): { text: TicketText; priority: TicketPriority; fields: Record<string, TicketFieldValue> };
   providers: ReadonlyMap<string, TicketProvider>;
   metrics: Metrics;
   logger: Logger;
@@ -44,7 +45,10 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
   const provider = deps.providers.get(job.provider);
   if (!provider) throw new DeliveryError(`ticket provider "${job.provider}" is not configured`, { retryable: false });
   const log = deps.logger.child({ component: 'ticketing', provider: provider.id, incident: incident.id, check: incident.checkId });
-  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...redactDeep(deps.describe(incident, Date.now())) };
+  // The fields come from the config (a routing key resolved from env: among them): the provider
+  // needs them as they are; the words are redacted like everything else that leaves.
+  const { fields, ...described } = deps.describe(incident, Date.now(), provider.id);
+  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...redactDeep(described), fields };
   const note = job.note === undefined ? undefined : redactSecrets(job.note);
   const ticket = incident.tickets.find((t) => t.provider === provider.id);
 
