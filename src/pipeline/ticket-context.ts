@@ -30,7 +30,7 @@ export function describeTicket(
     ...(check?.description ? { description: check.description } : {}),
     ...(check?.userImpact ? { userImpact: check.userImpact } : {}),
     ...(check?.runbook ? { runbook: check.runbook } : {}),
-    ...(sources.publicUrl ? { incidentUrl: `${sources.publicUrl.replace(/\/$/, '')}/api/incidents/${incident.id}` } : {}),
+    ...(sources.publicUrl ? { incidentUrl: `${sources.publicUrl.replace(/\/$/, '')}/api/incidents/${incident.id}`, statusUrl: `${sources.publicUrl.replace(/\/$/, '')}/status` } : {}),
     affected: profiles.map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}), workingNow: isWorking(p, at), hours: p.hoursText })),
     now,
   });

@@ -27,6 +27,15 @@ export interface TicketPriority {
   priority: 1 | 2 | 3 | 4 | 5;
 }
 
+/** Something done to a service that is no reason to page: a healer's action, a silence. */
+export interface ServiceChange {
+  summary: string;
+  at: number;
+  checkId: string;
+  target?: string;
+  details: Record<string, string | number>;
+}
+
 /**
  * A ticket system. Errors are `DeliveryError`s saying whether a retry may help and, for 429, when.
  * Every method must be safe to call again with the same idempotency key.
@@ -36,6 +45,11 @@ export interface TicketProvider {
   open(incident: Incident, ctx: TicketCallContext): Promise<TicketRef>;
   update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void>;
   resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void>;
+  /**
+   * Records a change on the service (PagerDuty's change events), where the vendor keeps such a
+   * record apart from its tickets; providers without one leave it out. Never pages.
+   */
+  change?(change: ServiceChange, ctx: Pick<TicketCallContext, 'idempotencyKey' | 'logger' | 'fields'>): Promise<void>;
   /** Finds an open ticket by incident key, where the vendor can search (recovers a lost reference). */
   find?(key: string, ctx: TicketCallContext): Promise<TicketRef | null>;
 }
