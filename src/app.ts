@@ -173,7 +173,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   // The API and the pages show every check, whichever agent runs it.
   const states = new SharedStates(redis, prefix, { evaluator: pipeline.monitoring.evaluator, checks: config.checks, owns: (id) => membership.owns(id), logger });
   registerApiRoutes(http, { config, states, store, heartbeats, breakers: healPolicy });
-  registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
+  registerAlertmanagerRoute(http, { config, metrics, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   registerSilenceRoutes(http, maintenance);
   const agentViews = (): AgentView[] => membership.live().map((a) => ({
     id: a.id, ...(a.site ? { site: a.site } : {}), role: a.role, checks: membership.checksOf(a.id), heartbeatAt: a.heartbeatAt, startedAt: a.startedAt, self: a.id === config.agent.id,

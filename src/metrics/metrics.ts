@@ -266,6 +266,10 @@ export class Metrics {
   readonly agentsLive = this.agentGauge('prodrome_agents_live', 'Agents live on this Redis prefix (this one included), as this daemon last saw them.', 'live');
   readonly checksAssigned = this.agentGauge('prodrome_checks_assigned', 'Checks this daemon runs now (its share among the live agents).', 'assigned');
   readonly checksUnassigned = this.agentGauge('prodrome_checks_unassigned', 'Checks no live agent may run (their pinned agent, or every agent of their site, is gone): nobody probes them.', 'unassigned');
+  readonly alertmanagerAlerts = new client.Counter({
+    name: 'prodrome_alertmanager_alerts_total', help: 'Alerts received from Alertmanager: accepted, or ignored (their severity maps to ignore or is not in alertmanager.severities).',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
   readonly droppedChanges = new client.Counter({
     name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
   });
@@ -273,6 +277,7 @@ export class Metrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
     this.redisUp.set(0);
+    for (const result of ['accepted', 'ignored'] as const) this.alertmanagerAlerts.inc({ result }, 0);
   }
 
   /**

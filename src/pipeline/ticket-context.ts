@@ -25,11 +25,19 @@ export function describeTicket(
   const at = new Date(now);
   const urgency = urgencyOf(profiles, at);
   const priority: TicketPriority = { impact: incident.impact, urgency, priority: priorityOf(incident.impact, urgency) };
+  // What an outside source (an Alertmanager alert) said about itself, kept among the evidence values.
+  const said = (name: string) => (typeof incident.evidence.values[name] === 'string' ? (incident.evidence.values[name] as string) : undefined);
+  const runbook = check?.runbook ?? said('runbook_url');
+  const links = [
+    ...(said('generator_url') ? [{ text: 'Source graph', href: said('generator_url')! }] : []),
+    ...(said('dashboard_url') ? [{ text: 'Dashboard', href: said('dashboard_url')! }] : []),
+  ];
   const text = ticketText({
     incident,
     ...(check?.description ? { description: check.description } : {}),
     ...(check?.userImpact ? { userImpact: check.userImpact } : {}),
-    ...(check?.runbook ? { runbook: check.runbook } : {}),
+    ...(runbook ? { runbook } : {}),
+    ...(links.length ? { links } : {}),
     ...(sources.publicUrl ? { incidentUrl: `${sources.publicUrl.replace(/\/$/, '')}/api/incidents/${incident.id}`, statusUrl: `${sources.publicUrl.replace(/\/$/, '')}/status` } : {}),
     affected: profiles.map((p) => ({ name: p.name, ...(p.description ? { description: p.description } : {}), workingNow: isWorking(p, at), hours: p.hoursText })),
     now,

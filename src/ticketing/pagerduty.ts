@@ -125,10 +125,13 @@ function pagerDutyError(err: unknown, what: string, routingKeys: string[]): Deli
 
 const isHttpUrl = (text: string) => /^https?:\/\/\S+$/.test(text);
 
-/** The runbook and the daemon's incident page, when the ticket's words carry them, as PagerDuty links. */
+/** The runbook, the alert's graph and dashboard and the daemon's incident page, when the ticket's words carry them, as PagerDuty links. */
 function linksOf(text: TicketText): { href: string; text: string }[] {
   const names: Record<string, string> = { Runbook: 'Runbook', Prodrome: 'Incident in Prodrome' };
-  return text.sections.flatMap((s) => (names[s.heading] ? s.lines.filter(isHttpUrl).map((href) => ({ href, text: names[s.heading]! })) : []));
+  return text.sections.flatMap((s) => {
+    if (s.heading === 'Links') return s.lines.map((l) => /^(.+?): (https?:\/\/\S+)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => ({ href: m[2]!, text: m[1]! }));
+    return names[s.heading] ? s.lines.filter(isHttpUrl).map((href) => ({ href, text: names[s.heading]! })) : [];
+  });
 }
 
 interface PagerDutyEvent {

@@ -22,6 +22,8 @@ export interface TicketTextInput {
   incidentUrl?: string;
   /** The IT status page, when `http.publicUrl` is set: where a pager's "client" link points. */
   statusUrl?: string;
+  /** More places to look (an alert's graph and dashboard), as `Name: URL` lines of their own section. */
+  links?: { text: string; href: string }[];
   affected: AffectedProfile[];
   now: number;
 }
@@ -75,6 +77,7 @@ export function ticketText(input: TicketTextInput): TicketText {
   }
   if (i.flapping) sections.push({ heading: 'Flapping', lines: ['The target keeps failing and recovering; this incident stays open until it settles.'] });
   if (input.runbook) sections.push({ heading: 'Runbook', lines: [input.runbook] });
+  if (input.links?.length) sections.push({ heading: 'Links', lines: input.links.map((l) => `${l.text}: ${l.href}`) });
   if (input.incidentUrl) sections.push({ heading: 'Prodrome', lines: [input.incidentUrl] });
   const summary = `${what} ${i.evidence.kind} on ${i.target}${input.affected.some((p) => p.workingNow) ? ` — affects ${input.affected.filter((p) => p.workingNow).map((p) => p.name).join(', ')} now` : ''}`;
   return { title: i.title.slice(0, 160), summary: summary.slice(0, 1024), sections, ...(input.statusUrl ? { statusUrl: input.statusUrl } : {}) };

@@ -148,3 +148,26 @@ checks:
     });
   }
 });
+
+describe('alertmanager severities and incidentPer', () => {
+  const problemsOf = (section: string): string[] => {
+    try {
+      parseConfig(`alertmanager: ${section}\n`);
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    return [];
+  };
+
+  it('reports a severity mapped to something other than critical, warning or ignore, at its path', () => {
+    expect(problemsOf('{ severities: { page: urgent } }')).to.deep.equal(['alertmanager.severities.page: must be critical, warning or ignore']);
+  });
+
+  it('reports an unknown incidentPer', () => {
+    expect(problemsOf('{ incidentPer: fingerprint }')).to.deep.equal(['alertmanager.incidentPer: must be alert or group']);
+  });
+
+  it('defaults to critical, warning, and info and none ignored, one incident per alert', () => {
+    expect(parseConfig('alertmanager: {}\n').alertmanager).to.deep.include({ severities: { critical: 'critical', warning: 'warning', info: 'ignore', none: 'ignore' }, incidentPer: 'alert', impactLabel: 'impact' });
+  });
+});
