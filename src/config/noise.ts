@@ -35,14 +35,14 @@ export function parseNoiseControl(
   });
 
   const windows: MaintenanceWindow[] = [];
-  let fromServiceNow: { provider: string; everyMs: number } | undefined;
+  let fromServiceNow: { provider: string; everyMs: number; overrunMs: number } | undefined;
   cfg.maintenance.forEach((entry, i) => {
     if ('fromServiceNow' in entry) {
       const provider = providers.get(entry.fromServiceNow.provider);
       if (!provider || provider.type !== 'servicenow') {
         problems.push({ path: `maintenance[${i}].fromServiceNow.provider`, message: `no servicenow provider "${entry.fromServiceNow.provider}" in ticketing.providers` });
       }
-      fromServiceNow = { provider: entry.fromServiceNow.provider, everyMs: entry.fromServiceNow.every };
+      fromServiceNow = { provider: entry.fromServiceNow.provider, everyMs: entry.fromServiceNow.every, overrunMs: entry.fromServiceNow.overrun };
     } else {
       windows.push({ id: entry.id, checks: entry.checks, schedule: entry.schedule, durationMs: entry.duration, timezone: entry.timezone, reason: entry.reason });
     }

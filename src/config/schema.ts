@@ -276,7 +276,13 @@ export const topLevelSchema = z.strictObject({
         }),
         z.strictObject({
           /** Approved change requests in ServiceNow whose CI is a check's `cmdbCi` silence that check for their planned window. */
-          fromServiceNow: z.strictObject({ provider: z.string().min(1), every: duration.default(300_000) }),
+          fromServiceNow: z.strictObject({
+            provider: z.string().min(1),
+            every: duration.default(300_000),
+            overrun: duration
+              .default(2 * 3_600_000)
+              .describe('How long past its planned end a change still in Implement keeps its silence (until it leaves Implement, at most this). Default 2h.'),
+          }),
         }),
       ]),
     )

@@ -116,7 +116,7 @@ export interface ProdromeConfig {
   checks: CheckConfig[];
   healers: Map<string, HealerConfig>;
   heal: TopLevelConfig['heal'];
-  maintenance: { windows: MaintenanceWindow[]; fromServiceNow?: { provider: string; everyMs: number } };
+  maintenance: { windows: MaintenanceWindow[]; fromServiceNow?: { provider: string; everyMs: number; overrunMs: number } };
   history: TopLevelConfig['history'];
   flapping: TopLevelConfig['flapping'];
   storm: TopLevelConfig['storm'];

@@ -231,18 +231,6 @@ export class Maintenance {
   }
 }
 
-/** The ServiceNow provider's options, as the servicenow ticket provider parsed them. */
-function serviceNowAccess(options: Record<string, unknown>): ServiceNowAccess {
-  const str = (k: string) => (typeof options[k] === 'string' ? (options[k] as string) : undefined);
-  return {
-    instance: str('instance') ?? '',
-    user: str('user'),
-    password: str('password'),
-    oauthToken: str('oauthToken'),
-    timeout: typeof options.timeout === 'number' ? options.timeout : undefined,
-  };
-}
-
 /**
  * The maintenance facade for the daemon: the config's recurring windows, the silences in Redis
  * under `config.redis.prefix`, and — with `maintenance: [{ fromServiceNow }]` — the change
@@ -257,7 +245,9 @@ export function buildMaintenance(config: ProdromeConfig, redis: Redis, logger: L
   if (from && provider) {
     changeWindows = new ChangeWindowPoller({
       checks: config.checks,
-      access: serviceNowAccess(provider.options),
+      // The provider's own parsed options: the same object, so the same sign-in (one OAuth token).
+      access: provider.options as unknown as ServiceNowAccess,
+      overrunMs: from.overrunMs,
       store,
       logger,
       everyMs: from.everyMs,
