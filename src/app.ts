@@ -25,6 +25,7 @@ import { HttpServer } from './http/server.js';
 import { IncidentStore } from './incidents/store.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { announceSilence } from './pipeline/service-changes.js';
 import { StatusLog } from './pipeline/status-log.js';
 import { buildProbe } from './probes/build.js';
 import { startManagedRedis, type ManagedRedis } from './queue/managed-redis.js';
@@ -113,12 +114,16 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   // a check's evaluator state goes with it from agent to agent (src/agents).
   // (The closures below read `membership`, built once the evaluator it hands over exists; none runs before.)
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger, owns: (unit) => membership.owns(unit.check.id) });
-  const maintenance = buildMaintenance(config, redis, logger);
+  const providers = buildProviders(config, redis, logger);
+  // A new silence or change window is told to the providers that keep a record of changes (PagerDuty).
+  const maintenance = buildMaintenance(config, redis, logger, {
+    onSilenced: (silence) => void announceSilence(silence, { checks: config.checks, profiles: config.profiles, providers, logger }),
+  });
   const site = siteOf({ id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role });
   const votes = new QuorumVotes(redis, prefix, site);
   const pipeline = new Pipeline({
     suppressions: maintenance,
-    config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
+    config, store, queues, providers, healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
     reprobe: (ids) => scheduler.probeNow(ids),
     quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
   });

@@ -73,6 +73,8 @@ export interface ChangeWindowOptions {
   agentId?: string;
   /** How long past its planned end a change still in Implement stays a silence. Default 2h. */
   overrunMs?: number;
+  /** A change window stored for the first time (not on every round's rewrite). */
+  onNewSilence?(silence: Silence): void;
 }
 
 export interface PollSummary {
@@ -193,9 +195,11 @@ export class ChangeWindowPoller {
         found.set(silence.id, known ? { ...silence, checks: [...new Set([...known.checks, ...silence.checks])] } : silence);
       }
     }
+    const known = found.size && this.options.onNewSilence ? new Set((await this.options.store.list(now)).map((s) => s.id)) : undefined;
     for (const silence of found.values()) {
       await this.options.store.upsert(silence, now);
       summary.stored.push(silence.id);
+      if (known && !known.has(silence.id)) this.options.onNewSilence!(silence);
     }
     summary.removed = await this.removeWithdrawn(new Set(found.keys()), answered, now);
     return summary;
