@@ -115,7 +115,11 @@ export class Pipeline {
     });
     const checks = this.checks;
     const evaluator = this.monitoring.evaluator;
-    const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
+    // A change (a healer's action) goes only to the providers that keep a record of changes.
+    const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(
+      action === 'change' ? { ...incident, ticketProviders: incident.ticketProviders.filter((p) => providers.get(p)?.change) } : incident,
+      action, at, note, (job) => queues.addTicketJob(job),
+    );
     this.enqueueTickets = enqueueTickets;
     this.storm = {
       store, storm: config.storm, stormProviders: config.ticketing.default === false ? [] : [config.ticketing.default], agent: config.agent.id, enqueueTickets, logger,
