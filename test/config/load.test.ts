@@ -26,7 +26,7 @@ describe('config loading', () => {
 
   it('loads every config in config/examples', () => {
     // The secrets the examples name, as an operator would provide them.
-    Object.assign(process.env, { PRODROME_REDIS_URL: 'redis://127.0.0.1:6379/2', PRODROME_ADMIN_TOKEN: 'example-admin-token', HELPDESK_HOOK_TOKEN: 'example-hook-token', EHR_CLIENT_SECRET: 'example-client-secret', SN_USER: 'prodrome.integration', SN_PASSWORD: 'example-sn-password', PD_ROUTING_KEY: 'R0123456789abcdef0123456789abcde', JIRA_EMAIL: 'prodrome@example.org', JIRA_API_TOKEN: 'example-jira-token', JIRA_DC_PAT: 'example-jira-dc-pat' });
+    Object.assign(process.env, { PRODROME_REDIS_URL: 'redis://127.0.0.1:6379/2', PRODROME_ADMIN_TOKEN: 'example-admin-token', HELPDESK_HOOK_TOKEN: 'example-hook-token', EHR_CLIENT_SECRET: 'example-client-secret', SN_USER: 'prodrome.integration', SN_PASSWORD: 'example-sn-password', SN_CLIENT_ID: 'example-sn-client-id', SN_CLIENT_SECRET: 'example-sn-client-secret', PD_ROUTING_KEY: 'R0123456789abcdef0123456789abcde', JIRA_EMAIL: 'prodrome@example.org', JIRA_API_TOKEN: 'example-jira-token', JIRA_DC_PAT: 'example-jira-dc-pat' });
     for (const file of readdirSync('config/examples').filter((f) => f.endsWith('.yaml'))) {
       expect(() => loadConfig(join('config/examples', file)), file).not.to.throw();
     }
