@@ -69,10 +69,10 @@ export const pagerDutyFields = z.strictObject({
     .regex(ROUTING_KEY, { message: 'must be an Events API v2 integration key: 32 letters and digits (use env: or file:)' })
     .optional()
     .describe('The Events API v2 integration key of the service this check pages (env: or file:).'),
-  component: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
-  class: z.string().min(1).optional(),
-  source: z.string().min(1).optional(),
+  component: z.string().min(1).optional().describe('payload.component of the alert (pacs, mysql …).'),
+  group: z.string().min(1).optional().describe('payload.group of the alert (imaging, app-stack …).'),
+  class: z.string().min(1).optional().describe('payload.class of the alert; default the failure kind.'),
+  source: z.string().min(1).optional().describe('payload.source of the alert; default the target.'),
 });
 
 /** What one event is routed and labelled with: the provider's options under the incident's fields. */

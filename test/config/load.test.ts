@@ -171,3 +171,27 @@ describe('alertmanager severities and incidentPer', () => {
     expect(parseConfig('alertmanager: {}\n').alertmanager).to.deep.include({ severities: { critical: 'critical', warning: 'warning', info: 'ignore', none: 'ignore' }, incidentPer: 'alert', impactLabel: 'impact' });
   });
 });
+
+describe('ticketing options reported with their paths', () => {
+  const problemsOf = (yaml: string): string[] => {
+    try {
+      parseConfig(yaml);
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    return [];
+  };
+  const sn = 'servicenow: { type: servicenow, instance: "https://hospital.service-now.com", user: a, password: b }';
+
+  it('reports a change overrun that is no duration', () => {
+    expect(problemsOf(`ticketing:\n  providers:\n    ${sn}\nmaintenance:\n  - fromServiceNow: { provider: servicenow, overrun: soon }\n`).join('\n')).to.include('maintenance[0].fromServiceNow.overrun: "soon" is not a duration');
+  });
+
+  it('reports a Jira priority that is not true or false', () => {
+    expect(problemsOf('ticketing:\n  providers:\n    jira: { type: jira, url: "https://x.atlassian.net", email: a@b.org, apiToken: t, project: OPS, priority: none }\n').join('\n')).to.include('ticketing.providers.jira.priority');
+  });
+
+  it('reports a PagerDuty changeUrl that is not https', () => {
+    expect(problemsOf('ticketing:\n  providers:\n    pd: { type: pagerduty, routingKey: e93facc04764012d7bfb002500d5d1a6, changeUrl: "http://events.example.org/v2/change/enqueue" }\n').join('\n')).to.include('ticketing.providers.pd.changeUrl: must be https://');
+  });
+});

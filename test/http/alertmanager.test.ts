@@ -52,6 +52,21 @@ async function daemonWith(yaml: string, redisUrl: string): Promise<{ daemon: Dae
   return { daemon, base: `http://127.0.0.1:${port}` };
 }
 
+/** A daemon whose intake tickets to a webhook receiver: `alertmanager` is the section's YAML mapping. */
+async function intakeDaemon(alertmanager: string, extra = ''): Promise<{ receiver: WebhookReceiver; daemon: Daemon; base: string }> {
+  process.env.AM_TEST_TOKEN = TOKEN;
+  const receiver = await new WebhookReceiver().start();
+  const { daemon, base } = await daemonWith(`${extra}
+alertmanager: ${alertmanager}
+ticketing:
+  default: false
+  backoff: { initial: 100ms, max: 500ms }
+  providers:
+    hook: { type: webhook, url: "${receiver.url}" }
+`, await sharedRedisUrl());
+  return { receiver, daemon, base };
+}
+
 describe('Alertmanager intake (POST /api/alertmanager)', function () {
   this.timeout(30_000);
   let receiver: WebhookReceiver;
@@ -59,18 +74,8 @@ describe('Alertmanager intake (POST /api/alertmanager)', function () {
   let base: string;
 
   before(async () => {
-    process.env.AM_TEST_TOKEN = TOKEN;
-    receiver = await new WebhookReceiver().start();
-    ({ daemon, base } = await daemonWith(`
-profiles:
-  emergency-dept: { description: Emergency department, hours: 24x7, urgency: 1, timezone: UTC }
-alertmanager: { ticket: hook, impact: 1, profileLabel: affects }
-ticketing:
-  default: false
-  backoff: { initial: 100ms, max: 500ms }
-  providers:
-    hook: { type: webhook, url: "${receiver.url}" }
-`, await sharedRedisUrl()));
+    ({ receiver, daemon, base } = await intakeDaemon('{ ticket: hook, impact: 1, profileLabel: affects }', `profiles:
+  emergency-dept: { description: Emergency department, hours: 24x7, urgency: 1, timezone: UTC }`));
   });
   after(async () => {
     await daemon.stop();
@@ -278,16 +283,7 @@ describe('Alertmanager intake with incidentPer: group and its own severity map',
   let daemon: Daemon;
   let base: string;
   before(async () => {
-    process.env.AM_TEST_TOKEN = TOKEN;
-    receiver = await new WebhookReceiver().start();
-    ({ daemon, base } = await daemonWith(`
-alertmanager: { ticket: hook, incidentPer: group, severities: { page: critical, ticket: warning } }
-ticketing:
-  default: false
-  backoff: { initial: 100ms, max: 500ms }
-  providers:
-    hook: { type: webhook, url: "${receiver.url}" }
-`, await sharedRedisUrl()));
+    ({ receiver, daemon, base } = await intakeDaemon('{ ticket: hook, incidentPer: group, severities: { page: critical, ticket: warning } }'));
   });
   after(async () => {
     await daemon.stop();
