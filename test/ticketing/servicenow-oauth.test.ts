@@ -7,6 +7,7 @@ import { createLogger, silentLogger, type Logger } from '../../src/core/logger.j
 import { ticketRegistry } from '../../src/ticketing/index.js';
 import type { TicketProvider } from '../../src/ticketing/ticket-provider.js';
 import { FakeServiceNow } from '../fakes/servicenow.js';
+import { configWarnings } from '../../src/config/warnings.js';
 import { parseConfig } from '../helpers/config.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
 import { callContext, sampleIncident } from '../helpers/sample-incident.js';
@@ -177,6 +178,11 @@ describe('servicenow OAuth', () => {
 
     it('refuses an unknown grant', () => {
       expect(problems('{ grant: implicit, clientId: an-id, clientSecret: a-secret }').join('\n')).to.include('ticketing.providers.sn.oauth.grant: must be client_credentials or password');
+    });
+
+    it('warns at validate that a static oauthToken is never refreshed', () => {
+      const config = parseConfig('ticketing:\n  default: sn\n  providers:\n    sn: { type: servicenow, instance: "https://hospital.service-now.com", oauthToken: a-token }\n');
+      expect(configWarnings(config).join('\n')).to.include('ticketing.providers.sn: oauthToken is a static token, never refreshed');
     });
 
     it('refuses oauth beside basic auth', () => {
