@@ -1,3 +1,4 @@
+import { TICKET_FIELD_PLACEHOLDERS } from '../config/ticket-fields.js';
 import type { CheckConfig, ProfileConfig, TicketFieldValue } from '../config/types.js';
 import type { Incident } from '../messages/incident.js';
 
@@ -8,7 +9,7 @@ export interface FieldVars {
   profile: string;
 }
 
-const PLACEHOLDER = /\{(check|target|profile)\}/g;
+const PLACEHOLDER = new RegExp(`\\{(${TICKET_FIELD_PLACEHOLDERS.join('|')})\\}`, 'g');
 
 /** A field's value with its placeholders filled; lists item by item, objects as given. */
 export function fillField(value: TicketFieldValue, vars: FieldVars): TicketFieldValue {
