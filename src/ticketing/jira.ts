@@ -179,7 +179,7 @@ interface FoundIssue {
 interface IssueBean {
   id?: unknown;
   key?: unknown;
-  fields?: { status?: { name?: unknown; statusCategory?: { key?: unknown } }; created?: unknown };
+  fields?: { status?: { name?: unknown; statusCategory?: { key?: unknown } }; created?: unknown; priority?: { name?: unknown } | null };
 }
 
 interface Transition {
@@ -314,7 +314,9 @@ class JiraProvider implements TicketProvider {
     const was = Number(await this.redis.get(this.priorityKey(issue))) || incident.priority;
     const now = ctx.priority.priority;
     // Raised only: lowering a ticket someone is already working on is a person's call, not a clock's.
-    const raise = this.opts.priority && now < was;
+    // And never over a person's own choice: an issue already at this priority or above (or at one
+    // outside Prodrome's scale) keeps it.
+    const raise = this.opts.priority && now < was && (await this.currentRank(issue)) > now;
     const lines = [note.trim() || 'Prodrome: the incident is still open.'];
     if (raise) lines.push(`Priority raised from P${was} to P${now} (${this.priorityName(now)}): urgency is ${ctx.priority.urgency} now.`);
     await this.commentOnce('update', issue, ctx.idempotencyKey, lines.join('\n'));
@@ -460,8 +462,16 @@ class JiraProvider implements TicketProvider {
     return hit ? { key: hit.key as string, openedAt: jiraTime(hit.fields?.created) ?? Date.now() } : undefined;
   }
 
-  private getIssue(what: string, issue: string): Promise<IssueBean> {
-    return this.call<IssueBean>(what, () => this.http.get(issuePath(issue), { params: { fields: 'status' } }));
+  private getIssue(what: string, issue: string, fields = 'status'): Promise<IssueBean> {
+    return this.call<IssueBean>(what, () => this.http.get(issuePath(issue), { params: { fields } }));
+  }
+
+  /** The issue's priority now on Prodrome's scale (1 … 5); 6 when it has none (any raise applies), 0 for a name outside the scale (left alone). */
+  private async currentRank(issue: string): Promise<number> {
+    const name = (await this.getIssue('update (read priority)', issue, 'priority')).fields?.priority?.name;
+    if (name === undefined || name === null) return 6;
+    const rank = Object.entries(this.opts.priorities).find(([, n]) => n === name)?.[0];
+    return rank ? Number(rank) : 0;
   }
 
   /** Takes the configured done transition; refuses for good, naming the ones there are, when the workflow has none. */

@@ -188,6 +188,16 @@ describe('jira ticket provider', () => {
       expect(issue.priority).to.equal('Highest');
       expect(fake.counts.edit).to.equal(1);
     });
+
+    it('does not raise over a priority a person set higher (or outside Prodrome\'s scale)', async () => {
+      const provider = jira();
+      const ref = await provider.open(sampleIncident(), callContext('p-o', sampleIncident(), { priority: priority(4, 3) }));
+      fake.issue(ref.id).priority = 'Highest'; // the service desk's triage
+      await provider.update(ref, sampleIncident(), 'Clinic hours began.', callContext('p-u1', sampleIncident(), { priority: priority(2) }));
+      expect(fake.issue(ref.id).priority).to.equal('Highest');
+      expect(fake.counts.edit).to.equal(0);
+      expect(textOf(fake.issue(ref.id).comments[0]!.body)).not.to.include('Priority raised');
+    });
   });
 
   describe('resolve', () => {
