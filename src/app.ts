@@ -30,6 +30,7 @@ import { IncidentStore } from './incidents/store.js';
 import { StaffEventLog } from './incidents/staff-events.js';
 import { Metrics } from './metrics/metrics.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { announceSilence } from './pipeline/service-changes.js';
 import { StatusLog } from './pipeline/status-log.js';
 import { buildProbe } from './probes/build.js';
 import { machineProblems, unmeasurableProbe } from './probes/self-test.js';
@@ -141,7 +142,11 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   // a check's evaluator state goes with it from agent to agent (src/agents).
   // (The closures below read `membership`, built once the evaluator it hands over exists; none runs before.)
   const scheduler = new Scheduler(units, { concurrency: config.scheduler.concurrency, logger, owns: (unit) => membership.owns(unit.check.id) });
-  const maintenance = buildMaintenance(config, redis, logger);
+  const providers = buildProviders(config, redis, logger);
+  // A new silence or change window is told to the providers that keep a record of changes (PagerDuty).
+  const maintenance = buildMaintenance(config, redis, logger, {
+    onSilenced: (silence) => void announceSilence(silence, { checks: config.checks, profiles: config.profiles, providers, logger }),
+  });
   const site = siteOf({ id: config.agent.id, ...(config.agent.site ? { site: config.agent.site } : {}), role });
   const votes = new QuorumVotes(redis, prefix, site);
   const channels = buildChannels(config, logger);
@@ -149,7 +154,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   const pipeline = new Pipeline({
     suppressions: maintenance,
     notices: { store: new NoticeStore(redis, prefix), channels },
-    config, store, queues, providers: buildProviders(config, redis, logger), healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
+    config, store, queues, providers, healers: buildHealers(config, logger), healPolicy, probes, metrics, logger,
     reprobe: (ids) => scheduler.probeNow(ids),
     quorum: { vote: (key, view) => votes.vote(key, view), liveSites: (): number => membership.liveSites() },
   });
@@ -241,7 +246,7 @@ async function wire(config: ProdromeConfig, logger: Logger, metrics: Metrics, re
   // The API and the pages show every check, whichever agent runs it.
   const states = new SharedStates(redis, prefix, { evaluator: pipeline.monitoring.evaluator, checks: config.checks, owns: (id) => membership.owns(id), logger });
   registerApiRoutes(http, { config, states, store, heartbeats, breakers: healPolicy });
-  registerAlertmanagerRoute(http, { config, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
+  registerAlertmanagerRoute(http, { config, metrics, intake: (c) => pipeline.intake(c), ready: () => redisState.ready, logger });
   registerSilenceRoutes(http, maintenance);
   const agentViews = (): AgentView[] => membership.live().map((a) => ({
     id: a.id, ...(a.site ? { site: a.site } : {}), role: a.role, checks: membership.checksOf(a.id), heartbeatAt: a.heartbeatAt, startedAt: a.startedAt, self: a.id === config.agent.id,

@@ -47,6 +47,7 @@ export const BARS: Record<string, BarSpec[]> = {
   ],
   'crash-recovery': [le('crash-recovery: restart → interrupted ticket delivered', 's', 10, '≤ 10 s')],
   snmp: [le('snmp CPU per get vs snmp_exporter @ 200/s', '×', 1, '≤ 1× snmp_exporter (CPU per get, same agent, same OIDs)')],
+  'servicenow-oauth': [le('servicenow-oauth: outage cycles whose ticket was lost (30-min tokens, ≥ 75 min)', 'tickets', 0, '0')],
   agents: [le('agents: takeover after SIGKILL ÷ (2 intervals + TTL)', '×', 1, '≤ 2 intervals + the 10 s TTL (70 s at 30 s)')],
   prometheus: [
     le('prometheus: checks sharing their p50 with another', 'checks', 0, 'none: each check its own p50'),

@@ -141,6 +141,7 @@ export function parseCheck(raw: { type: string } & Record<string, unknown>, inde
     parents: full.parents,
     ...(full.group ? { group: { failing: groupCount(full.group.failing, targets.length) } } : {}),
     ...(full.cmdbCi ? { cmdbCi: full.cmdbCi } : {}),
+    ...(full.ticketFields ? { ticketFields: full.ticketFields } : {}),
     ...(full.predict ? { predict: toPredictConfig(full.predict) } : {}),
     ...(plugin.rowTargets?.(options) ? { rowTargets: true as const } : {}),
     options,

@@ -11,6 +11,7 @@ import { parseCheck, type CheckRefs } from './check.js';
 import { parseNoiseControl } from './noise.js';
 import { parseSelfService } from './self-service.js';
 import { parseSnmpTraps } from './snmp-traps.js';
+import { parseTicketFields } from './ticket-fields.js';
 import { commonHealerShape, topLevelSchema, type TopLevelConfig } from './schema.js';
 import type { CheckConfig, HealerConfig, PluginConfig, ProdromeConfig, ProfileConfig } from './types.js';
 
@@ -104,6 +105,16 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
     const check = parseCheck(raw, i, plugins.probes, refs, problems);
     if (check) checks.push(check);
   });
+  // Ticket fields are checked against their provider's type, once the providers are known.
+  const knownProviders = failed.has('ticketing') ? undefined : providers;
+  for (const [name, profile] of profiles) {
+    const fields = parseTicketFields(cfg.profiles[name]!.ticketFields, ['profiles', name, 'ticketFields'], knownProviders, plugins.tickets, problems);
+    if (fields) profile.ticketFields = fields;
+  }
+  for (const check of checks) {
+    const fields = parseTicketFields(check.ticketFields, ['checks', cfg.checks.findIndex((raw) => raw.id === check.id), 'ticketFields'], knownProviders, plugins.tickets, problems);
+    if (fields) check.ticketFields = fields;
+  }
   const noise = parseNoiseControl(cfg, checks, providers, problems);
   const channels = new Map<string, PluginConfig>();
   for (const [id, entry] of Object.entries(cfg.notify.channels)) {
@@ -112,6 +123,10 @@ export function parseConfig(text: string, source: string, plugins: PluginRegistr
   }
   const selfService = parseSelfService(cfg, channels, checks, providers, problems);
   const snmpTraps = parseSnmpTraps(cfg, checks, problems);
+  if (noise.alertmanager?.ticketFields) {
+    const fields = parseTicketFields(noise.alertmanager.ticketFields, ['alertmanager', 'ticketFields'], knownProviders, plugins.tickets, problems);
+    if (fields) noise.alertmanager.ticketFields = fields;
+  }
 
   if (problems.length) throw new ConfigError(problems);
   return {

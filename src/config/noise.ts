@@ -38,14 +38,14 @@ export function parseNoiseControl(
   });
 
   const windows: MaintenanceWindow[] = [];
-  let fromServiceNow: { provider: string; everyMs: number } | undefined;
+  let fromServiceNow: { provider: string; everyMs: number; overrunMs: number } | undefined;
   cfg.maintenance.forEach((entry, i) => {
     if ('fromServiceNow' in entry) {
       const provider = providers.get(entry.fromServiceNow.provider);
       if (!provider || provider.type !== 'servicenow') {
         problems.push({ path: `maintenance[${i}].fromServiceNow.provider`, message: `no servicenow provider "${entry.fromServiceNow.provider}" in ticketing.providers` });
       }
-      fromServiceNow = { provider: entry.fromServiceNow.provider, everyMs: entry.fromServiceNow.every };
+      fromServiceNow = { provider: entry.fromServiceNow.provider, everyMs: entry.fromServiceNow.every, overrunMs: entry.fromServiceNow.overrun };
     } else {
       windows.push({ id: entry.id, checks: entry.checks, schedule: entry.schedule, durationMs: entry.duration, timezone: entry.timezone, reason: entry.reason });
     }
@@ -75,7 +75,11 @@ export function parseNoiseControl(
         });
       }
     });
-    alertmanager = { ticket, impact: cfg.alertmanager.impact, profileLabel: cfg.alertmanager.profileLabel, heal: cfg.alertmanager.heal, hostLabel: cfg.alertmanager.hostLabel };
+    const am = cfg.alertmanager;
+    alertmanager = {
+      ticket, impact: am.impact, profileLabel: am.profileLabel, impactLabel: am.impactLabel, heal: am.heal, hostLabel: am.hostLabel, severities: am.severities, incidentPer: am.incidentPer,
+      ...(am.ticketFields ? { ticketFields: am.ticketFields } : {}),
+    };
   }
   return {
     maintenance: { windows, ...(fromServiceNow ? { fromServiceNow } : {}) },

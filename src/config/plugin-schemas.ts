@@ -7,6 +7,8 @@ export interface PluginSchema {
   options: z.ZodRawShape;
   /** What is wrong with the entry as a whole (fields that depend on each other), or undefined. */
   validateOptions?(options: Record<string, unknown>): string | undefined;
+  /** Ticket providers: what one `ticketFields` entry (and the provider's own `fields`) may hold; none = takes no fields. */
+  fields?: z.ZodType;
 }
 
 /** What config needs of a probe plugin: its fields, and a look at each target at load time. */

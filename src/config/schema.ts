@@ -2,10 +2,24 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { isIP } from 'node:net';
-import { duration, machineDefault, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
+import { duration, machineDefault, maybeSecret, redisUrlProblem, scheduleDuration, secret } from '../core/schema.js';
 import { usmUserProblem, usmUserShape } from '../core/snmp-schema.js';
 import type { PluginRegistries } from './plugin-schemas.js';
 import { isValidTimeZone, parseWorkingHours } from '../core/working-hours.js';
+
+/**
+ * One ticket field's value: text (`env:`/`file:` resolved, for a routing key), a number, a flag, a
+ * list (Jira components, labels) or an object (a Jira select field's `{ value }`). Text may hold
+ * `{check}`, `{target}` and `{profile}`, filled from the incident.
+ */
+export const ticketFieldValue = z.union([z.string().pipe(maybeSecret), z.number(), z.boolean(), z.array(z.string()), z.record(z.string(), z.json())]);
+
+/** `ticketFields` on a check, a profile or the Alertmanager intake: per provider id, its fields. */
+export const ticketFieldsSchema = z
+  .record(z.string().min(1), z.record(z.string().min(1), ticketFieldValue))
+  .describe(
+    'Ticket fields per provider id, for this check\'s (or profile\'s) tickets: ServiceNow fields (assignment_group, cmdb_ci, u_…), Jira components/labels/customfield_…, PagerDuty routingKey/component/group/class, webhook extra fields. Values may use {check}, {target}, {profile}. The check wins over its profiles (first listed first), which win over the provider\'s own fields.',
+  );
 
 export const checkId = z.string().regex(/^[a-z0-9._-]+$/, 'must match [a-z0-9._-]+');
 const impact = z.union([z.literal(1), z.literal(2), z.literal(3)]);
@@ -47,6 +61,7 @@ export const commonCheckShape = {
     })
     .optional()
     .describe('One incident for the whole check once this many of its targets fail, instead of one per target; none below.'),
+  ticketFields: ticketFieldsSchema.optional().describe('Per ticket provider id, fields of this check\'s tickets (ServiceNow assignment_group, cmdb_ci, u_*; Jira components, labels, customfield_*; PagerDuty routingKey, component, group, class; webhook extra fields); a value may hold {check}, {target} or {profile}. Wins over the profiles\' and the provider\'s own fields.'),
   cmdbCi: z.string().min(1).optional().describe('The configuration item in the CMDB (a ServiceNow sys_id or CI name): approved changes on it silence the check (`maintenance[].fromServiceNow`).'),
   predict: z
     .strictObject({
@@ -115,6 +130,7 @@ export const profileSchema = z.strictObject({
   quietHours: workingHours
     .optional()
     .describe('Times (the same form as hours, in the profile\'s timezone, e.g. "Mon-Sun 21:00-07:00") when only urgent notices go out; the others wait until the quiet hours end. Default none.'),
+  ticketFields: ticketFieldsSchema.optional().describe('Per ticket provider id, fields of the tickets of incidents that affect this profile (an assignment group for its systems); the check\'s own win, then the profiles in the order the check lists them, then the provider\'s fields.'),
 });
 
 /** `host:port` (`[v6]:port`), checked as the socket would: a bad one stops `validate`, not start-up. */
@@ -273,7 +289,10 @@ export const topLevelSchema = z.strictObject({
           fromServiceNow: z.strictObject({
             provider: z.string().min(1).describe('A servicenow provider id under `ticketing.providers`.'),
             every: duration.default(300_000).describe('How often the change requests are read.'),
-          }).describe('Approved change requests in ServiceNow whose configuration item is a check\'s `cmdbCi` silence that check for their planned window.'),
+            overrun: duration
+              .default(2 * 3_600_000)
+              .describe('How long past its planned end a change still in Implement keeps its silence (until it leaves Implement, at most this). Default 2h.'),
+          }).describe('Approved change requests in ServiceNow whose configuration item (primary, or among the affected CIs) is a check\'s `cmdbCi` silence that check for their planned window.'),
         }),
       ]),
     )
@@ -314,9 +333,14 @@ export const topLevelSchema = z.strictObject({
   alertmanager: z
     .strictObject({
       ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
-      impact: impact.default(2),
+      impact: impact.default(2).describe('The impact (1 high … 3 low) of an alert without an impact label. Default 2.'),
       /** An alert label naming the affected profile(s), comma-separated. */
       profileLabel: z.string().min(1).default('profile'),
+      impactLabel: z
+        .string()
+        .min(1)
+        .default('impact')
+        .describe('An alert label holding the impact, 1 (high) … 3 (low); an alert without it (or with another value) takes `impact`. Default "impact".'),
       /** Healers to try on a firing alert, as on a check. */
       heal: z.array(z.string()).default([]),
       hostLabel: z
@@ -327,6 +351,18 @@ export const topLevelSchema = z.strictObject({
           'The alert label whose host part (of host:port or a URL) healers fill {host} and {port} from. Default instance. ' +
             'An alert without it, or whose value is no host name or IP address, has no host: a healer needing {host} is refused.',
         ),
+      severities: z
+        .record(z.string().min(1), z.enum(['critical', 'warning', 'ignore'], { error: 'must be critical, warning or ignore' }))
+        .default({ critical: 'critical', warning: 'warning', info: 'ignore', none: 'ignore' })
+        .transform((m) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v])))
+        .describe(
+          'An alert\'s severity label → critical, warning or ignore. A severity not in the map is ignored (counted, and logged once per alertname); an alert without a severity label is critical. Default { critical: critical, warning: warning, info: ignore, none: ignore } (so kube-prometheus\'s Watchdog opens nothing).',
+        ),
+      incidentPer: z
+        .enum(['alert', 'group'], { error: 'must be alert or group' })
+        .default('alert')
+        .describe('alert (default): one incident per alert (its fingerprint). group: one incident per Alertmanager group (its groupKey), open while any of its alerts fires.'),
+      ticketFields: ticketFieldsSchema.optional(),
     })
     .optional(),
   notify: z

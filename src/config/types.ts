@@ -2,6 +2,14 @@ import type { WorkingHours } from '../core/working-hours.js';
 import type { UsmUser } from '../core/snmp-schema.js';
 import type { TopLevelConfig } from './schema.js';
 
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** One ticket field's value, as the config gave it (secrets resolved, placeholders not yet filled). */
+export type TicketFieldValue = string | number | boolean | string[] | { [key: string]: JsonValue };
+
+/** Ticket fields per provider id. */
+export type TicketFieldsByProvider = Record<string, Record<string, TicketFieldValue>>;
+
 /** A check after defaults, validation and target expansion. */
 export interface CheckConfig {
   id: string;
@@ -39,6 +47,8 @@ export interface CheckConfig {
   group?: { failing: number };
   /** The CMDB configuration item, for change windows read from ServiceNow. */
   cmdbCi?: string;
+  /** Per provider id: the fields of this check's tickets (over its profiles' and the provider's own). */
+  ticketFields?: TicketFieldsByProvider;
   /** Ticket provider ids, each delivered on its own; empty for never. */
   ticket: string[];
   enabled: boolean;
@@ -69,6 +79,8 @@ export interface ProfileConfig {
   urgency: 1 | 2 | 3;
   /** Local dates (`YYYY-MM-DD`) on which the profile is out of hours all day: public holidays. */
   closed?: ReadonlySet<string>;
+  /** Per provider id: the fields of the tickets of incidents that affect this profile. */
+  ticketFields?: TicketFieldsByProvider;
   /** Channel ids (notify.channels) that tell this profile's staff about its systems; empty for none. */
   notify?: readonly string[];
   /** When only urgent notices go out (in `timezone`). */
@@ -140,14 +152,25 @@ export interface ProdromeConfig {
   checks: CheckConfig[];
   healers: Map<string, HealerConfig>;
   heal: TopLevelConfig['heal'];
-  maintenance: { windows: MaintenanceWindow[]; fromServiceNow?: { provider: string; everyMs: number } };
+  maintenance: { windows: MaintenanceWindow[]; fromServiceNow?: { provider: string; everyMs: number; overrunMs: number } };
   history: TopLevelConfig['history'];
   flapping: TopLevelConfig['flapping'];
   storm: TopLevelConfig['storm'];
   vantage?: { checks: string[] };
   notify: NotifyConfig;
   selfService: SelfServiceConfig;
-  alertmanager?: { ticket: string[]; impact: 1 | 2 | 3; profileLabel: string; heal: string[]; hostLabel: string };
+  alertmanager?: {
+    ticket: string[];
+    impact: 1 | 2 | 3;
+    profileLabel: string;
+    impactLabel: string;
+    heal: string[];
+    hostLabel: string;
+    /** Lower-cased severity label → what it becomes. */
+    severities: Record<string, 'critical' | 'warning' | 'ignore'>;
+    incidentPer: 'alert' | 'group';
+    ticketFields?: TicketFieldsByProvider;
+  };
   snmpTraps?: SnmpTrapsConfig;
   ticketing: { default: string | false; recordHealed: boolean; maxAttempts: number; backoff: { initial: number; max: number }; providers: Map<string, PluginConfig> };
 }

@@ -92,6 +92,17 @@ export function rememberSecret(value: string): void {
   matcher = undefined;
 }
 
+/**
+ * Stops redacting a secret that can no longer be used: an OAuth access token that was replaced
+ * (a token every 30 minutes would otherwise grow the pattern for as long as the daemon runs).
+ */
+export function forgetSecret(value: string): void {
+  if (!knownSecrets.delete(value)) return;
+  const credential = AUTH_SCHEME.exec(value)?.[1];
+  if (credential) knownSecrets.delete(credential);
+  matcher = undefined;
+}
+
 const HEADER_SECRET_NAME = /auth|token|secret|key|password|passwd|cookie|session|credential/i;
 
 /**

@@ -1,6 +1,10 @@
 /** The jobs the incident stage queues for the workers after it. */
 
-export type TicketAction = 'open' | 'update' | 'resolve';
+/**
+ * open · update · resolve the incident's ticket; change: tell the provider of something done to the
+ * service that is no reason to page (a healer's action), where it keeps such a record.
+ */
+export type TicketAction = 'open' | 'update' | 'resolve' | 'change';
 
 /** A ticket operation to deliver; queued so a down ticket system delays it and never loses it. */
 export interface TicketJob {

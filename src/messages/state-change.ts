@@ -47,6 +47,8 @@ export interface StateChange {
   evidence: Evidence;
   /** Who is affected, when the change says so itself (an Alertmanager alert's label); else the check's profiles. */
   profiles?: string[];
+  /** The impact, when the change says so itself (an Alertmanager alert's label); else the check's. */
+  impact?: 1 | 2 | 3;
   /** What this problem takes down with it (a switch's workstations, a group's failing targets). */
   affected?: AffectedTarget[];
   /** The check is flapping: one incident says so instead of open/resolve cycles. */

@@ -344,6 +344,10 @@ export class Metrics {
   readonly agentsLive = this.agentGauge('prodrome_agents_live', 'Agents live on this Redis prefix (this one included), as this daemon last saw them.', 'live');
   readonly checksAssigned = this.agentGauge('prodrome_checks_assigned', 'Checks this daemon runs now (its share among the live agents).', 'assigned');
   readonly checksUnassigned = this.agentGauge('prodrome_checks_unassigned', 'Checks no live agent may run (their pinned agent, or every agent of their site, is gone): nobody probes them.', 'unassigned');
+  readonly alertmanagerAlerts = new client.Counter({
+    name: 'prodrome_alertmanager_alerts_total', help: 'Alerts received from Alertmanager: accepted, or ignored (their severity maps to ignore or is not in alertmanager.severities).',
+    labelNames: ['result'] as const, registers: [this.registry],
+  });
   readonly droppedChanges = new client.Counter({
     name: 'prodrome_state_changes_dropped_total', help: 'State changes dropped because the buffer was full while Redis was down.', registers: [this.registry],
   });
@@ -358,6 +362,7 @@ export class Metrics {
     if (options.defaultMetrics !== false) client.collectDefaultMetrics({ register: this.registry });
     this.redisUp.set(0);
     for (const kind of SELF_SERVICE_KINDS) for (const result of SELF_SERVICE_RESULTS) this.selfService.inc({ kind, result }, 0);
+    for (const result of ['accepted', 'ignored'] as const) this.alertmanagerAlerts.inc({ result }, 0);
     // Every result exists at 0 from the start, so increase() sees the first trap of each.
     for (const result of SNMP_TRAP_RESULTS) this.snmpTraps.inc({ result }, 0);
   }

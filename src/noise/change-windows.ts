@@ -3,16 +3,25 @@ import type { CheckConfig } from '../config/types.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { peerLine } from '../core/peer-text.js';
-import { rememberSecret } from '../core/secrets.js';
+import { clipRedacted } from '../core/secrets.js';
+import { vendorHttp, type VendorConnection } from '../vendors/http-client.js';
+import { serviceNowAuthFor, type ServiceNowAuth, type ServiceNowCredentials } from '../vendors/servicenow-auth.js';
+import type { AxiosInstance } from 'axios';
 import { MAX_SILENCE_AHEAD_MS, type Silence, type SilenceStore } from './silences.js';
 
 /*
  * Approved, scheduled change requests in ServiceNow become silences for the checks on their
  * configuration item (`cmdbCi` on a check), for the change's planned window.
  *
- * - One Table API query per distinct CI every round:
+ * - Per distinct CI every round: the changes whose primary CI it is,
  *   `change_request?sysparm_query=cmdb_ci=<sys_id>^stateIN-2,-1^approval=approved` (a CI given by
- *   name: `cmdb_ci.name=<name>`); states -2 Scheduled and -1 Implement.
+ *   name: `cmdb_ci.name=<name>`), states -2 Scheduled and -1 Implement; and the changes that list
+ *   it among their affected CIs (table `task_ci`: `ci_item=<sys_id>` with the same conditions
+ *   dot-walked through `task.`), read by sys_id.
+ * - A change still in Implement when its planned end has passed (the work overran) keeps its
+ *   silence, a round or two ahead at a time, until it leaves Implement or `overrun` past its end.
+ * - Every call goes through the provider's own HTTP client and sign-in (src/vendors): its proxy,
+ *   CAs and OAuth token, so the change calendar loads wherever tickets get through.
  * - `start_date` / `end_date` are read as UTC: the Table API returns a date-time's stored value,
  *   which is UTC, unless display values are asked for (they would be in the integration user's
  *   zone), and this client pins `sysparm_display_value=false`.
@@ -25,6 +34,7 @@ import { MAX_SILENCE_AHEAD_MS, type Silence, type SilenceStore } from './silence
  */
 
 const TABLE = '/api/now/table/change_request';
+const TASK_CI = '/api/now/table/task_ci';
 const FIELDS = 'number,start_date,end_date,cmdb_ci,state';
 const SYS_ID = /^[0-9a-f]{32}$/i;
 /** `^` separates conditions of an encoded query and a line break ends it: such a name cannot be asked for safely. */
@@ -37,16 +47,17 @@ const CHANGE_NUMBER = /^[A-Za-z0-9_-]{1,40}$/;
 const PAGE = 500;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** The ServiceNow provider's options that this reader uses (the servicenow ticket provider's own). */
-export interface ServiceNowAccess {
-  /** `https://hospital.service-now.com` (plain http on loopback for tests). */
-  instance: string;
-  user?: string;
-  password?: string;
-  oauthToken?: string;
+/**
+ * The ServiceNow provider's options that this reader uses: the servicenow ticket provider's own
+ * parsed options object (so it shares the provider's OAuth token), or the same fields in a test.
+ */
+export type ServiceNowAccess = ServiceNowCredentials & VendorConnection & {
   /** Per request, ms. Default 10s. */
   timeout?: number;
-}
+};
+
+/** How long a change still in Implement keeps its silence past its planned end, unless configured. */
+export const DEFAULT_OVERRUN_MS = 2 * 3_600_000;
 
 export interface ChangeWindowOptions {
   /** The checks; only those with `cmdbCi` are looked up. */
@@ -61,6 +72,10 @@ export interface ChangeWindowOptions {
   prefix?: string;
   /** Names this agent on the round's lock. */
   agentId?: string;
+  /** How long past its planned end a change still in Implement stays a silence. Default 2h. */
+  overrunMs?: number;
+  /** A change window stored for the first time (not on every round's rewrite). */
+  onNewSilence?(silence: Silence): void;
 }
 
 export interface PollSummary {
@@ -92,11 +107,10 @@ export function changeQueryFor(cmdbCi: string): string {
 /** The silence id of a change request. */
 export const changeSilenceId = (number: string): string => `chg-${number}`;
 
-function authorizationFor(access: ServiceNowAccess): string {
-  if (access.oauthToken) return `Bearer ${access.oauthToken}`;
-  const basic = Buffer.from(`${access.user ?? ''}:${access.password ?? ''}`).toString('base64');
-  rememberSecret(basic);
-  return `Basic ${basic}`;
+/** The encoded query for the affected-CI rows (task_ci) of approved changes in Scheduled or Implement on one CI. */
+export function affectedQueryFor(cmdbCi: string): string {
+  const ci = SYS_ID.test(cmdbCi) ? `ci_item=${cmdbCi.toLowerCase()}` : `ci_item.name=${cmdbCi}`;
+  return `${ci}^task.stateIN-2,-1^task.approval=approved`;
 }
 
 const text = (v: unknown): string | undefined =>
@@ -107,7 +121,8 @@ export class ChangeWindowPoller {
   private readonly log: Logger;
   /** CI → the ids of the checks on it. */
   private readonly byCi = new Map<string, string[]>();
-  private readonly authorization: string;
+  private readonly http: AxiosInstance;
+  private readonly auth: ServiceNowAuth;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private readonly failing = new Set<string>();
@@ -125,7 +140,9 @@ export class ChangeWindowPoller {
       const ci = SYS_ID.test(check.cmdbCi) ? check.cmdbCi.toLowerCase() : check.cmdbCi;
       this.byCi.set(ci, [...(this.byCi.get(ci) ?? []), check.id]);
     }
-    this.authorization = authorizationFor(options.access);
+    const { access } = options;
+    this.http = vendorHttp(access, { baseURL: access.instance.replace(/\/+$/, ''), timeout: access.timeout ?? DEFAULT_TIMEOUT_MS, headers: { accept: 'application/json' } });
+    this.auth = serviceNowAuthFor(access, this.http, this.log);
   }
 
   /**
@@ -179,9 +196,11 @@ export class ChangeWindowPoller {
         found.set(silence.id, known ? { ...silence, checks: [...new Set([...known.checks, ...silence.checks])] } : silence);
       }
     }
+    const known = found.size && this.options.onNewSilence ? new Set((await this.options.store.list(now)).map((s) => s.id)) : undefined;
     for (const silence of found.values()) {
       await this.options.store.upsert(silence, now);
       summary.stored.push(silence.id);
+      if (known && !known.has(silence.id)) this.options.onNewSilence!(silence);
     }
     summary.removed = await this.removeWithdrawn(new Set(found.keys()), answered, now);
     return summary;
@@ -198,26 +217,37 @@ export class ChangeWindowPoller {
     return this.pollOnce();
   }
 
+  /** The approved changes in Scheduled or Implement whose primary CI is `ci`, or that list it among their affected CIs. */
   private async changesOn(ci: string): Promise<Record<string, unknown>[]> {
-    const { access } = this.options;
+    const primary = await this.list(TABLE, changeQueryFor(ci), FIELDS);
+    const affected = await this.list(TASK_CI, affectedQueryFor(ci), 'task');
+    const known = new Set(primary.map((r) => text(r.sys_id)));
+    const more = [...new Set(affected.map((r) => text(r.task)).filter((id): id is string => id !== undefined && SYS_ID.test(id) && !known.has(id)))];
+    if (!more.length) return primary;
+    // The affected-CI rows only point at their change: its window is read from the change itself.
+    return [...primary, ...(await this.list(TABLE, `sys_idIN${more.join(',')}^stateIN-2,-1^approval=approved`, FIELDS))];
+  }
+
+  /** One page of a Table API list, through the provider's client and sign-in. */
+  private async list(table: string, sysparmQuery: string, fields: string): Promise<Record<string, unknown>[]> {
     const params = new URLSearchParams({
-      sysparm_query: changeQueryFor(ci),
-      sysparm_fields: FIELDS,
+      sysparm_query: sysparmQuery,
+      sysparm_fields: `sys_id,${fields}`,
       sysparm_display_value: 'false',
       sysparm_exclude_reference_link: 'true',
       sysparm_limit: String(PAGE),
     });
-    const res = await fetch(`${access.instance.replace(/\/+$/, '')}${TABLE}?${params}`, {
-      headers: { accept: 'application/json', authorization: this.authorization },
-      // A redirect is a login page or a wrong address, never something to follow with credentials.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(access.timeout ?? DEFAULT_TIMEOUT_MS),
-    });
-    const body = await res.text();
-    if (!res.ok) throw new Error(`HTTP ${res.status}${vendorMessage(body)}`);
+    let body: unknown;
+    try {
+      body = (await this.auth.authorized((authorization) => this.http.get(`${table}?${params}`, { headers: { authorization }, responseType: 'text', transformResponse: (t: unknown) => t }))).data;
+    } catch (err) {
+      const e = err as { response?: { status: number; data?: unknown }; code?: string; message?: string };
+      if (e.response) throw new Error(`HTTP ${e.response.status}${vendorMessage(typeof e.response.data === 'string' ? e.response.data : '')}`);
+      throw new Error(clipRedacted(`${e.code ?? ''} ${e.message ?? String(err)}`.trim(), 300));
+    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body);
+      parsed = JSON.parse(String(body));
     } catch {
       throw new Error('the answer is not JSON');
     }
@@ -236,15 +266,28 @@ export class ChangeWindowPoller {
         this.warnOnce(`bad:${String(number)}`, 'Change request without a usable number or planned window: ignored', { cmdbCi: ci, number, start: row.start_date, end: row.end_date });
         continue;
       }
-      if (endsAt <= now) continue;
+      const until = this.silenceEnd(text(row.state), endsAt, now);
+      if (until <= now) continue;
       // The same bound as a person's silence: a window of months is a typo in the change, not maintenance.
       if (endsAt - startsAt > MAX_SILENCE_AHEAD_MS) {
         this.warnOnce(`long:${number}`, 'Change request planned for more than 30 days: not used as a silence', { cmdbCi: ci, number });
         continue;
       }
-      out.push({ id: changeSilenceId(number), checks: [...checks], startsAt, endsAt, reason: number, createdBy: 'servicenow' });
+      if (until > endsAt && now >= endsAt) this.warnOnce(`overrun:${number}`, 'Change request still in Implement past its planned end: its silence goes on until it leaves Implement or the overrun limit', { cmdbCi: ci, number, plannedEnd: new Date(endsAt).toISOString(), until: new Date(until).toISOString() });
+      out.push({ id: changeSilenceId(number), checks: [...checks], startsAt, endsAt: until, reason: number, createdBy: 'servicenow' });
     }
     return out;
+  }
+
+  /**
+   * When a change's silence ends: its planned end; for a change in Implement, rolled two rounds
+   * ahead while it stays there (work that overran), never past `overrun` after the planned end. A
+   * round that finds it in Review or Closed removes the silence; a poller that stops lets it lapse.
+   */
+  private silenceEnd(state: string | undefined, plannedEnd: number, now: number): number {
+    if (state !== '-1') return plannedEnd;
+    const limit = plannedEnd + (this.options.overrunMs ?? DEFAULT_OVERRUN_MS);
+    return Math.max(plannedEnd, Math.min(limit, now + 2 * this.options.everyMs));
   }
 
   private warnOnce(key: string, message: string, meta: Record<string, unknown>): void {

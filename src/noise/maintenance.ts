@@ -42,6 +42,8 @@ export interface MaintenanceOptions {
   refreshMs?: number;
   /** ServiceNow's change calendar, when `maintenance: [{ fromServiceNow }]` is configured. */
   changeWindows?: ChangeWindowPoller;
+  /** A silence was added here (a person's) or a change window first stored: told to whoever keeps a record. */
+  onSilenced?(silence: Silence): void;
 }
 
 /** Default re-read period of the silences. */
@@ -134,6 +136,7 @@ export class Maintenance {
     const silence = await this.options.store.add(input, now);
     this.generation++;
     this.setSilences([...this.silences.map((s) => s.silence).filter((s) => s.id !== silence.id), silence]);
+    this.options.onSilenced?.(silence);
     return silence;
   }
 
@@ -235,25 +238,13 @@ export class Maintenance {
   }
 }
 
-/** The ServiceNow provider's options, as the servicenow ticket provider parsed them. */
-function serviceNowAccess(options: Record<string, unknown>): ServiceNowAccess {
-  const str = (k: string) => (typeof options[k] === 'string' ? (options[k] as string) : undefined);
-  return {
-    instance: str('instance') ?? '',
-    user: str('user'),
-    password: str('password'),
-    oauthToken: str('oauthToken'),
-    timeout: typeof options.timeout === 'number' ? options.timeout : undefined,
-  };
-}
-
 /**
  * The maintenance facade for the daemon: the config's recurring windows, the silences in Redis
  * under `config.redis.prefix`, and — with `maintenance: [{ fromServiceNow }]` — the change
  * calendar of that ServiceNow provider. Call `start()` once Redis is connecting, `stop()` on
  * shutdown; pass it to the pipeline as its suppressions and to registerSilenceRoutes.
  */
-export function buildMaintenance(config: ProdromeConfig, redis: Redis, logger: Logger, options: { refreshMs?: number } = {}): Maintenance {
+export function buildMaintenance(config: ProdromeConfig, redis: Redis, logger: Logger, options: { refreshMs?: number; onSilenced?(silence: Silence): void } = {}): Maintenance {
   const store = new SilenceStore(redis, config.redis.prefix, { logRetentionMs: config.history.retention });
   let changeWindows: ChangeWindowPoller | undefined;
   const from = config.maintenance.fromServiceNow;
@@ -261,7 +252,10 @@ export function buildMaintenance(config: ProdromeConfig, redis: Redis, logger: L
   if (from && provider) {
     changeWindows = new ChangeWindowPoller({
       checks: config.checks,
-      access: serviceNowAccess(provider.options),
+      // The provider's own parsed options: the same object, so the same sign-in (one OAuth token).
+      access: provider.options as unknown as ServiceNowAccess,
+      overrunMs: from.overrunMs,
+      ...(options.onSilenced ? { onNewSilence: options.onSilenced } : {}),
       store,
       logger,
       everyMs: from.everyMs,
@@ -270,5 +264,8 @@ export function buildMaintenance(config: ProdromeConfig, redis: Redis, logger: L
       agentId: config.agent.id,
     });
   }
-  return new Maintenance({ windows: config.maintenance.windows, store, logger, checkIds: config.checks.map((c) => c.id), refreshMs: options.refreshMs, changeWindows });
+  return new Maintenance({
+    windows: config.maintenance.windows, store, logger, checkIds: config.checks.map((c) => c.id), refreshMs: options.refreshMs, changeWindows,
+    ...(options.onSilenced ? { onSilenced: options.onSilenced } : {}),
+  });
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DeliveryError } from '../core/errors.js';
 import { duration, identity, secret } from '../core/schema.js';
 import { clipRedacted } from '../core/secrets.js';
-import { isLoopbackHost } from '../ticketing/http-delivery.js';
+import { isLoopbackHost } from '../vendors/http-client.js';
 import { defineNotifyChannel, noticeText, type Notice } from './notify-channel.js';
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -43,7 +43,7 @@ export default defineNotifyChannel({
   type: 'slack',
   options,
   create(id, o) {
-    const post = webhookPoster(`slack ${id}`, o.url, o.timeout);
+    const post = webhookPoster(`slack ${id}`, o.url, o.timeout, o);
     return { id, send: (notice) => post(slackMessage(notice)) };
   },
 });

@@ -54,7 +54,7 @@ export default defineNotifyChannel({
   type: 'teams',
   options,
   create(id, o) {
-    const post = webhookPoster(`teams ${id}`, o.url, o.timeout);
+    const post = webhookPoster(`teams ${id}`, o.url, o.timeout, o);
     return { id, send: (notice) => post(teamsMessage(notice)) };
   },
 });

@@ -124,6 +124,9 @@ export async function runHealRound(job: HealJob, deps: HealStageDeps): Promise<v
     heals[index] = { ...heals[index]!, ...finished };
     await save();
     record(deps, log, heals[index]!);
+    // Where a provider keeps a record of changes (PagerDuty), the action goes there: a responder sees the restart.
+    const h = heals[index]!;
+    await deps.enqueueTickets(incident, 'change', h.finishedAt ?? now(), `Prodrome healer ${h.healer} (attempt ${h.attempt}) on ${incident.checkId} ${incident.target}: ${h.result}${h.action ? ` — ${h.action}` : ''}`);
     if (done.result === 'healed') {
       await deps.policy.healed(healerId);
       return healed(incident, heals[index]!, deps, log);

@@ -52,7 +52,7 @@ export async function handleStateChange(change: StateChange, deps: StateChangeDe
     return;
   }
   if (isProblem(change.to)) {
-    const impact = check?.impact ?? 2;
+    const impact = change.impact ?? check?.impact ?? 2;
     const affected = change.profiles ?? check?.profiles ?? [];
     const profiles = affected.map((p) => deps.profiles.get(p)).filter((p): p is ProfileConfig => p !== undefined);
     const core: IncidentCore = {

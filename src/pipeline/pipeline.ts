@@ -61,6 +61,7 @@ function intakeChecks(config: ProdromeConfig): CheckConfig[] {
   return [...out, {
     id: ALERTMANAGER_CHECK, type: 'alertmanager', description: 'Prometheus Alertmanager alerts', targets: [], timeoutMs: 1, confirm: 1, recover: 1,
     impact: am.impact, profiles: [], heal: am.heal, parents: [], ticket: am.ticket, enabled: true, options: {},
+    ...(am.ticketFields ? { ticketFields: am.ticketFields } : {}),
   }];
 }
 
@@ -129,7 +130,11 @@ export class Pipeline {
     });
     const checks = this.checks;
     const evaluator = this.monitoring.evaluator;
-    const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(incident, action, at, note, (job) => queues.addTicketJob(job));
+    // A change (a healer's action) goes only to the providers that keep a record of changes.
+    const enqueueTickets: StateChangeDeps['enqueueTickets'] = (incident, action, at, note) => queueTickets(
+      action === 'change' ? { ...incident, ticketProviders: incident.ticketProviders.filter((p) => providers.get(p)?.change) } : incident,
+      action, at, note, (job) => queues.addTicketJob(job),
+    );
     this.enqueueTickets = enqueueTickets;
     const notices: NoticeDeps | undefined = deps.notices && noticesConfigured(config.profiles) ? {
       notices: deps.notices.store, store, checks, profiles: config.profiles, notify: config.notify, channels: deps.notices.channels,
@@ -158,7 +163,7 @@ export class Pipeline {
       observe: (check, target, result, at) => this.monitoring.observe(check, target, result, at),
       ...tellDepartments,
     };
-    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }) };
+    const ticketStage: DeliverDeps = { store, providers, metrics, logger, describe: (incident, now, provider) => describeTicket(incident, now, { checks, profiles: config.profiles, ...(config.http.publicUrl ? { publicUrl: config.http.publicUrl } : {}) }, provider) };
     metrics.startAtZero({
       checks: [...checks.values()].map((c) => ({ id: c.id, scheduled: c.enabled && config.checks.includes(c), reasons: this.monitoring.holdReasons(c) })),
       healers: [...config.healers.keys()],

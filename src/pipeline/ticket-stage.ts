@@ -1,10 +1,11 @@
 import { DeliveryError, errorMessage } from '../core/errors.js';
+import type { TicketFieldValue } from '../config/types.js';
 import type { Logger } from '../core/logger.js';
 import { redactDeep, redactSecrets } from '../core/secrets.js';
 import { peerLine } from '../core/peer-text.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { TicketPriority, TicketProvider } from '../ticketing/ticket-provider.js';
+import type { ServiceChange, TicketPriority, TicketProvider } from '../ticketing/ticket-provider.js';
 import type { TicketText } from '../ticketing/ticket-text.js';
 import type { Incident, IncidentEvent } from '../messages/incident.js';
 import type { TicketAction, TicketJob } from '../messages/jobs.js';
@@ -12,7 +13,7 @@ import type { TicketAction, TicketJob } from '../messages/jobs.js';
 export interface DeliverDeps {
   store: IncidentStore;
   /** The words and the priority of the ticket now (pipeline/ticket-context.ts). */
-  describe(incident: Incident, now: number): { text: TicketText; priority: TicketPriority };
+  describe(incident: Incident, now: number, provider: string): { text: TicketText; priority: TicketPriority; fields: Record<string, TicketFieldValue> };
   providers: ReadonlyMap<string, TicketProvider>;
   metrics: Metrics;
   logger: Logger;
@@ -30,7 +31,7 @@ export async function queueTickets(
 
 /** The idempotency key of one action on one incident: equal across retries, new for a new incident. */
 export function idempotencyKey(job: TicketJob): string {
-  return job.action === 'update' ? `prodrome-${job.incidentId}-update-${job.at}` : `prodrome-${job.incidentId}-${job.action}`;
+  return job.action === 'update' || job.action === 'change' ? `prodrome-${job.incidentId}-${job.action}-${job.at}` : `prodrome-${job.incidentId}-${job.action}`;
 }
 
 /**
@@ -45,11 +46,15 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
   const provider = deps.providers.get(job.provider);
   if (!provider) throw new DeliveryError(`ticket provider "${job.provider}" is not configured`, { retryable: false });
   const log = deps.logger.child({ component: 'ticketing', provider: provider.id, incident: incident.id, check: incident.checkId });
-  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...redactDeep(deps.describe(incident, Date.now())) };
+  // The fields come from the config (a routing key resolved from env: among them): the provider
+  // needs them as they are; the words are redacted like everything else that leaves.
+  const { fields, ...described } = deps.describe(incident, Date.now(), provider.id);
+  const ctx = { idempotencyKey: idempotencyKey(job), logger: log, ...redactDeep(described), fields };
   const noted = job.noteName !== undefined ? await deps.store.getNote(job.incidentId, job.noteName) : job.note;
   const note = noted === undefined ? undefined : redactSecrets(noted);
   const ticket = incident.tickets.find((t) => t.provider === provider.id);
 
+  if (job.action === 'change') return deliverChange(job, incident, provider, ctx, deps);
   // An escalation retried until after the recovery would reopen the ticket in many systems.
   if (job.action === 'update' && incident.status === 'resolved') {
     log.info('Update dropped: the incident is already resolved', { note: job.note });
@@ -92,6 +97,25 @@ export async function deliverTicket(job: TicketJob, deps: DeliverDeps): Promise<
     // incident (ticketError) and by the queue, so it is redacted here, where it comes in.
     const error = redactedError(err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { retryable: true, cause: err }));
     log.warn('Ticket delivery failed', { action: job.action, error: error.message, retryable: error.retryable, retryAfterMs: error.retryAfterMs });
+    throw error;
+  }
+}
+
+/** A change on the service (a healer's action): to the providers that keep such records, whatever the ticket's state. */
+async function deliverChange(job: TicketJob, incident: Incident, provider: TicketProvider, ctx: Parameters<NonNullable<TicketProvider['change']>>[1], deps: DeliverDeps): Promise<void> {
+  if (!provider.change) return;
+  const change: ServiceChange = {
+    summary: redactSecrets(job.note ?? `Prodrome: a change on ${incident.checkId}`), at: job.at, checkId: incident.checkId, target: incident.target,
+    details: { incident: incident.key, status: incident.status },
+  };
+  try {
+    await provider.change(change, ctx);
+    // Counted as an update of the service's record: the metric's actions are fixed.
+    deps.metrics.tickets.inc({ provider: provider.id, action: 'update', result: 'ok' });
+  } catch (err) {
+    deps.metrics.tickets.inc({ provider: provider.id, action: 'update', result: 'error' });
+    const error = redactedError(err instanceof DeliveryError ? err : new DeliveryError(errorMessage(err), { retryable: true, cause: err }));
+    ctx.logger.warn('Change event not delivered', { error: error.message, retryable: error.retryable });
     throw error;
   }
 }

@@ -40,7 +40,7 @@ export function stateChangeJobId(change: StateChange): string {
 }
 
 export function ticketJobId(job: TicketJob): string {
-  return job.action === 'update' ? `t-${job.incidentId}-${job.provider}-update-${job.at}` : `t-${job.incidentId}-${job.provider}-${job.action}`;
+  return job.action === 'update' || job.action === 'change' ? `t-${job.incidentId}-${job.provider}-${job.action}-${job.at}` : `t-${job.incidentId}-${job.provider}-${job.action}`;
 }
 
 export function noticeBatchJobId(job: NoticeBatchJob): string {

@@ -1,5 +1,4 @@
 import type { AxiosError } from 'axios';
-import { z } from 'zod';
 import { DeliveryError } from '../core/errors.js';
 import { peerLine } from '../core/peer-text.js';
 
@@ -35,28 +34,4 @@ export function deliveryErrorFrom(err: unknown, what: string, vendorMessage?: (b
     retryAfterMs: retryAfterMs(e.response?.headers?.['retry-after']),
     cause: err,
   });
-}
-
-
-const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-
-/** Plain http is acceptable only to a loopback address (tests, a local staging proxy). */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOST.test(hostname);
-}
-
-/**
- * A vendor's base URL in config: http(s), https unless on loopback, no credentials in it (they
- * belong in the secret fields, where they are redacted); a trailing slash is dropped.
- */
-export function vendorUrl(example: string) {
-  return z
-    .string({ error: `must be a URL, e.g. ${example}` })
-    .pipe(z.url({ protocol: /^https?$/, error: `must be an http(s) URL, e.g. ${example}` }))
-    // zod runs refinements even after the URL check failed: each one parses defensively.
-    .refine((u) => !URL.canParse(u) || new URL(u).protocol === 'https:' || isLoopbackHost(new URL(u).hostname), {
-      message: 'must be https:// (plain http:// only on loopback: 127.0.0.0/8, localhost, [::1])',
-    })
-    .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), { message: 'must not carry credentials: use the provider\'s secret fields' })
-    .transform((u) => u.replace(/\/+$/, ''));
 }

@@ -3,9 +3,12 @@ import axios, { type AxiosError, type AxiosInstance } from 'axios';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ticketDocument, textDocument } from './adf.js';
-import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
+import { deliveryErrorFrom } from './http-delivery.js';
+import { connectionShape, vendorHttp, vendorUrl } from '../vendors/http-client.js';
 import { defineTicketProvider, type TicketCallContext, type TicketProvider } from './ticket-provider.js';
+import { fieldVarsOf, fillFields } from './ticket-fields.js';
 import { plainText } from './ticket-text.js';
+import type { TicketFieldValue } from '../config/types.js';
 import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
 import { duration, identity, secret } from '../core/schema.js';
@@ -13,10 +16,18 @@ import { rememberSecret } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 
 /*
- * Jira Cloud (REST API v3, rich text in Atlassian Document Format) and Jira Data Center (REST API
- * v2, plain text, personal access token). The incident key goes into a label; Jira's search is
- * only eventually consistent, so our own key → issue map in Redis is what `open` trusts, and the
- * search is the way back only after a crash between Jira's 201 and our record of it.
+ * Jira Cloud (REST API v3, rich text in Atlassian Document Format; e-mail + API token) and Jira
+ * Data Center (REST API v2, plain text; a user's password or a personal access token), chosen by
+ * `deployment`, never guessed from the credentials. The incident key goes into a label; Jira's
+ * search is only eventually consistent, so our own key → issue map in Redis is what `open` trusts,
+ * and the search is the way back only after a crash between Jira's 201 and our record of it.
+ * Cloud searches at /search/jql (its /search is gone), Data Center at /search (it has no /search/jql).
+ *
+ * Create screens differ per project: a field that is not on the screen is refused with 400
+ * ("Field 'priority' cannot be set. It is not on the appropriate screen, or unknown."). Every
+ * field Prodrome sends beyond the required project, issue type and summary can be turned off
+ * (`priority: false`, `description: false`, `labels: false`), and a refusal names the field and
+ * the option in the ticket error.
  */
 
 /** Our priority 1 (critical) … 5 (planning) → the names in Jira's default priority scheme. */
@@ -33,33 +44,78 @@ const MARKER_TTL_MS = 86_400_000;
 /** Our records of issues, priorities and sent comments: as long as the local provider keeps tickets. */
 const RETENTION_MS = 90 * 86_400_000;
 
+/** Fields Prodrome sets itself (or turns off by its own options): not in `fields`/`ticketFields`. */
+const OWN_FIELDS: Record<string, string> = {
+  project: 'the provider\'s project', issuetype: 'issueType', summary: 'the incident\'s title', description: 'description: false', priority: 'priority and priorities',
+};
+
+/**
+ * Jira fields for a check, a profile or the provider: `components` (names in the project), `labels`
+ * (added to Prodrome's own), `customfield_NNNNN` and any other create-screen field, sent as given
+ * (a select list's `{ value: … }` as an object).
+ */
+export const jiraFields = z
+  .record(z.string().regex(/^[a-z][A-Za-z0-9_]*$/, { message: 'must be a Jira field id (components, labels, customfield_10010 …)' }), z.unknown())
+  .superRefine((fields, ctx) => {
+    for (const [name, value] of Object.entries(fields)) {
+      if (OWN_FIELDS[name]) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is set by Prodrome (see ${OWN_FIELDS[name]}); leave it out` });
+      if ((name === 'components' || name === 'labels') && !(Array.isArray(value) && value.every((v) => typeof v === 'string' && v.length > 0))) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `must be a list of ${name === 'components' ? 'component names' : 'labels'}` });
+      }
+      if (name === 'labels' && Array.isArray(value) && value.some((v) => typeof v === 'string' && /\s/.test(v))) ctx.addIssue({ code: 'custom', path: [name], message: 'a Jira label cannot contain spaces' });
+    }
+  });
+
 const options = {
   /** Required. The site, e.g. https://hospital.atlassian.net (Data Center: with its context path). http:// only on loopback. */
   url: vendorUrl('https://hospital.atlassian.net'),
+  deployment: z
+    .enum(['cloud', 'datacenter'], { error: 'must be cloud or datacenter' })
+    .default('cloud')
+    .describe('cloud (Atlassian Cloud: e-mail + API token, REST v3 or v2, search at /search/jql) or datacenter (Jira Data Center/Server: user + password or a personal access token, REST v2, search at /search). Chosen, never guessed. Default cloud.'),
   /** Jira Cloud: the account's e-mail, with `apiToken` (HTTP Basic). */
   email: identity.optional(),
   /** Jira Cloud: an API token of the account in `email`; use env: or file:. */
   apiToken: secret.optional(),
-  /** Jira Data Center: a personal access token (HTTP Bearer), instead of email + apiToken. */
+  user: identity.optional().describe('Jira Data Center: the service account\'s user name, with password (HTTP Basic).'),
+  password: secret.optional().describe('Jira Data Center: that account\'s password; use env: or file:.'),
+  /** Jira Data Center: a personal access token (HTTP Bearer), instead of user + password. */
   personalAccessToken: secret.optional(),
   /** Required. The project key (OPS). */
   project: z.string().regex(/^[A-Z][A-Z0-9_]+$/, 'must be a Jira project key in capitals, e.g. OPS'),
-  /** Default `Incident`. */
-  issueType: z.string().min(1).default('Incident'),
-  /** 3: descriptions and comments in Atlassian Document Format (Jira Cloud). 2: plain text. Default 3, or 2 with personalAccessToken. */
+  issueType: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The issue type to create. Default Incident, which exists only in Jira Service Management projects: a Jira Software or Work Management project needs Task or Bug.'),
+  /** 3: descriptions and comments in Atlassian Document Format (Jira Cloud). 2: plain text. Default 3 on cloud, 2 (the only one) on datacenter. */
   apiVersion: z.union([z.literal(3), z.literal(2)], { error: 'must be 3 (Jira Cloud) or 2 (plain text; Jira Data Center)' }).optional(),
+  priority: z
+    .boolean()
+    .default(true)
+    .describe('false: send no priority on create and never raise it (the project\'s create screen has no Priority field). Default true.'),
+  description: z
+    .boolean()
+    .default(true)
+    .describe('false: send no description on create (the create screen has none); the details then go in a first comment. Default true.'),
   /** Our priority 1 … 5 → a Jira priority name; the ones left out keep the default Highest, High, Medium, Low, Lowest. */
   priorities: z
     .partialRecord(z.enum(['1', '2', '3', '4', '5']), z.string().min(1))
     .default({})
     .transform((p) => ({ ...DEFAULT_JIRA_PRIORITIES, ...p })),
-  /** Labels added to every issue beside `prodrome` and the incident's own. Default none. */
-  labels: z.array(z.string().min(1).max(255).regex(/^\S+$/, 'a Jira label cannot contain spaces')).default([]),
+  labels: z
+    .union([z.literal(false), z.array(z.string().min(1).max(255).regex(/^\S+$/, 'a Jira label cannot contain spaces'))])
+    .default([])
+    .describe('Labels added to every issue beside `prodrome` and the incident\'s own; false: send no labels at all (the create screen has none; issues are then found through Prodrome\'s own records only). Default none.'),
+  fields: jiraFields
+    .default({})
+    .describe('Fields sent on every new issue, under the checks\' and profiles\' ticketFields: components (names), labels, customfield_NNNNN and any other create-screen field. Default none.'),
   /** The workflow transition that closes an issue, matched without regard to case. Default `Done`. */
   doneTransition: z.string().min(1).default('Done'),
   /** A resolution to set with that transition (`Done`, `Fixed` …); only if the transition's screen has the field. Default none. */
   resolution: z.string().min(1).optional(),
   timeout: duration.default(10_000),
+  ...connectionShape,
 };
 
 type JiraOptions = z.infer<z.ZodObject<typeof options>>;
@@ -123,7 +179,7 @@ interface FoundIssue {
 interface IssueBean {
   id?: unknown;
   key?: unknown;
-  fields?: { status?: { name?: unknown; statusCategory?: { key?: unknown } }; created?: unknown };
+  fields?: { status?: { name?: unknown; statusCategory?: { key?: unknown } }; created?: unknown; priority?: { name?: unknown } | null };
 }
 
 interface Transition {
@@ -144,21 +200,47 @@ export function endingNote(incident: Incident): string {
   return `Closed by Prodrome: the incident ended${lasted}.`;
 }
 
+/** The issue type when none is configured: Jira Service Management's. */
+export const DEFAULT_ISSUE_TYPE = 'Incident';
+
 function validate(o: JiraOptions): string | undefined {
-  const basic = o.email !== undefined || o.apiToken !== undefined;
+  const cloudAuth = o.email !== undefined || o.apiToken !== undefined;
+  const dcBasic = o.user !== undefined || o.password !== undefined;
   const pat = o.personalAccessToken !== undefined;
-  if (basic && pat) return 'set either email + apiToken (Jira Cloud) or personalAccessToken (Jira Data Center), not both';
-  if (!basic && !pat) return 'needs credentials: email + apiToken (Jira Cloud) or personalAccessToken (Jira Data Center)';
-  if (basic && o.email === undefined) return 'apiToken needs email (Jira Cloud signs in with both)';
-  if (basic && o.apiToken === undefined) return 'email needs apiToken (Jira Cloud signs in with both)';
-  if (pat && o.apiVersion === 3) return 'personalAccessToken is for Jira Data Center, which has REST API v2 only: set apiVersion: 2';
+  if (o.deployment === 'cloud') {
+    if (dcBasic || pat) return `${pat ? 'personalAccessToken' : 'user and password'} sign in to Jira Data Center: set deployment: datacenter (Jira Cloud signs in with email + apiToken)`;
+    if (o.email === undefined || o.apiToken === undefined) return 'Jira Cloud needs email + apiToken (an API token of that account)';
+    return undefined;
+  }
+  if (cloudAuth) return 'email + apiToken sign in to Jira Cloud: on Data Center give user + password, or personalAccessToken (or set deployment: cloud)';
+  if (dcBasic && pat) return 'set either user + password or personalAccessToken, not both';
+  if (!dcBasic && !pat) return 'Jira Data Center needs user + password (HTTP Basic) or personalAccessToken';
+  if (dcBasic && (o.user === undefined || o.password === undefined)) return 'Data Center Basic auth needs both user and password';
+  if (o.apiVersion === 3) return 'Jira Data Center has REST API v2 only: leave apiVersion out (or set 2)';
   return undefined;
+}
+
+/** What to do about a create-screen field Jira refused, for the ticket error. */
+function refusedFieldHint(field: string, o: JiraOptions, issueType: string): string {
+  switch (field) {
+    case 'priority':
+      return 'set priority: false on the provider (or add Priority to the create screen)';
+    case 'description':
+      return 'set description: false on the provider (or add Description to the create screen)';
+    case 'labels':
+      return 'set labels: false on the provider (or add Labels to the create screen)';
+    case 'issuetype':
+      return `issue type "${issueType}" is not in project ${o.project}${issueType === DEFAULT_ISSUE_TYPE ? ' (Incident exists only in Jira Service Management projects: set issueType: Task or Bug)' : ''}`;
+    default:
+      return 'check the fields / ticketFields that set it';
+  }
 }
 
 export default defineTicketProvider({
   type: 'jira',
   options,
   validateOptions: validate,
+  fields: jiraFields,
   create(id, opts, services) {
     return new JiraProvider(id, opts, services.redis, services.prefix);
   },
@@ -181,6 +263,7 @@ function doneTransitionOf(transitions: Transition[], wanted: string): Transition
 class JiraProvider implements TicketProvider {
   private readonly cloud: boolean;
   private readonly version: 2 | 3;
+  private readonly issueType: string;
   private readonly http: AxiosInstance;
   private readonly base: string;
 
@@ -190,17 +273,17 @@ class JiraProvider implements TicketProvider {
     private readonly redis: Redis,
     prefix: string,
   ) {
-    this.cloud = opts.personalAccessToken === undefined;
+    this.cloud = opts.deployment === 'cloud';
     this.version = opts.apiVersion ?? (this.cloud ? 3 : 2);
-    const authorization = this.cloud ? `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`).toString('base64')}` : `Bearer ${opts.personalAccessToken}`;
+    this.issueType = opts.issueType ?? DEFAULT_ISSUE_TYPE;
+    const basic = this.cloud ? `${opts.email}:${opts.apiToken}` : opts.personalAccessToken === undefined ? `${opts.user}:${opts.password}` : undefined;
+    const authorization = basic !== undefined ? `Basic ${Buffer.from(basic).toString('base64')}` : `Bearer ${opts.personalAccessToken}`;
     // The encoded form is as secret as the token: the logger redacts what it has been told about.
     rememberSecret(authorization.slice(authorization.indexOf(' ') + 1));
-    this.http = axios.create({
+    this.http = vendorHttp(opts, {
       baseURL: `${opts.url}/rest/api/${this.version}`,
       timeout: opts.timeout,
       headers: { accept: 'application/json', 'content-type': 'application/json', authorization },
-      // A redirect means a wrong URL or a login page, not something to follow with credentials.
-      maxRedirects: 0,
     });
     this.base = `${prefix}:jira:${id}`;
   }
@@ -215,6 +298,8 @@ class JiraProvider implements TicketProvider {
 
     const key = await this.createIssue(incident, ctx, label);
     const openedAt = Date.now();
+    // Without a description on the screen, the ticket's words go in its first comment.
+    if (!this.opts.description) await this.commentOnce('open (details)', key, `${ctx.idempotencyKey}-details`, `${plainText(ctx.text)}\n\nOpened by Prodrome for incident ${incident.id} (${incident.key}).`).catch((err: unknown) => ctx.logger.warn('Jira issue opened without its details comment', { issue: key, error: (err as Error).message }));
     await this.redis
       .multi()
       .set(this.recordKey(label), JSON.stringify({ key, incidentId: incident.id, openedAt } satisfies Recorded), 'PX', RETENTION_MS)
@@ -229,7 +314,9 @@ class JiraProvider implements TicketProvider {
     const was = Number(await this.redis.get(this.priorityKey(issue))) || incident.priority;
     const now = ctx.priority.priority;
     // Raised only: lowering a ticket someone is already working on is a person's call, not a clock's.
-    const raise = now < was;
+    // And never over a person's own choice: an issue already at this priority or above (or at one
+    // outside Prodrome's scale) keeps it.
+    const raise = this.opts.priority && now < was && (await this.currentRank(issue)) > now;
     const lines = [note.trim() || 'Prodrome: the incident is still open.'];
     if (raise) lines.push(`Priority raised from P${was} to P${now} (${this.priorityName(now)}): urgency is ${ctx.priority.urgency} now.`);
     await this.commentOnce('update', issue, ctx.idempotencyKey, lines.join('\n'));
@@ -325,7 +412,7 @@ class JiraProvider implements TicketProvider {
   private async createIssue(incident: Incident, ctx: TicketCallContext, label: string): Promise<string> {
     let created: IssueBean;
     try {
-      created = await this.call<IssueBean>('open', () => this.http.post('/issue', { fields: this.createFields(incident, ctx, label) }));
+      created = await this.call<IssueBean>('open', () => this.http.post('/issue', { fields: this.createFields(incident, ctx, label) }), (body) => this.createRefusal(body));
     } catch (err) {
       // A 4xx (429 included) means Jira created nothing: the next attempt need not wait for search.
       if (err instanceof DeliveryError && err.status !== undefined && err.status < 500) await this.redis.del(this.markerKey(label));
@@ -335,17 +422,34 @@ class JiraProvider implements TicketProvider {
     return created.key;
   }
 
-  private createFields(incident: Incident, ctx: TicketCallContext, label: string) {
+  /**
+   * The new issue's fields: the configured ones (check over profiles over the provider's own),
+   * components by name, labels added to Prodrome's; then Prodrome's own, each optional one only
+   * when it is on.
+   */
+  private createFields(incident: Incident, ctx: TicketCallContext, label: string): Record<string, unknown> {
+    const { components, labels: extraLabels, ...other } = { ...fillFields(this.opts.fields as Record<string, TicketFieldValue>, fieldVarsOf(incident)), ...ctx.fields };
     const footer = [`Opened by Prodrome for incident ${incident.id} (${incident.key}); label ${label}.`];
     const summary = ctx.text.title.replace(/\s+/g, ' ').trim().slice(0, 255) || incident.checkId;
-    return {
-      project: { key: this.opts.project },
-      issuetype: { name: this.opts.issueType },
-      summary,
-      description: this.version === 3 ? ticketDocument(ctx.text, footer) : `${plainText(ctx.text)}\n\n${footer.join('\n')}`.slice(0, 32_000),
-      priority: { name: this.priorityName(ctx.priority.priority) },
-      labels: [...new Set(['prodrome', label, ...this.opts.labels])],
-    };
+    const fields: Record<string, unknown> = { ...other, project: { key: this.opts.project }, issuetype: { name: this.issueType }, summary };
+    if (this.opts.description) {
+      fields.description = this.version === 3 ? ticketDocument(ctx.text, footer) : `${plainText(ctx.text)}\n\n${footer.join('\n')}`.slice(0, 32_000);
+    }
+    if (this.opts.priority) fields.priority = { name: this.priorityName(ctx.priority.priority) };
+    if (this.opts.labels !== false) fields.labels = [...new Set(['prodrome', label, ...this.opts.labels, ...(Array.isArray(extraLabels) ? extraLabels : [])])];
+    if (Array.isArray(components) && components.length) fields.components = components.map((name) => ({ name }));
+    return fields;
+  }
+
+  /** Jira's 400 on create, with each refused field named and what to set about it. */
+  private createRefusal(body: unknown): string | undefined {
+    const message = jiraMessage(body);
+    const errors = body && typeof body === 'object' ? (body as { errors?: unknown }).errors : undefined;
+    const fields = errors && typeof errors === 'object' ? Object.keys(errors) : [];
+    if (!fields.length) return message;
+    const hints = fields.map((f) => `field ${f} refused by project ${this.opts.project}: ${refusedFieldHint(f, this.opts, this.issueType)}`);
+    // The hint first: the error is clipped, and what to change is what the reader needs.
+    return `${hints.join('; ')} — Jira: ${message}`;
   }
 
   /** Open issues carrying the label, oldest first (a duplicate from an old race loses to the first). */
@@ -358,8 +462,16 @@ class JiraProvider implements TicketProvider {
     return hit ? { key: hit.key as string, openedAt: jiraTime(hit.fields?.created) ?? Date.now() } : undefined;
   }
 
-  private getIssue(what: string, issue: string): Promise<IssueBean> {
-    return this.call<IssueBean>(what, () => this.http.get(issuePath(issue), { params: { fields: 'status' } }));
+  private getIssue(what: string, issue: string, fields = 'status'): Promise<IssueBean> {
+    return this.call<IssueBean>(what, () => this.http.get(issuePath(issue), { params: { fields } }));
+  }
+
+  /** The issue's priority now on Prodrome's scale (1 … 5); 6 when it has none (any raise applies), 0 for a name outside the scale (left alone). */
+  private async currentRank(issue: string): Promise<number> {
+    const name = (await this.getIssue('update (read priority)', issue, 'priority')).fields?.priority?.name;
+    if (name === undefined || name === null) return 6;
+    const rank = Object.entries(this.opts.priorities).find(([, n]) => n === name)?.[0];
+    return rank ? Number(rank) : 0;
   }
 
   /** Takes the configured done transition; refuses for good, naming the ones there are, when the workflow has none. */
@@ -385,11 +497,11 @@ class JiraProvider implements TicketProvider {
   }
 
   /** Jira's answer, or a DeliveryError saying whether a retry may help (and nothing of the request). */
-  private async call<T>(what: string, run: () => Promise<{ data: T }>): Promise<T> {
+  private async call<T>(what: string, run: () => Promise<{ data: T }>, message: (body: unknown) => string | undefined = jiraMessage): Promise<T> {
     try {
       return (await run()).data;
     } catch (err) {
-      throw deliveryErrorFrom(withoutRequest(err), `jira ${this.id} ${what}`, jiraMessage);
+      throw deliveryErrorFrom(withoutRequest(err), `jira ${this.id} ${what}`, message);
     }
   }
 

@@ -1,22 +1,33 @@
 import { createHash } from 'node:crypto';
-import axios, { type AxiosError } from 'axios';
+import type { AxiosError } from 'axios';
 import { z } from 'zod';
 import { DeliveryError } from '../core/errors.js';
 import { duration, secret } from '../core/schema.js';
-import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
+import { deliveryErrorFrom } from './http-delivery.js';
+import { connectionShape, vendorHttp, vendorUrl } from '../vendors/http-client.js';
+import { fieldVarsOf, fillFields } from './ticket-fields.js';
 import { defineTicketProvider, type TicketCallContext } from './ticket-provider.js';
 import type { TicketText } from './ticket-text.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 
 /*
  * PagerDuty Events API v2: pages the on-call engineer beside the ticket. One alert per incident key
- * (`dedup_key`): open triggers it, update triggers it again (PagerDuty folds a trigger with the same
- * key on the same routing key into the open alert), resolve resolves it. No acknowledge: that is a
- * person's act. The routing key travels in the request body, so no error built here carries the
- * request (axios errors do): messages are made from the status and PagerDuty's own words only.
+ * (`dedup_key`): open triggers it, resolve resolves it. No acknowledge: that is a person's act.
+ *
+ * Updates are never triggers. "Once the alert is resolved, any further events with the same
+ * dedup_key will create a new alert (for trigger events)" (developer.pagerduty.com, Events API v2,
+ * "Send an Alert Event"): a trigger sent as an update after a responder resolved the incident in
+ * PagerDuty would open a new incident and page again. So an update, a healer's action and a silence
+ * go as change events (`/v2/change/enqueue`, "Send a Change Event"), which never notify and show on
+ * the service's timeline; the alert keeps the severity it was opened with.
+ *
+ * The routing key (the service) and component, group, class and source may come per check or
+ * profile (ticketFields). The routing key travels in the request body, so no error built here
+ * carries the request (axios errors do): messages are made from the status and PagerDuty's own words.
  */
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+export const PAGERDUTY_CHANGE_URL = 'https://events.pagerduty.com/v2/change/enqueue';
 export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
 export type PagerDutySeverity = (typeof PAGERDUTY_SEVERITIES)[number];
 /** PagerDuty's limits: `dedup_key` ≤ 255 characters, `payload.summary` ≤ 1024. */
@@ -44,8 +55,34 @@ const options = {
   group: z.string().min(1).optional(),
   /** `payload.class`; default the failure kind (timeout, refused, http_status …). */
   class: z.string().min(1).optional(),
+  changeUrl: vendorUrl(PAGERDUTY_CHANGE_URL)
+    .optional()
+    .describe('The change events endpoint (updates, healer actions, silences). Default: url with /v2/enqueue replaced by /v2/change/enqueue.'),
   timeout: duration.default(10_000),
+  ...connectionShape,
 };
+
+/** Per check or profile: the service (routing key) and the alert's component, group, class, source. */
+export const pagerDutyFields = z.strictObject({
+  routingKey: z
+    .string()
+    .regex(ROUTING_KEY, { message: 'must be an Events API v2 integration key: 32 letters and digits (use env: or file:)' })
+    .optional()
+    .describe('The Events API v2 integration key of the service this check pages (env: or file:).'),
+  component: z.string().min(1).optional().describe('payload.component of the alert (pacs, mysql …).'),
+  group: z.string().min(1).optional().describe('payload.group of the alert (imaging, app-stack …).'),
+  class: z.string().min(1).optional().describe('payload.class of the alert; default the failure kind.'),
+  source: z.string().min(1).optional().describe('payload.source of the alert; default the target.'),
+});
+
+/** What one event is routed and labelled with: the provider's options under the incident's fields. */
+interface Routing {
+  routingKey: string;
+  component?: string;
+  group?: string;
+  class?: string;
+  source?: string;
+}
 
 /** The incident key as a `dedup_key`: as is when it fits, else a prefix and its SHA-256 (stable, ≤ 255 bytes). */
 export function dedupKeyOf(key: string): string {
@@ -74,8 +111,8 @@ export function pagerDutyMessage(body: unknown): string | undefined {
 }
 
 /** A DeliveryError without the axios error (its config holds the request body, routing key included). */
-function pagerDutyError(err: unknown, what: string, routingKey: string): DeliveryError {
-  const scrub = (text: string) => text.split(routingKey).join('[routing key]');
+function pagerDutyError(err: unknown, what: string, routingKeys: string[]): DeliveryError {
+  const scrub = (text: string) => routingKeys.reduce((t, key) => t.split(key).join('[routing key]'), text);
   const classified = deliveryErrorFrom(err, what, pagerDutyMessage);
   const e = err as Partial<AxiosError>;
   return new DeliveryError(scrub(classified.message).trim(), {
@@ -88,10 +125,13 @@ function pagerDutyError(err: unknown, what: string, routingKey: string): Deliver
 
 const isHttpUrl = (text: string) => /^https?:\/\/\S+$/.test(text);
 
-/** The runbook and the daemon's incident page, when the ticket's words carry them, as PagerDuty links. */
+/** The runbook, the alert's graph and dashboard and the daemon's incident page, when the ticket's words carry them, as PagerDuty links. */
 function linksOf(text: TicketText): { href: string; text: string }[] {
   const names: Record<string, string> = { Runbook: 'Runbook', Prodrome: 'Incident in Prodrome' };
-  return text.sections.flatMap((s) => (names[s.heading] ? s.lines.filter(isHttpUrl).map((href) => ({ href, text: names[s.heading]! })) : []));
+  return text.sections.flatMap((s) => {
+    if (s.heading === 'Links') return s.lines.map((l) => /^(.+?): (https?:\/\/\S+)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => ({ href: m[2]!, text: m[1]! }));
+    return names[s.heading] ? s.lines.filter(isHttpUrl).map((href) => ({ href, text: names[s.heading]! })) : [];
+  });
 }
 
 interface PagerDutyEvent {
@@ -109,12 +149,21 @@ interface PagerDutyEvent {
     custom_details: Record<string, unknown>;
   };
   client?: string;
+  client_url?: string;
+  links?: { href: string; text: string }[];
+}
+
+/** A change event (`/v2/change/enqueue`): no dedup_key, no severity; it never notifies. */
+interface PagerDutyChangeEvent {
+  routing_key: string;
+  payload: { summary: string; source?: string; timestamp: string; custom_details: Record<string, unknown> };
   links?: { href: string; text: string }[];
 }
 
 type PagerDutyOptions = z.infer<z.ZodObject<typeof options>>;
 
 interface TriggerOf {
+  routing: Routing;
   incident: Incident;
   ctx: TicketCallContext;
   dedupKey: string;
@@ -125,20 +174,20 @@ interface TriggerOf {
 }
 
 /** A trigger: opens the alert, or, on a dedup_key PagerDuty knows, updates the one open. */
-function triggerEvent(opts: PagerDutyOptions, { incident, ctx, dedupKey, severity, at, note }: TriggerOf): PagerDutyEvent {
+function triggerEvent({ routing, incident, ctx, dedupKey, severity, at, note }: TriggerOf): PagerDutyEvent {
   const links = linksOf(ctx.text);
   return {
-    routing_key: opts.routingKey,
+    routing_key: routing.routingKey,
     event_action: 'trigger',
     dedup_key: dedupKey,
     payload: {
       summary: (ctx.text.summary.trim() || incident.title).slice(0, SUMMARY_MAX),
-      source: opts.source ?? (incident.target || incident.checkId),
+      source: routing.source ?? (incident.target || incident.checkId),
       severity,
       timestamp: new Date(at).toISOString(),
-      ...(opts.component ? { component: opts.component } : {}),
-      ...(opts.group ? { group: opts.group } : {}),
-      class: opts.class ?? incident.evidence.kind,
+      ...(routing.component ? { component: routing.component } : {}),
+      ...(routing.group ? { group: routing.group } : {}),
+      class: routing.class ?? incident.evidence.kind,
       custom_details: {
         ...Object.fromEntries(ctx.text.sections.map((s) => [s.heading, s.lines.join('\n')])),
         ...(note ? { note } : {}),
@@ -150,13 +199,20 @@ function triggerEvent(opts: PagerDutyOptions, { incident, ctx, dedupKey, severit
       },
     },
     client: 'Prodrome',
+    ...(ctx.text.statusUrl ? { client_url: ctx.text.statusUrl } : {}),
     ...(links.length ? { links } : {}),
   };
+}
+
+/** The change endpoint next to the events endpoint. */
+export function changeUrlOf(eventsUrl: string): string {
+  return /\/v2\/enqueue$/.test(eventsUrl) ? eventsUrl.replace(/\/v2\/enqueue$/, '/v2/change/enqueue') : `${new URL(eventsUrl).origin}/v2/change/enqueue`;
 }
 
 export default defineTicketProvider({
   type: 'pagerduty',
   options,
+  fields: pagerDutyFields,
   validateOptions: (opts) =>
     ROUTING_KEY.test(opts.routingKey)
       ? undefined
@@ -164,37 +220,51 @@ export default defineTicketProvider({
   create(id, opts) {
     const severities: Record<PriorityKey, PagerDutySeverity> = { ...DEFAULT_SEVERITIES, ...opts.severities };
     const severityOf = (priority: number): PagerDutySeverity => severities[String(Math.min(5, Math.max(1, Math.round(priority)))) as PriorityKey];
-    const client = axios.create({
-      timeout: opts.timeout,
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      maxRedirects: 0,
-    });
+    const client = vendorHttp(opts, { timeout: opts.timeout, headers: { 'content-type': 'application/json', accept: 'application/json' } });
+    const changeUrl = opts.changeUrl ?? changeUrlOf(opts.url);
+    /** The provider's routing under the incident's fields (each field from the check, else its profiles, else the provider). */
+    const routingOf = (incident: Pick<Incident, 'checkId' | 'target' | 'profiles'>, fields: TicketCallContext['fields']): Routing => {
+      const own = fillFields({ ...(opts.source ? { source: opts.source } : {}), ...(opts.component ? { component: opts.component } : {}), ...(opts.group ? { group: opts.group } : {}), ...(opts.class ? { class: opts.class } : {}) }, fieldVarsOf(incident));
+      const merged = { ...own, ...fields } as Record<string, unknown>;
+      const text = (k: string) => (typeof merged[k] === 'string' && merged[k] ? (merged[k] as string) : undefined);
+      return { routingKey: text('routingKey') ?? opts.routingKey, source: text('source'), component: text('component'), group: text('group'), class: text('class') };
+    };
 
-    const send = async (event: PagerDutyEvent, action: string) => {
+    const send = async (url: string, event: PagerDutyEvent | PagerDutyChangeEvent, action: string) => {
       try {
-        return await client.post(opts.url, event);
+        return await client.post(url, event);
       } catch (err) {
-        throw pagerDutyError(err, `pagerduty ${id} ${action}`, opts.routingKey);
+        throw pagerDutyError(err, `pagerduty ${id} ${action}`, [opts.routingKey, event.routing_key]);
       }
     };
+    const changeEvent = (routing: Routing, summary: string, at: number, details: Record<string, unknown>, links: { href: string; text: string }[] = []): PagerDutyChangeEvent => ({
+      routing_key: routing.routingKey,
+      payload: { summary: summary.slice(0, SUMMARY_MAX), ...(routing.source ? { source: routing.source } : {}), timestamp: new Date(at).toISOString(), custom_details: details },
+      ...(links.length ? { links } : {}),
+    });
 
     return {
       id,
       async open(incident, ctx): Promise<TicketRef> {
         const dedupKey = dedupKeyOf(incident.key);
-        const res = await send(triggerEvent(opts, { incident, ctx, dedupKey, severity: severityOf(ctx.priority.priority), at: incident.confirmedAt }), 'open');
+        const routing = routingOf(incident, ctx.fields);
+        const res = await send(opts.url, triggerEvent({ routing, incident, ctx, dedupKey, severity: severityOf(ctx.priority.priority), at: incident.confirmedAt }), 'open');
         const answered = (res.data as { dedup_key?: unknown } | undefined)?.dedup_key;
         return { provider: id, id: typeof answered === 'string' && answered ? answered : dedupKey, openedAt: Date.now() };
       },
-      async update(ref, incident, note, ctx) {
-        // The higher of the priority at opening and now: a raised priority raises the severity, a
-        // lowered one does not page lower than the alert already is.
-        const severity = severityOf(Math.min(ctx.priority.priority, incident.priority));
-        await send(triggerEvent(opts, { incident, ctx, dedupKey: ref.id, severity, at: Date.now(), note }), 'update');
+      async update(_ref, incident, note, ctx) {
+        // A change event, never a trigger: a responder may have resolved the alert in PagerDuty.
+        const routing = routingOf(incident, ctx.fields);
+        const summary = `${note.trim() || 'Still failing'} — ${incident.checkId} on ${incident.target} (P${ctx.priority.priority})`;
+        await send(changeUrl, changeEvent(routing, summary, Date.now(), { incident: incident.key, priority: `P${ctx.priority.priority}`, impact: ctx.priority.impact, urgency: ctx.priority.urgency, status: incident.status }, linksOf(ctx.text)), 'update');
       },
-      async resolve(ref) {
+      async resolve(ref, incident, ctx) {
         // PagerDuty answers 202 to a resolve of an alert it does not know (or already resolved): safe to repeat.
-        await send({ routing_key: opts.routingKey, event_action: 'resolve', dedup_key: ref.id }, 'resolve');
+        await send(opts.url, { routing_key: routingOf(incident, ctx.fields).routingKey, event_action: 'resolve', dedup_key: ref.id }, 'resolve');
+      },
+      async change(change, ctx) {
+        const routing = routingOf({ checkId: change.checkId, target: change.target ?? '', profiles: [] }, ctx.fields);
+        await send(changeUrl, changeEvent(routing, change.summary, change.at, { check: change.checkId, ...(change.target ? { target: change.target } : {}), ...change.details }), 'change');
       },
     };
   },

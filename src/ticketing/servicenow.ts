@@ -5,9 +5,13 @@ import { formatDuration } from '../core/duration.js';
 import { DeliveryError } from '../core/errors.js';
 import { duration, identity, secret } from '../core/schema.js';
 import { peerLine } from '../core/peer-text.js';
-import { rememberSecret } from '../core/secrets.js';
+import { clipRedacted } from '../core/secrets.js';
+import type { TicketFieldValue } from '../config/types.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
-import { deliveryErrorFrom, vendorUrl } from './http-delivery.js';
+import { fieldVarsOf, fillFields } from './ticket-fields.js';
+import { deliveryErrorFrom } from './http-delivery.js';
+import { connectionShape, vendorHttp, vendorUrl } from '../vendors/http-client.js';
+import { credentialsProblem, oauthSchema, serviceNowAuthFor, type ServiceNowAuth } from '../vendors/servicenow-auth.js';
 import { defineTicketProvider, type TicketCallContext, type TicketProvider, type TicketServices } from './ticket-provider.js';
 import { plainText } from './ticket-text.js';
 
@@ -32,6 +36,8 @@ const TABLE = '/api/now/table/incident';
 export const CORRELATION_ID_MAX = 100;
 const SHORT_DESCRIPTION_MAX = 160;
 const SYS_ID = /^[0-9a-f]{32}$/;
+/** How long the record of our last write to an incident is kept: as long as any incident stays open. */
+const WRITTEN_RETENTION_MS = 90 * 86_400_000;
 /** Incident states after which Prodrome has nothing more to say: Resolved, Closed, Canceled. */
 const FINISHED_STATES = ['6', '7', '8'];
 
@@ -58,7 +64,11 @@ const options = {
   /** Basic auth password; use env: or file:. */
   password: secret.optional(),
   /** An OAuth access token, sent as `Authorization: Bearer …`, instead of user and password. */
-  oauthToken: secret.optional(),
+  oauthToken: secret.optional().describe('A static OAuth access token (Bearer), instead of user + password or oauth. It is never refreshed: prefer oauth.'),
+  oauth: oauthSchema
+    .optional()
+    .describe('Sign in with an OAuth grant against <instance>/oauth_token.do; tokens are refreshed before they expire and once on a 401.'),
+  ...connectionShape,
   /** `assignment_group`: the group's sys_id or its name (looked up in sys_user_group). Default none. */
   assignmentGroup: referenceValue.optional(),
   /** `category` value (e.g. `software`). Default none: the instance's default. */
@@ -79,17 +89,34 @@ const options = {
    * written by Prodrome: how the incident ended.
    */
   resolveFields: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a ServiceNow field name (close_code, u_…)' }), z.string()).default({}),
+  fields: z
+    .lazy(() => serviceNowFields)
+    .default({})
+    .describe('Fields sent on every new incident, under the checks\' and profiles\' ticketFields: any incident field, u_… included (a data policy may make one mandatory). Reference fields (assignment_group, cmdb_ci, caller_id, business_service, assigned_to, location, company) take a sys_id or a name. Default none.'),
 };
+
+/** Fields Prodrome writes itself on every incident: not configurable. */
+const OWN_FIELDS = new Set(['short_description', 'description', 'correlation_id', 'correlation_display', 'impact', 'urgency', 'priority', 'work_notes', 'comments', 'close_notes', 'state', 'sys_id', 'number']);
+
+/** ServiceNow incident fields for a check, a profile or the provider: values sent as strings (a list comma-separated). */
+export const serviceNowFields = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a ServiceNow field name (assignment_group, u_site …)' }),
+    z.union([z.string(), z.number(), z.boolean(), z.array(z.string())], { error: 'must be text, a number, true/false or a list of text' }),
+  )
+  .superRefine((fields, ctx) => {
+    for (const [name, value] of Object.entries(fields)) {
+      if (OWN_FIELDS.has(name)) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is written by Prodrome itself (from the incident and its priority); leave it out` });
+      if (REFERENCE_BY_FIELD.has(name) && typeof value === 'string' && /[\^\r\n]/.test(value)) ctx.addIssue({ code: 'custom', path: [name], message: 'must not contain "^" or a line break (it is looked up by name)' });
+    }
+  });
 
 type Options = z.infer<z.ZodObject<typeof options>>;
 
 /** What cannot be said field by field: exactly one auth mode, and fields Prodrome writes itself. */
-export function servicenowOptionsProblem(o: Pick<Options, 'user' | 'password' | 'oauthToken' | 'resolveFields'>): string | undefined {
-  const basic = o.user !== undefined || o.password !== undefined;
-  if (basic && o.oauthToken !== undefined) return 'needs exactly one auth mode: "user" with "password", or "oauthToken" — not both';
-  if (!basic && o.oauthToken === undefined) return 'needs an auth mode: "user" with "password" (basic auth), or "oauthToken"';
-  if (basic && o.user === undefined) return 'basic auth needs "user" as well as "password"';
-  if (basic && o.password === undefined) return 'basic auth needs "password" as well as "user"';
+export function servicenowOptionsProblem(o: Pick<Options, 'user' | 'password' | 'oauthToken' | 'oauth' | 'resolveFields'>): string | undefined {
+  const auth = credentialsProblem(o);
+  if (auth) return auth;
   for (const own of ['close_notes', 'work_notes']) {
     if (own in (o.resolveFields ?? {})) return `resolveFields.${own} is written by Prodrome (how the incident ended); leave it out`;
   }
@@ -152,21 +179,37 @@ const isRow = (v: unknown): v is Row => typeof v === 'object' && v !== null && !
 /** A field as text: a plain string, or a reference's `{ value }`. */
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : isRow(v) && typeof v.value === 'string' ? v.value : undefined);
 
-const REFERENCES = [
-  { option: 'assignmentGroup', field: 'assignment_group', table: 'sys_user_group', by: 'name', what: 'assignment group' },
-  { option: 'cmdbCi', field: 'cmdb_ci', table: 'cmdb_ci', by: 'name', what: 'configuration item' },
-  { option: 'caller', field: 'caller_id', table: 'sys_user', by: 'user_name', what: 'caller' },
-] as const;
-
-type Reference = (typeof REFERENCES)[number];
-
-/** The Authorization header for the configured auth mode; a basic credential is registered for redaction. */
-function authorizationFor(opts: Options): string {
-  if (opts.oauthToken !== undefined) return `Bearer ${opts.oauthToken}`;
-  const basic = Buffer.from(`${opts.user}:${opts.password}`).toString('base64');
-  rememberSecret(basic);
-  return `Basic ${basic}`;
+interface Reference {
+  field: string;
+  table: string;
+  /** The field a name is looked up by. */
+  by: string;
+  what: string;
 }
+
+/** Incident reference fields a name may be given for: looked up in their table, the record keeps the sys_id. */
+const REFERENCES: readonly Reference[] = [
+  { field: 'assignment_group', table: 'sys_user_group', by: 'name', what: 'assignment group' },
+  { field: 'cmdb_ci', table: 'cmdb_ci', by: 'name', what: 'configuration item' },
+  { field: 'caller_id', table: 'sys_user', by: 'user_name', what: 'caller' },
+  { field: 'business_service', table: 'cmdb_ci_service', by: 'name', what: 'business service' },
+  { field: 'assigned_to', table: 'sys_user', by: 'user_name', what: 'assignee' },
+  { field: 'location', table: 'cmn_location', by: 'name', what: 'location' },
+  { field: 'company', table: 'core_company', by: 'name', what: 'company' },
+];
+const REFERENCE_BY_FIELD = new Map(REFERENCES.map((r) => [r.field, r]));
+
+/** The older single-field options, as the fields they stand for (under `fields`). */
+function legacyFields(o: Options): Record<string, string> {
+  const pairs: [string, string | undefined][] = [
+    ['assignment_group', o.assignmentGroup], ['cmdb_ci', o.cmdbCi], ['caller_id', o.caller],
+    ['category', o.category], ['subcategory', o.subcategory], ['contact_type', o.contactType],
+  ];
+  return Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
+}
+
+/** A field's value as ServiceNow stores it: text; a list as comma-separated text. */
+const asFieldText = (v: TicketFieldValue): string => (Array.isArray(v) ? v.join(',') : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
 const query = (params: Record<string, string>) => new URLSearchParams({ ...params, sysparm_exclude_reference_link: 'true' }).toString();
 
@@ -179,26 +222,23 @@ class ServiceNowProvider implements TicketProvider {
   private readonly redis: TicketServices['redis'];
   private readonly prefix: string;
   private readonly client: AxiosInstance;
+  private readonly auth: ServiceNowAuth;
   private readonly resolveFields: Record<string, string>;
   private readonly resolvedState: string;
   private readonly finishedStates: Set<string>;
   /** Name → sys_id, per table; only successes are kept (a group created later is found then). */
   private readonly referenceCache = new Map<string, string>();
 
-  constructor(id: string, opts: Options, { redis, prefix }: Pick<TicketServices, 'redis' | 'prefix'>) {
+  constructor(id: string, opts: Options, { redis, prefix, logger }: TicketServices) {
     const problem = servicenowOptionsProblem(opts);
     if (problem) throw new Error(`servicenow ${id}: ${problem}`);
     this.id = id;
     this.opts = opts;
     this.redis = redis;
     this.prefix = prefix;
-    this.client = axios.create({
-      baseURL: opts.instance,
-      timeout: opts.timeout,
-      headers: { accept: 'application/json', 'content-type': 'application/json', authorization: authorizationFor(opts) },
-      // A redirect is a login page or a wrong address, never something to follow with credentials.
-      maxRedirects: 0,
-    });
+    this.client = vendorHttp(opts, { baseURL: opts.instance, timeout: opts.timeout, headers: { accept: 'application/json', 'content-type': 'application/json' } });
+    this.auth = serviceNowAuthFor(opts, this.client, logger.child({ component: 'servicenow-auth', provider: id }));
+    this.auth.warmUp();
     this.resolveFields = { ...DEFAULT_RESOLVE_FIELDS, ...opts.resolveFields };
     this.resolvedState = this.resolveFields.state ?? '6';
     this.finishedStates = new Set([...FINISHED_STATES, this.resolvedState]);
@@ -216,12 +256,25 @@ class ServiceNowProvider implements TicketProvider {
     });
   }
 
+  /**
+   * A work note, and impact and urgency as they are now — but once a person has touched the record
+   * (its sys_mod_count moved past our own last write), only raised, never lowered: the service
+   * desk's triage wins over a clock.
+   */
   async update(ref: TicketRef, incident: Incident, note: string, ctx: TicketCallContext): Promise<void> {
-    await this.patch('update', ref.id, {
-      work_notes: note ? `${note}\n\n${statusLine(incident, ctx)}` : statusLine(incident, ctx),
-      impact: String(ctx.priority.impact),
-      urgency: String(ctx.priority.urgency),
-    });
+    const res = await this.call('update (read)', { method: 'GET', url: `${TABLE}/${encodeURIComponent(ref.id)}?${query({ sysparm_fields: 'impact,urgency,sys_mod_count' })}` });
+    const current = isRow(res.data) && isRow(res.data.result) ? res.data.result : {};
+    const ours = await this.redis.get(this.writtenKey(ref.id));
+    const touched = ours === null || ours !== text(current.sys_mod_count);
+    const fields: Record<string, string> = { work_notes: note ? `${note}\n\n${statusLine(incident, ctx)}` : statusLine(incident, ctx) };
+    for (const name of ['impact', 'urgency'] as const) {
+      const wanted = ctx.priority[name];
+      const now = Number(text(current[name]));
+      // 1 is the most urgent: a lower number raises.
+      if (!Number.isInteger(now) || (touched ? wanted < now : wanted !== now)) fields[name] = String(wanted);
+    }
+    if (touched && (!fields.impact || !fields.urgency)) ctx.logger.debug('ServiceNow incident changed by a person: impact and urgency only raised', { ticket: ref.number ?? ref.id });
+    await this.patch('update', ref.id, fields);
   }
 
   async resolve(ref: TicketRef, incident: Incident, ctx: TicketCallContext): Promise<void> {
@@ -242,26 +295,32 @@ class ServiceNowProvider implements TicketProvider {
     return this.findOpen(correlationIdFor(key), 'find');
   }
 
-  /** The new incident's fields; a reference that cannot be resolved is left out and said in the description. */
+  /**
+   * The new incident's fields: the configured ones (check over profiles over the provider's own),
+   * then Prodrome's own. A reference that cannot be resolved is left out and said in the description.
+   */
   private async newIncidentFields(incident: Incident, correlationId: string, ctx: TicketCallContext): Promise<Record<string, string>> {
-    const fields: Record<string, string> = {
+    const configured = { ...legacyFields(this.opts), ...fillFields(this.opts.fields, fieldVarsOf(incident)), ...ctx.fields };
+    const fields: Record<string, string> = {};
+    const problems: string[] = [];
+    for (const [name, value] of Object.entries(configured)) {
+      const text = asFieldText(value);
+      const reference = REFERENCE_BY_FIELD.get(name);
+      if (!reference || !text) {
+        fields[name] = text;
+        continue;
+      }
+      const { sysId, problem } = await this.reference(reference, text, ctx);
+      if (sysId) fields[name] = sysId;
+      if (problem) problems.push(problem);
+    }
+    Object.assign(fields, {
       short_description: ctx.text.title.slice(0, SHORT_DESCRIPTION_MAX),
       impact: String(ctx.priority.impact),
       urgency: String(ctx.priority.urgency),
       correlation_id: correlationId,
       correlation_display: 'Prodrome',
-    };
-    if (this.opts.category) fields.category = this.opts.category;
-    if (this.opts.subcategory) fields.subcategory = this.opts.subcategory;
-    if (this.opts.contactType) fields.contact_type = this.opts.contactType;
-    const problems: string[] = [];
-    for (const r of REFERENCES) {
-      const value = this.opts[r.option];
-      if (value === undefined) continue;
-      const { sysId, problem } = await this.reference(r, value, ctx);
-      if (sysId) fields[r.field] = sysId;
-      if (problem) problems.push(problem);
-    }
+    });
     const trailer = [
       `Prodrome incident key: ${incident.key}`,
       ...(correlationId !== incident.key ? [`(correlation_id ${correlationId} is its digest)`] : []),
@@ -273,7 +332,7 @@ class ServiceNowProvider implements TicketProvider {
 
   /** POSTs the incident and points at the record ServiceNow created. */
   private async createIncident(fields: Record<string, string>, correlationId: string, ctx: TicketCallContext): Promise<TicketRef> {
-    const res = await this.call('open', { method: 'POST', url: `${TABLE}?${query({ sysparm_fields: 'sys_id,number,correlation_id' })}`, data: fields });
+    const res = await this.call('open', { method: 'POST', url: `${TABLE}?${query({ sysparm_fields: 'sys_id,number,correlation_id,sys_mod_count' })}`, data: fields });
     const result = isRow(res.data) ? res.data.result : undefined;
     if (!isRow(result)) throw this.unexpected('open', res, true, 'is not a Table API record');
     const sysId = text(result.sys_id);
@@ -284,6 +343,7 @@ class ServiceNowProvider implements TicketProvider {
     if (stored !== undefined && stored !== correlationId) {
       ctx.logger.warn('ServiceNow did not keep correlation_id: a lost answer could open a second incident', { sent: correlationId, stored });
     }
+    await this.rememberWrite(sysId, res);
     return this.refOf(sysId, text(result.number));
   }
 
@@ -344,7 +404,7 @@ class ServiceNowProvider implements TicketProvider {
   private async list(what: string, path: string, params: Record<string, string>): Promise<Row[]> {
     let res: AxiosResponse;
     try {
-      res = await this.client.get(`${path}?${query(params)}`);
+      res = await this.auth.authorized((authorization) => this.client.get(`${path}?${query(params)}`, { headers: { authorization } }));
     } catch (err) {
       const body = axios.isAxiosError(err) ? err.response?.data : undefined;
       if (axios.isAxiosError(err) && err.response?.status === 404 && /no record found/i.test(serviceNowMessage(body) ?? '')) return [];
@@ -356,18 +416,32 @@ class ServiceNowProvider implements TicketProvider {
   }
 
   private async patch(what: string, sysId: string, fields: Record<string, string>): Promise<void> {
-    await this.call(what, { method: 'PATCH', url: `${TABLE}/${encodeURIComponent(sysId)}?${query({ sysparm_fields: 'sys_id' })}`, data: fields });
+    const res = await this.call(what, { method: 'PATCH', url: `${TABLE}/${encodeURIComponent(sysId)}?${query({ sysparm_fields: 'sys_id,sys_mod_count' })}`, data: fields });
+    await this.rememberWrite(sysId, res);
+  }
+
+  /** Where the record's sys_mod_count after our own last write is kept: a later count is someone else's edit. */
+  private writtenKey(sysId: string): string {
+    return `${this.prefix}:servicenow:${this.id}:written:${sysId}`;
+  }
+
+  private async rememberWrite(sysId: string, res: AxiosResponse): Promise<void> {
+    const count = isRow(res.data) && isRow(res.data.result) ? text(res.data.result.sys_mod_count) : undefined;
+    // Lost: the next update takes the record for touched, and only raises. Safe either way.
+    if (count !== undefined) await this.redis.set(this.writtenKey(sysId), count, 'PX', WRITTEN_RETENTION_MS).catch(() => undefined);
   }
 
   private async call(what: string, config: AxiosRequestConfig): Promise<AxiosResponse> {
     try {
-      return await this.client.request(config);
+      return await this.auth.authorized((authorization) => this.client.request({ ...config, headers: { ...config.headers, authorization } }));
     } catch (err) {
       throw this.failed(err, what);
     }
   }
 
   private failed(err: unknown, what: string): DeliveryError {
+    // A token request that failed says so itself (and whether a retry may help).
+    if (err instanceof DeliveryError) return err;
     return deliveryErrorFrom(withoutCredentials(err), `servicenow ${this.id} ${what}`, serviceNowMessage);
   }
 
@@ -391,5 +465,6 @@ export default defineTicketProvider({
   type: 'servicenow',
   options,
   validateOptions: servicenowOptionsProblem,
+  fields: serviceNowFields,
   create: (id, opts, services) => new ServiceNowProvider(id, opts, services),
 });

@@ -20,6 +20,10 @@ export interface TicketTextInput {
   runbook?: string;
   /** The daemon's own page for this incident, when `http.publicUrl` is set. */
   incidentUrl?: string;
+  /** The IT status page, when `http.publicUrl` is set: where a pager's "client" link points. */
+  statusUrl?: string;
+  /** More places to look (an alert's graph and dashboard), as `Name: URL` lines of their own section. */
+  links?: { text: string; href: string }[];
   affected: AffectedProfile[];
   now: number;
 }
@@ -32,6 +36,8 @@ export interface TicketText {
   summary: string;
   /** In order: what fails, users, who is affected, evidence, healing, runbook, link. */
   sections: { heading: string; lines: string[] }[];
+  /** The IT status page, when known. */
+  statusUrl?: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -73,9 +79,10 @@ export function ticketText(input: TicketTextInput): TicketText {
   }
   if (i.flapping) sections.push({ heading: 'Flapping', lines: ['The target keeps failing and recovering; this incident stays open until it settles.'] });
   if (input.runbook) sections.push({ heading: 'Runbook', lines: [input.runbook] });
+  if (input.links?.length) sections.push({ heading: 'Links', lines: input.links.map((l) => `${l.text}: ${l.href}`) });
   if (input.incidentUrl) sections.push({ heading: 'Prodrome', lines: [input.incidentUrl] });
   const summary = `${what} ${i.evidence.kind} on ${i.target}${input.affected.some((p) => p.workingNow) ? ` — affects ${input.affected.filter((p) => p.workingNow).map((p) => p.name).join(', ')} now` : ''}`;
-  return { title: i.title.slice(0, 160), summary: summary.slice(0, 1024), sections };
+  return { title: i.title.slice(0, 160), summary: summary.slice(0, 1024), sections, ...(input.statusUrl ? { statusUrl: input.statusUrl } : {}) };
 }
 
 /** The sections as plain text, for systems without rich text (ServiceNow, Jira Server, e-mail). */

@@ -1,8 +1,10 @@
-import axios from 'axios';
 import { z } from 'zod';
+import type { TicketFieldValue } from '../config/types.js';
+import { connectionShape, vendorHttp } from '../vendors/http-client.js';
 import { deliveryErrorFrom } from './http-delivery.js';
+import { fieldVarsOf, fillFields } from './ticket-fields.js';
 import { incidentSummary } from './summary.js';
-import { defineTicketProvider } from './ticket-provider.js';
+import { defineTicketProvider, type TicketCallContext } from './ticket-provider.js';
 import { duration, maybeSecret, secret } from '../core/schema.js';
 import { rememberHeaderSecrets } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
@@ -21,6 +23,7 @@ const options = {
   /** Extra request headers (default none); a value may be `env:NAME` or `file:/path`. */
   headers: z.record(z.string(), maybeSecret).default({}).transform((headers) => (rememberHeaderSecrets(headers), headers)),
   timeout: duration.default(10_000),
+  ...connectionShape,
   /**
    * Optional: the body to send instead of the contract payload, for a receiver that wants its own
    * shape. Any JSON value (a YAML mapping); its string values may hold `{{path}}` placeholders
@@ -34,6 +37,10 @@ const options = {
       for (const problem of templateProblems(template)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     })
     .optional(),
+  fields: z
+    .lazy(() => webhookFields)
+    .default({})
+    .describe('Extra top-level fields of every payload, under the checks\' and profiles\' ticketFields (e.g. { queue: Imaging }); they cannot replace the payload\'s own fields. Default none.'),
 };
 
 export type WebhookAction = 'open' | 'update' | 'resolve';
@@ -60,6 +67,14 @@ export function webhookPayload(action: WebhookAction, incident: Incident, note?:
     suppressed: incident.suppressed ?? null,
   };
 }
+
+/** The contract payload's own top-level fields: extra fields may not replace them. */
+const PAYLOAD_FIELDS = new Set(['action', 'key', 'title', 'priority', 'severity', 'check', 'target', 'profiles', 'summary', 'evidence', 'heals', 'openedAt', 'resolvedAt', 'ticket', 'affected', 'resolution', 'suppressed']);
+
+/** Extra payload fields for a check, a profile or the provider: any JSON value, under a name the payload does not use. */
+export const webhookFields = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, { message: 'must be a field name (letters, digits, _ . -)' }), z.json()).superRefine((fields, ctx) => {
+  for (const name of Object.keys(fields)) if (PAYLOAD_FIELDS.has(name)) ctx.addIssue({ code: 'custom', path: [name], message: `${name} is a field of Prodrome's own payload; choose another name` });
+});
 
 /** Where a body template's `{{path}}` may point: the payload's fields above (keep the two in step). */
 const TEMPLATE_PATHS = [
@@ -119,17 +134,18 @@ export function fillTemplate(template: unknown, payload: Record<string, unknown>
 export default defineTicketProvider({
   type: 'webhook',
   options,
+  fields: webhookFields,
   create(id, opts) {
-    const client = axios.create({
+    // Redirects on a POST are a misconfiguration, not something to follow silently (vendorHttp follows none).
+    const client = vendorHttp(opts, {
       timeout: opts.timeout,
       headers: { 'content-type': 'application/json', ...opts.headers, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
-      // Redirects on a POST are a misconfiguration, not something to follow silently.
-      maxRedirects: 0,
     });
     const bodyOf = (payload: ReturnType<typeof webhookPayload>) => (opts.body === undefined ? payload : fillTemplate(opts.body, payload));
-    const post = async (action: WebhookAction, incident: Incident, idempotencyKey: string, note?: string) => {
+    const post = async (action: WebhookAction, incident: Incident, ctx: TicketCallContext, note?: string) => {
+      const extra = { ...fillFields(opts.fields as Record<string, TicketFieldValue>, fieldVarsOf(incident)), ...ctx.fields };
       try {
-        return await client.post(opts.url, bodyOf(webhookPayload(action, incident, note, id)), { headers: { 'idempotency-key': idempotencyKey } });
+        return await client.post(opts.url, bodyOf({ ...extra, ...webhookPayload(action, incident, note, id) }), { headers: { 'idempotency-key': ctx.idempotencyKey } });
       } catch (err) {
         throw deliveryErrorFrom(err, `webhook ${id} ${action}`);
       }
@@ -137,7 +153,7 @@ export default defineTicketProvider({
     return {
       id,
       async open(incident, ctx): Promise<TicketRef> {
-        const res = await post('open', incident, ctx.idempotencyKey);
+        const res = await post('open', incident, ctx);
         const data = res.data as { id?: unknown; number?: unknown; url?: unknown } | undefined;
         const remoteId = data && (typeof data.id === 'string' || typeof data.id === 'number') ? String(data.id) : ctx.idempotencyKey;
         return {
@@ -149,10 +165,10 @@ export default defineTicketProvider({
         };
       },
       async update(_ref, incident, note, ctx) {
-        await post('update', incident, ctx.idempotencyKey, note);
+        await post('update', incident, ctx, note);
       },
       async resolve(_ref, incident, ctx) {
-        await post('resolve', incident, ctx.idempotencyKey);
+        await post('resolve', incident, ctx);
       },
     };
   },

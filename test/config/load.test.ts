@@ -158,9 +158,9 @@ checks:
   - { id: lab, type: tcp, target: "lab-no-port", profiles: [nowhere], foo: 1 }
   - { id: ward, type: icmp, targets: ["127.66.0.1-20"], timeout: 2s }
 `)).to.deep.equal([
-      'profiles.ed.display: unknown key (allowed here: description, hours, timezone, urgency, closed, notify, quietHours)',
+      'profiles.ed.display: unknown key (allowed here: description, hours, timezone, urgency, closed, notify, quietHours, ticketFields)',
       'checks[0].warnDays: unknown key; did you mean "warningDays"?',
-      'checks[1].foo: unknown key (allowed here: id, type, description, display, userImpact, runbook, target, targets, interval, schedule, timeout, confirm, recover, impact, profiles, heal, agent, site, quorum, ticket, enabled, parents, group, cmdbCi, predict, expectBanner)',
+      'checks[1].foo: unknown key (allowed here: id, type, description, display, userImpact, runbook, target, targets, interval, schedule, timeout, confirm, recover, impact, profiles, heal, agent, site, quorum, ticket, enabled, parents, group, ticketFields, cmdbCi, predict, expectBanner)',
       'checks[1].profiles[0]: no profile "nowhere" under profiles',
       'checks[1].target: "lab-no-port" is not host:port (e.g. ehr-gateway.example.org:443)',
       'checks[2].targets: "127.66.0.1-20" is not an IP address: for a range, give a CIDR range (e.g. 10.20.5.0/27) or list each address',
@@ -197,5 +197,52 @@ checks:
   it('still takes addresses, names and IPv6 as targets', () => {
     expect(problemsOf('checks:\n  - { id: a, type: icmp, targets: [127.0.0.1, "::1", "fe80::1%eth0", ward5-pc01, pacs.hospital.org, WS_3B_07] }\n')).to.deep.equal([]);
     expect(problemsOf('checks:\n  - { id: a, type: tcp, targets: ["[::1]:22", "lab-01.hospital.org:2575"] }\n')).to.deep.equal([]);
+  });
+});
+
+describe('alertmanager severities and incidentPer', () => {
+  const problemsOf = (section: string): string[] => {
+    try {
+      parseConfig(`alertmanager: ${section}\n`);
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    return [];
+  };
+
+  it('reports a severity mapped to something other than critical, warning or ignore, at its path', () => {
+    expect(problemsOf('{ severities: { page: urgent } }')).to.deep.equal(['alertmanager.severities.page: must be critical, warning or ignore']);
+  });
+
+  it('reports an unknown incidentPer', () => {
+    expect(problemsOf('{ incidentPer: fingerprint }')).to.deep.equal(['alertmanager.incidentPer: must be alert or group']);
+  });
+
+  it('defaults to critical, warning, and info and none ignored, one incident per alert', () => {
+    expect(parseConfig('alertmanager: {}\n').alertmanager).to.deep.include({ severities: { critical: 'critical', warning: 'warning', info: 'ignore', none: 'ignore' }, incidentPer: 'alert', impactLabel: 'impact' });
+  });
+});
+
+describe('ticketing options reported with their paths', () => {
+  const problemsOf = (yaml: string): string[] => {
+    try {
+      parseConfig(yaml);
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
+    }
+    return [];
+  };
+  const sn = 'servicenow: { type: servicenow, instance: "https://hospital.service-now.com", user: a, password: b }';
+
+  it('reports a change overrun that is no duration', () => {
+    expect(problemsOf(`ticketing:\n  providers:\n    ${sn}\nmaintenance:\n  - fromServiceNow: { provider: servicenow, overrun: soon }\n`).join('\n')).to.include('maintenance[0].fromServiceNow.overrun: "soon" is not a duration');
+  });
+
+  it('reports a Jira priority that is not true or false', () => {
+    expect(problemsOf('ticketing:\n  providers:\n    jira: { type: jira, url: "https://x.atlassian.net", email: a@b.org, apiToken: t, project: OPS, priority: none }\n').join('\n')).to.include('ticketing.providers.jira.priority');
+  });
+
+  it('reports a PagerDuty changeUrl that is not https', () => {
+    expect(problemsOf('ticketing:\n  providers:\n    pd: { type: pagerduty, routingKey: e93facc04764012d7bfb002500d5d1a6, changeUrl: "http://events.example.org/v2/change/enqueue" }\n').join('\n')).to.include('ticketing.providers.pd.changeUrl: must be https://');
   });
 });

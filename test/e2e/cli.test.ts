@@ -65,7 +65,7 @@ checks:
     const r = await cli(['validate', '-c', file]);
     expect(r.code).to.equal(2);
     expect(r.stderr.trim().split('\n').slice(1)).to.deep.equal([
-      'profiles.ed.display: unknown key (allowed here: description, hours, timezone, urgency, closed, notify, quietHours)',
+      'profiles.ed.display: unknown key (allowed here: description, hours, timezone, urgency, closed, notify, quietHours, ticketFields)',
       'checks[0].warnDays: unknown key; did you mean "warningDays"?',
       'checks[0].profiles[0]: no profile "nowhere" under profiles',
       'checks[1].targets: "127.66.0.1-20" is not an IP address: for a range, give a CIDR range (e.g. 10.20.5.0/27) or list each address',

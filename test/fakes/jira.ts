@@ -3,7 +3,17 @@ import http from 'node:http';
 import { close, listen } from '../helpers/servers.js';
 
 /*
- * A strict Jira (Cloud REST v3 and v2, plus Data Center's v2 search), after Atlassian's docs:
+ * A strict Jira, Cloud or Data Center (`deployment`), after Atlassian's docs:
+ * - Cloud (developer.atlassian.com/cloud/jira/platform/rest/v3): REST v3 and v2, Basic auth with
+ *   e-mail and API token; search only at POST /rest/api/{2,3}/search/jql (the old /search answers
+ *   410 Gone, "The requested API has been removed").
+ * - Data Center (docs.atlassian.com/software/jira/docs/api/REST/9.x): REST v2 only (no /rest/api/3,
+ *   no /search/jql: 404), search at POST /rest/api/2/search, Basic auth with a user name and
+ *   password, or a personal access token as Bearer.
+ * - A create screen per project: a field not on it is refused 400 with "Field 'priority' cannot be
+ *   set. It is not on the appropriate screen, or unknown." (a project without Priority on its
+ *   screen); components must exist in the project; custom fields (customfield_NNNNN) are kept.
+ * Common to both:
  * create → 201 {id, key, self}; comment → 201; transitions listed per status and done by id → 204;
  * PUT issue → 204; JQL search (a tiny subset) that is only eventually consistent; errors as
  * {"errorMessages":[…],"errors":{field:msg}}; 401 as plain text; 415 without a JSON body type.
@@ -38,6 +48,10 @@ export interface FakeIssue {
   description: unknown;
   priority?: string;
   labels: string[];
+  /** Component names, as set on create. */
+  components: string[];
+  /** customfield_… values, as sent. */
+  customFields: Record<string, unknown>;
   status: string;
   resolution?: string;
   comments: FakeComment[];
@@ -69,10 +83,24 @@ export interface LoggedRequest {
 }
 
 export interface JiraFakeOptions {
+  /** Default cloud. */
+  deployment?: 'cloud' | 'datacenter';
   email?: string;
   apiToken?: string;
+  /** Data Center Basic auth: a user name and its password. */
+  user?: string;
+  password?: string;
   /** A Data Center personal access token accepted as Bearer (default none: Basic only). */
   personalAccessToken?: string;
+  /**
+   * Per project: the fields its create screen has beyond project, issue type and summary. Default
+   * description, priority, labels, components and every custom field in `customFields`.
+   */
+  createScreens?: Record<string, string[]>;
+  /** Per project: its components. Default none. */
+  components?: Record<string, string[]>;
+  /** Custom field ids the instance has (customfield_10010 …). */
+  customFields?: string[];
   projects?: string[];
   issueTypes?: string[];
   priorities?: string[];
@@ -90,7 +118,9 @@ export const DEFAULT_TRANSITIONS: FakeTransition[] = [
   { id: '41', name: 'Reopen', from: ['Done'], to: 'To Do' },
 ];
 
-const CREATE_FIELDS = new Set(['project', 'issuetype', 'summary', 'description', 'priority', 'labels']);
+/** On every create screen. */
+const REQUIRED_FIELDS = ['project', 'issuetype', 'summary'];
+const DEFAULT_SCREEN = ['description', 'priority', 'labels', 'components'];
 const EDIT_FIELDS = new Set(['summary', 'description', 'priority', 'labels']);
 
 const jiraDate = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
@@ -176,9 +206,15 @@ export function textOf(body: unknown): string {
 }
 
 export class JiraFake extends EventEmitter<{ request: [Route]; created: [FakeIssue]; searched: [number] }> {
+  readonly deployment: 'cloud' | 'datacenter';
   readonly email: string;
   readonly apiToken: string;
+  readonly user: string;
+  readonly password: string;
   readonly personalAccessToken: string | undefined;
+  readonly createScreens: Record<string, string[]>;
+  readonly components: Record<string, string[]>;
+  readonly customFields: string[];
   readonly projects: string[];
   readonly issueTypes: string[];
   readonly priorities: string[];
@@ -203,9 +239,15 @@ export class JiraFake extends EventEmitter<{ request: [Route]; created: [FakeIss
 
   constructor(options: JiraFakeOptions = {}) {
     super();
+    this.deployment = options.deployment ?? 'cloud';
     this.email = options.email ?? 'prodrome@hospital.example.org';
     this.apiToken = options.apiToken ?? 'ATATT3xFfGF0-jira-token-3f9a';
+    this.user = options.user ?? 'svc-prodrome';
+    this.password = options.password ?? 'Dc-Service-Pa55!';
     this.personalAccessToken = options.personalAccessToken;
+    this.createScreens = options.createScreens ?? {};
+    this.components = options.components ?? {};
+    this.customFields = options.customFields ?? [];
     this.projects = options.projects ?? ['OPS'];
     this.issueTypes = options.issueTypes ?? ['Incident', 'Task', 'Bug'];
     this.priorities = options.priorities ?? ['Highest', 'High', 'Medium', 'Low', 'Lowest'];
@@ -265,8 +307,9 @@ export class JiraFake extends EventEmitter<{ request: [Route]; created: [FakeIss
   private authorized(header: string | undefined): boolean {
     if (!header) return false;
     const [scheme, value = ''] = header.split(' ', 2);
-    if (scheme?.toLowerCase() === 'basic') return Buffer.from(value, 'base64').toString('utf8') === `${this.email}:${this.apiToken}`;
-    if (scheme?.toLowerCase() === 'bearer') return this.personalAccessToken !== undefined && value === this.personalAccessToken;
+    const basic = this.deployment === 'cloud' ? `${this.email}:${this.apiToken}` : `${this.user}:${this.password}`;
+    if (scheme?.toLowerCase() === 'basic') return Buffer.from(value, 'base64').toString('utf8') === basic;
+    if (scheme?.toLowerCase() === 'bearer') return this.deployment === 'datacenter' && this.personalAccessToken !== undefined && value === this.personalAccessToken;
     return false;
   }
 
@@ -312,12 +355,14 @@ export class JiraFake extends EventEmitter<{ request: [Route]; created: [FakeIss
         .end(typeof body === 'string' ? body : JSON.stringify(body));
       return;
     }
-    if (!found) {
+    // Data Center has REST v2 only, and no /search/jql.
+    const dcMissing = this.deployment === 'datacenter' && found && (found.version === 3 || (found.route === 'search' && !found.legacySearch));
+    if (!found || dcMissing) {
       send(404, { errorMessages: ['null for uri: ' + path], errors: {} });
       return;
     }
-    if (found.legacySearch && found.version === 3) {
-      fail(410, {}, ['The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.']);
+    if (found.legacySearch && this.deployment === 'cloud') {
+      fail(410, {}, [`The requested API has been removed. Please migrate to the /rest/api/${found.version}/search/jql API.`]);
       return;
     }
     let body: Record<string, unknown> = {};
@@ -421,9 +466,16 @@ export class JiraFake extends EventEmitter<{ request: [Route]; created: [FakeIss
     const fields = body.fields;
     if (!isObject(fields)) return fail(400, {}, ['No fields given: the issue needs "fields".']);
     const errors: Record<string, string> = {};
-    for (const name of Object.keys(fields)) if (!CREATE_FIELDS.has(name)) errors[name] = `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`;
     const project = isObject(fields.project) ? fields.project.key : undefined;
     if (typeof project !== 'string' || !this.projects.includes(project)) errors.project = 'Specify a valid project ID or key';
+    const screen = new Set([...REQUIRED_FIELDS, ...(this.createScreens[String(project)] ?? [...DEFAULT_SCREEN, ...this.customFields])]);
+    for (const name of Object.keys(fields)) if (!screen.has(name)) errors[name] = `Field '${name}' cannot be set. It is not on the appropriate screen, or unknown.`;
+    if ('components' in fields && screen.has('components')) {
+      const known = this.components[String(project)] ?? [];
+      const names = Array.isArray(fields.components) ? fields.components.map((c) => (isObject(c) ? c.name : undefined)) : [undefined];
+      const bad = names.find((n) => typeof n !== 'string' || !known.includes(n));
+      if (bad !== undefined || names.includes(undefined)) errors.components = `Component name '${String(bad)}' is not valid`;
+    }
     const type = isObject(fields.issuetype) ? fields.issuetype.name : undefined;
     if (typeof type !== 'string') errors.issuetype = 'Specify an issue type';
     else if (!this.issueTypes.includes(type)) errors.issuetype = 'Specify a valid issue type';
@@ -440,6 +492,8 @@ export class JiraFake extends EventEmitter<{ request: [Route]; created: [FakeIss
       description: fields.description,
       ...(isObject(fields.priority) ? { priority: fields.priority.name as string } : {}),
       labels: (fields.labels as string[] | undefined) ?? [],
+      components: Array.isArray(fields.components) ? fields.components.map((c) => String((c as { name?: unknown }).name)) : [],
+      customFields: Object.fromEntries(Object.entries(fields).filter(([k]) => k.startsWith('customfield_'))),
       status: 'To Do',
       comments: [],
       transitions: [],

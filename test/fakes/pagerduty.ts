@@ -16,10 +16,20 @@ export interface PagerDutyEventRecord {
   payload?: Record<string, unknown>;
 }
 
+/** A change event as PagerDuty keeps it on the service: it never notifies anyone. */
+export interface PagerDutyChangeRecord {
+  at: number;
+  routingKey: string;
+  summary: string;
+  body: Record<string, unknown>;
+}
+
 export interface PagerDutyAlert {
   routingKey: string;
   dedupKey: string;
   status: 'triggered' | 'acknowledged' | 'resolved';
+  /** Who resolved it: an event, or a responder in PagerDuty's own UI. */
+  resolvedBy?: 'event' | 'person';
   /** From the trigger that created the alert; a later trigger is appended to `events`, not applied. */
   severity: string;
   summary: string;
@@ -43,9 +53,17 @@ const ACTIONS: PagerDutyEventAction[] = ['trigger', 'acknowledge', 'resolve'];
  * dedup_key over 255 characters. Accepted events answer 202 `{status, message, dedup_key}`; triggers
  * with the dedup_key of an open alert fold into it; a resolve of an unknown key is still 202.
  * Planned 429s carry no Retry-After (PagerDuty documents none).
+ *
+ * A new alert is a page (`pages`). "Once the alert is resolved, any further events with the same
+ * dedup_key will create a new alert (for trigger events) or be dropped (for acknowledge and
+ * resolve events)" (developer.pagerduty.com, "Send an Alert Event"): `resolveByPerson` is a
+ * responder resolving it in the UI, after which a trigger pages again.
+ * Change events (`POST /v2/change/enqueue`, "Send a Change Event"): routing_key and
+ * payload.summary (≤ 1024) required, 202 `{status, message}`, kept in `changes`; they never page.
  */
 export class FakePagerDuty {
   readonly alerts: PagerDutyAlert[] = [];
+  readonly changes: PagerDutyChangeRecord[] = [];
   /** Every accepted event, in order (a resolve of an unknown key included). */
   readonly events: PagerDutyEventRecord[] = [];
   readonly counters = { requests: 0, accepted: 0, invalid: 0, throttled: 0, serverErrors: 0 };
@@ -76,6 +94,20 @@ export class FakePagerDuty {
     this.planned.push(...statuses);
   }
 
+  /** Alerts created: each one notified the on-call engineer. */
+  get pages(): number {
+    return this.alerts.length;
+  }
+
+  /** A responder resolves the open alert in PagerDuty's UI, not through an event. */
+  resolveByPerson(dedupKey: string, routingKey = PD_TEST_ROUTING_KEY): void {
+    const open = this.alerts.find((a) => a.routingKey === routingKey && a.dedupKey === dedupKey && a.status !== 'resolved');
+    if (!open) throw new Error(`no open alert ${dedupKey} in the fake`);
+    open.status = 'resolved';
+    open.resolvedBy = 'person';
+    open.resolvedAt = Date.now();
+  }
+
   /** The newest alert with this dedup_key (open or resolved). */
   alert(dedupKey: string, routingKey = PD_TEST_ROUTING_KEY): PagerDutyAlert | undefined {
     return this.alerts.filter((a) => a.dedupKey === dedupKey && a.routingKey === routingKey).at(-1);
@@ -88,7 +120,7 @@ export class FakePagerDuty {
     const answer = (status: number, body: unknown, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type }).end(typeof body === 'string' ? body : JSON.stringify(body));
     };
-    if (req.url !== '/v2/enqueue') return answer(404, { status: 'Not found', message: 'Not found' });
+    if (req.url !== '/v2/enqueue' && req.url !== '/v2/change/enqueue') return answer(404, { status: 'Not found', message: 'Not found' });
     if (req.method !== 'POST') return answer(405, { status: 'Method not allowed', message: 'Method not allowed' });
 
     const planned = this.planned.shift();
@@ -116,6 +148,7 @@ export class FakePagerDuty {
     }
     if (!event || typeof event !== 'object' || Array.isArray(event)) return unrecognized('JSON parse error');
 
+    if (req.url === '/v2/change/enqueue') return this.change(event, answer);
     const errors = this.validate(event);
     if (errors.length) {
       this.counters.invalid++;
@@ -144,12 +177,36 @@ export class FakePagerDuty {
       open.events.push(record);
       if (action === 'resolve') {
         open.status = 'resolved';
+        open.resolvedBy = 'event';
         open.resolvedAt = record.at;
       } else if (open.status === 'triggered') open.status = 'acknowledged';
     }
     this.events.push(record);
     this.counters.accepted++;
     answer(202, { status: 'success', message: 'Event processed', dedup_key: dedupKey });
+  }
+
+  private change(event: Record<string, unknown>, answer: (status: number, body: unknown, type?: string) => void): void {
+    const errors: string[] = [];
+    const key = event.routing_key;
+    if (typeof key !== 'string' || !key) errors.push("'routing_key' is missing or blank");
+    else if (key.length !== 32 || /[^A-Za-z0-9]/.test(key)) errors.push("Length of 'routing_key' is incorrect (should be 32 characters)");
+    const payload = event.payload as Record<string, unknown> | undefined;
+    if (!payload || typeof payload !== 'object') errors.push("'payload' is missing or blank");
+    else if (typeof payload.summary !== 'string' || !payload.summary.trim()) errors.push("'payload.summary' is missing or blank");
+    else if (payload.summary.length > 1024) errors.push("Length of 'payload.summary' is incorrect (should be at most 1024 characters)");
+    if ('event_action' in event || 'dedup_key' in event) errors.push('change events take no event_action or dedup_key');
+    if (errors.length) {
+      this.counters.invalid++;
+      return answer(400, { status: 'invalid event', message: 'Event object is invalid', errors });
+    }
+    if (!this.keys.has(key as string)) {
+      this.counters.invalid++;
+      return answer(400, 'Invalid routing key', 'text/plain');
+    }
+    this.changes.push({ at: Date.now(), routingKey: key as string, summary: String(payload!.summary), body: event });
+    this.counters.accepted++;
+    answer(202, { status: 'success', message: 'Change event processed' });
   }
 
   /** What PagerDuty lists in `errors`: the key's form first, then the action, then the payload. */

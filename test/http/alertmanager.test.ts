@@ -53,6 +53,21 @@ async function daemonWith(yaml: string, redisUrl: string): Promise<{ daemon: Dae
   return { daemon, base: `http://127.0.0.1:${port}` };
 }
 
+/** A daemon whose intake tickets to a webhook receiver: `alertmanager` is the section's YAML mapping. */
+async function intakeDaemon(alertmanager: string, extra = ''): Promise<{ receiver: WebhookReceiver; daemon: Daemon; base: string }> {
+  process.env.AM_TEST_TOKEN = TOKEN;
+  const receiver = await new WebhookReceiver().start();
+  const { daemon, base } = await daemonWith(`${extra}
+alertmanager: ${alertmanager}
+ticketing:
+  default: false
+  backoff: { initial: 100ms, max: 500ms }
+  providers:
+    hook: { type: webhook, url: "${receiver.url}" }
+`, await sharedRedisUrl());
+  return { receiver, daemon, base };
+}
+
 describe('Alertmanager intake (POST /api/alertmanager)', function () {
   this.timeout(30_000);
   let receiver: WebhookReceiver;
@@ -60,18 +75,8 @@ describe('Alertmanager intake (POST /api/alertmanager)', function () {
   let base: string;
 
   before(async () => {
-    process.env.AM_TEST_TOKEN = TOKEN;
-    receiver = await new WebhookReceiver().start();
-    ({ daemon, base } = await daemonWith(`
-profiles:
-  emergency-dept: { description: Emergency department, hours: 24x7, urgency: 1, timezone: UTC }
-alertmanager: { ticket: hook, impact: 1, profileLabel: affects }
-ticketing:
-  default: false
-  backoff: { initial: 100ms, max: 500ms }
-  providers:
-    hook: { type: webhook, url: "${receiver.url}" }
-`, await sharedRedisUrl()));
+    ({ receiver, daemon, base } = await intakeDaemon('{ ticket: hook, impact: 1, profileLabel: affects }', `profiles:
+  emergency-dept: { description: Emergency department, hours: 24x7, urgency: 1, timezone: UTC }`));
   });
   after(async () => {
     await daemon.stop();
@@ -98,10 +103,16 @@ ticketing:
   it('opens one ticket for a firing alert, keyed alertmanager|<fingerprint>', async () => {
     const res = await post(payload([alert('a1b2c3d4e5f60001')]));
     expect(res.status).to.equal(200);
-    expect(await res.json()).to.deep.equal({ accepted: 1 });
+    expect(await res.json()).to.deep.equal({ accepted: 1, ignored: 0 });
     const [open] = await waitUntil(async () => (hooks('a1b2c3d4e5f60001', 'open').length ? hooks('a1b2c3d4e5f60001', 'open') : undefined), 'the ticket');
     expect(open!.body).to.include({ check: 'alertmanager', target: 'EhrApiDown on ehr-01:443', severity: 'critical', priority: 2 });
-    expect(open!.body.evidence).to.deep.include({ kind: 'error', message: 'EHR API does not answer', values: { alertname: 'EhrApiDown', severity: 'critical', instance: 'ehr-01:443', job: 'blackbox' } });
+    expect(open!.body.evidence).to.deep.include({
+      kind: 'error', message: 'EHR API does not answer',
+      values: {
+        alertname: 'EhrApiDown', severity: 'critical', instance: 'ehr-01:443', job: 'blackbox',
+        runbook_url: 'https://wiki.example.org/ehr', generator_url: 'http://prometheus.example.org:9090/graph?g0.expr=up%3D%3D0',
+      },
+    });
     const [incident] = await incidentsOf('a1b2c3d4e5f60001');
     expect(incident).to.include({ status: 'open', checkId: 'alertmanager', type: 'alertmanager', impact: 1, firstFailureAt: ms(0) });
   });
@@ -197,13 +208,13 @@ ticketing:
     expect(JSON.stringify(payload(many)).length).to.be.above(256 * 1024);
     const res = await post(payload(many));
     expect(res.status).to.equal(200);
-    expect(await res.json()).to.deep.equal({ accepted: 10 });
+    expect(await res.json()).to.deep.equal({ accepted: 10, ignored: 0 });
   });
 
   it('tolerates fields it does not know and an empty alert list', async () => {
     const res = await post({ ...payload([{ ...alert('0123456789abcdef'), newField: { x: 1 } } as never]), somethingNew: true });
     expect(res.status).to.equal(200);
-    expect(await (await post(payload([]))).json()).to.deep.equal({ accepted: 0 });
+    expect(await (await post(payload([]))).json()).to.deep.equal({ accepted: 0, ignored: 0 });
     await waitUntil(async () => hooks('0123456789abcdef', 'open').length === 1, 'the ticket');
   });
 
@@ -217,12 +228,93 @@ ticketing:
     expect(incident).to.include({ impact: 1, priority: 1 });
   });
 
-  it('opens a warning for an alert labelled severity warning or info', async () => {
+  it('opens nothing for kube-prometheus\'s always-firing Watchdog (severity none), and counts it', async () => {
+    const metric = async () => Number(/^prodrome_alertmanager_alerts_total\{result="ignored"\} (\d+)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1]);
+    const before = await metric();
+    const watchdog = alert('77a7c0ffee000001', { labels: { alertname: 'Watchdog', severity: 'none', prometheus: 'monitoring/k8s' }, annotations: { summary: 'An alert that should always be firing' } });
+    for (let i = 0; i < 2; i++) {
+      const res = await post(payload([watchdog]));
+      expect(await res.json()).to.deep.equal({ accepted: 0, ignored: 1 });
+    }
+    await settle();
+    expect(hooks('77a7c0ffee000001', 'open')).to.have.length(0);
+    expect(await incidentsOf('77a7c0ffee000001')).to.have.length(0);
+    expect((await metric()) - before).to.equal(2);
+  });
+
+  it('ignores info and severities the map does not name, and takes an alert without a severity label as critical', async () => {
+    const labels = (severity?: string) => ({ alertname: 'Various', instance: 'x-01', ...(severity ? { severity } : {}) });
+    const res = await post(payload([alert('1111000000000001', { labels: labels('info') }), alert('1111000000000002', { labels: labels('page-me') }), alert('1111000000000003', { labels: labels() })]));
+    expect(await res.json()).to.deep.equal({ accepted: 1, ignored: 2 });
+    const [open] = await waitUntil(async () => (hooks('1111000000000003', 'open').length ? hooks('1111000000000003', 'open') : undefined), 'the ticket');
+    expect(open!.body).to.include({ severity: 'critical' });
+    expect(hooks('1111000000000001', 'open')).to.have.length(0);
+    expect(hooks('1111000000000002', 'open')).to.have.length(0);
+  });
+
+  it('takes the impact from the alert\'s impact label', async () => {
+    const labels = { alertname: 'LabPrinterDown', instance: 'lab-prn-1', severity: 'warning', impact: '3' };
+    expect((await post(payload([alert('1a1a1a1a1a1a1a1a', { labels })]))).status).to.equal(200);
+    await waitUntil(async () => hooks('1a1a1a1a1a1a1a1a', 'open').length === 1, 'the ticket');
+    const [incident] = await incidentsOf('1a1a1a1a1a1a1a1a');
+    expect(incident).to.include({ impact: 3, priority: 4 });
+  });
+
+  it('carries the runbook, the description, the source graph and a dashboard link into the ticket', async () => {
+    const a = { ...alert('dada0000000000da', { annotations: { summary: 'PACS store fails', description: 'C-STORE to PACS fails for 10 minutes', runbook_url: 'https://wiki.example.org/pacs' } }), dashboardURL: 'https://grafana.example.org/d/pacs' };
+    expect((await post(payload([a]))).status).to.equal(200);
+    const [open] = await waitUntil(async () => (hooks('dada0000000000da', 'open').length ? hooks('dada0000000000da', 'open') : undefined), 'the ticket');
+    expect((open!.body.evidence as { values: Record<string, string> }).values).to.include({
+      runbook_url: 'https://wiki.example.org/pacs', description: 'C-STORE to PACS fails for 10 minutes',
+      generator_url: 'http://prometheus.example.org:9090/graph?g0.expr=up%3D%3D0', dashboard_url: 'https://grafana.example.org/d/pacs',
+    });
+  });
+
+  it('opens a warning for an alert labelled severity warning', async () => {
     const labels = { alertname: 'PacsDiskFilling', instance: 'pacs-01', severity: 'warning' };
     expect((await post(payload([alert('5a5a5a5a5a5a5a5a', { labels, annotations: { description: 'PACS archive disk 85% full' } })]))).status).to.equal(200);
     const [open] = await waitUntil(async () => (hooks('5a5a5a5a5a5a5a5a', 'open').length ? hooks('5a5a5a5a5a5a5a5a', 'open') : undefined), 'the ticket');
     expect(open!.body).to.include({ severity: 'warning' });
     expect((open!.body.evidence as { message: string }).message).to.equal('PACS archive disk 85% full');
+  });
+});
+
+describe('Alertmanager intake with incidentPer: group and its own severity map', function () {
+  this.timeout(30_000);
+  let receiver: WebhookReceiver;
+  let daemon: Daemon;
+  let base: string;
+  before(async () => {
+    ({ receiver, daemon, base } = await intakeDaemon('{ ticket: hook, incidentPer: group, severities: { page: critical, ticket: warning } }'));
+  });
+  after(async () => {
+    await daemon.stop();
+    await receiver.stop();
+  });
+  const post = (body: unknown) => fetch(`${base}/api/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) });
+
+  it('opens one incident for a group of three firing alerts, listing them, and resolves it with the group', async () => {
+    const labels = (instance: string) => ({ alertname: 'WardPcDown', instance, severity: 'page', ward: '5' });
+    const group = { ...payload([alert('a0000000000000a1', { labels: labels('pc-1') }), alert('a0000000000000a2', { labels: labels('pc-2') }), alert('a0000000000000a3', { labels: labels('pc-3') })]), groupKey: '{}/{severity="page"}:{alertname="WardPcDown", ward="5"}', groupLabels: { alertname: 'WardPcDown', ward: '5' } };
+    for (let i = 0; i < 2; i++) expect((await post(group)).status).to.equal(200); // the repeat interval sends it again
+    const opens = () => receiver.received.filter((r) => r.action === 'open' && r.body.target === 'WardPcDown (ward=5)');
+    await waitUntil(async () => opens().length === 1, 'the group\'s ticket');
+    const open = opens()[0]!;
+    expect(open.body).to.include({ severity: 'critical' });
+    expect(open.key).to.match(/^alertmanager\|group:[0-9a-f]{32}$/);
+    expect((open.body.affected as { target: string }[]).map((a) => a.target)).to.deep.equal(['WardPcDown on pc-1', 'WardPcDown on pc-2', 'WardPcDown on pc-3']);
+    const incidents = (await daemon.store.listRecent(1_000)).filter((i) => i.checkId === 'alertmanager');
+    expect(incidents).to.have.length(1);
+
+    const resolved = { ...group, status: 'resolved', alerts: group.alerts.map((a) => ({ ...a, status: 'resolved' as const, endsAt: at(9) })) };
+    expect((await post(resolved)).status).to.equal(200);
+    await waitUntil(async () => receiver.received.some((r) => r.action === 'resolve' && r.key === open.key), 'the group resolved');
+    expect(opens()).to.have.length(1);
+  });
+
+  it('maps severities through its own map: a severity it does not name is ignored', async () => {
+    const res = await post({ ...payload([alert('b0000000000000b1', { labels: { alertname: 'X', severity: 'critical' } })]), groupKey: 'g-x', groupLabels: { alertname: 'X' } });
+    expect(await res.json()).to.deep.equal({ accepted: 0, ignored: 1 });
   });
 });
 

@@ -61,7 +61,7 @@ describe('ServiceNow change windows', function () {
     await poller().pollOnce(NOW);
     const asked = sn.requests.find((r) => r.query.sysparm_query?.startsWith(`cmdb_ci=${ehrCi}`))!;
     expect(asked).to.include({ method: 'GET', path: '/api/now/table/change_request', accept: 'application/json' });
-    expect(asked.query).to.include({ sysparm_query: `cmdb_ci=${ehrCi}^stateIN-2,-1^approval=approved`, sysparm_fields: 'number,start_date,end_date,cmdb_ci,state' });
+    expect(asked.query).to.include({ sysparm_query: `cmdb_ci=${ehrCi}^stateIN-2,-1^approval=approved`, sysparm_fields: 'sys_id,number,start_date,end_date,cmdb_ci,state' });
     expect(asked.authorization).to.equal(`Basic ${Buffer.from('prodrome.integration:Sn-Integration-Pa55!').toString('base64')}`);
   });
 
@@ -101,6 +101,68 @@ describe('ServiceNow change windows', function () {
       expect(await store.list(NOW)).to.deep.equal([]);
     });
   }
+
+  it('silences the checks on a CI the change lists among its affected CIs (task_ci), not only its primary CI', async () => {
+    const network = sn.addRecord('cmdb_ci', { name: 'Core switch 1', sys_class_name: 'cmdb_ci_ip_switch' });
+    const chg = sn.addChange({ cmdb_ci: network, start_date: NOW - 5 * MIN, end_date: NOW + H, short_description: 'Core switch firmware' });
+    sn.addRecord('task_ci', { task: chg.sys_id!, ci_item: ehrCi });
+    const pacsCi = sn.tables.get('cmdb_ci')!.find((r) => r.name === 'PACS Archive')!.sys_id!;
+    sn.addRecord('task_ci', { task: chg.sys_id!, ci_item: pacsCi });
+    const summary = await poller().pollOnce(NOW);
+    expect(summary.stored).to.deep.equal([`chg-${chg.number}`]);
+    const [silence] = await store.list(NOW);
+    expect(silence).to.include({ reason: chg.number, startsAt: NOW - 5 * MIN, endsAt: NOW + H });
+    expect(silence!.checks).to.have.members(['ehr-fhir', 'ehr-hl7', 'pacs-echo']);
+    expect(sn.requests.map((r) => r.query.sysparm_query)).to.include(`ci_item=${ehrCi}^task.stateIN-2,-1^task.approval=approved`).and.include('ci_item.name=PACS Archive^task.stateIN-2,-1^task.approval=approved');
+  });
+
+  it('ignores an affected-CI row of a change that is not approved', async () => {
+    const chg = sn.addChange({ cmdb_ci: '', approval: 'requested', start_date: NOW, end_date: NOW + H });
+    sn.addRecord('task_ci', { task: chg.sys_id!, ci_item: ehrCi });
+    await poller().pollOnce(NOW);
+    expect(await store.list(NOW)).to.deep.equal([]);
+  });
+
+  it('keeps the silence of a change still in Implement past its planned end, rolled ahead, until the overrun limit', async () => {
+    const chg = sn.addChange({ cmdb_ci: ehrCi, state: '-1', start_date: NOW - 2 * H, end_date: NOW - 10 * MIN });
+    const p = new ChangeWindowPoller({ checks, access: basic, store, logger: silentLogger(), everyMs: 5 * MIN, overrunMs: H });
+    await p.pollOnce(NOW);
+    expect((await store.list(NOW)).map((x) => [x.id, x.endsAt])).to.deep.equal([[`chg-${chg.number}`, NOW + 10 * MIN]]);
+    // Later rounds roll it on, but never past an hour after the planned end.
+    await p.pollOnce(NOW + 45 * MIN);
+    expect((await store.list(NOW + 45 * MIN))[0]!.endsAt).to.equal(NOW + 50 * MIN);
+    await p.pollOnce(NOW + 51 * MIN);
+    expect(await store.list(NOW + 51 * MIN)).to.deep.equal([]);
+  });
+
+  it('ends the overrun silence when the change leaves Implement', async () => {
+    const chg = sn.addChange({ cmdb_ci: ehrCi, state: '-1', start_date: NOW - 2 * H, end_date: NOW - 10 * MIN });
+    const p = new ChangeWindowPoller({ checks, access: basic, store, logger: silentLogger(), everyMs: 5 * MIN });
+    await p.pollOnce(NOW);
+    expect(await store.list(NOW)).to.have.length(1);
+    chg.state = '0'; // Review: the work is done
+    const summary = await p.pollOnce(NOW + 5 * MIN);
+    expect(summary.removed).to.deep.equal([`chg-${chg.number}`]);
+    expect(await store.list(NOW + 5 * MIN)).to.deep.equal([]);
+  });
+
+  it('does not extend a Scheduled change past its planned end', async () => {
+    sn.addChange({ cmdb_ci: ehrCi, state: '-2', start_date: NOW - 2 * H, end_date: NOW - 10 * MIN });
+    await poller().pollOnce(NOW);
+    expect(await store.list(NOW)).to.deep.equal([]);
+  });
+
+  it('signs in with OAuth like the provider, and retries once on a 401 with a new token', async () => {
+    sn.addChange({ cmdb_ci: ehrCi, start_date: NOW, end_date: NOW + H });
+    const access = { instance: sn.url, oauth: { grant: 'client_credentials' as const, clientId: '3f5c1a0e9b7d4c2a8e6f0b1d2c3a4e5f', clientSecret: 'Sn-OAuth-Client-S3cret!' } };
+    const p = poller(access);
+    expect((await p.pollOnce(NOW)).stored).to.have.length(1);
+    for (const t of sn.issued) t.expiresAt = Date.now() - 1;
+    const summary = await p.pollOnce(NOW);
+    expect(summary.failed).to.deep.equal([]);
+    expect(sn.issued).to.have.length(2);
+    expect(sn.requests.filter((r) => r.path.startsWith('/api/')).at(-1)!.authorization).to.equal(`Bearer ${sn.issued[1]!.token}`);
+  });
 
   it('takes a change being implemented (-1)', async () => {
     sn.addChange({ cmdb_ci: ehrCi, state: '-1', start_date: NOW - H, end_date: NOW + H });

@@ -61,6 +61,7 @@ describe('the heal stage', function () {
     deps: HealStageDeps;
     store: IncidentStore;
     tickets: TicketJob[];
+    changes: TicketJob[];
     rounds: { job: HealJob; delayMs: number }[];
     open(target?: string, extra?: Partial<IncidentCore>): Promise<string>;
   }
@@ -77,13 +78,15 @@ checks:
 `);
     const store = new IncidentStore(redis, prefix);
     const tickets: TicketJob[] = [];
+    /** Healer actions told to providers that keep a change record (PagerDuty): not tickets. */
+    const changes: TicketJob[] = [];
     const rounds: { job: HealJob; delayMs: number }[] = [];
     const healerMap = new Map<string, Healer>([...config.healers].map(([id, h]) => [id, healerRegistry.get(h.type).create(id, h.options, { logger: silentLogger(), selfPid: process.pid })]));
     const probes = new Map<string, Probe>(config.checks.map((c) => [c.id, buildProbe(c, { logger: silentLogger(), heartbeats: new HeartbeatBook() })]));
     const deps: HealStageDeps = {
       store, checks: new Map(config.checks.map((c) => [c.id, c])), healerConfigs: config.healers, healers: healerMap, probes,
       policy: new HealPolicy(redis, prefix, config.heal), metrics: new Metrics({ defaultMetrics: false }), logger: silentLogger(), recordHealed: false,
-      enqueueTickets: async (incident, action, at, note) => void tickets.push({ incidentId: incident.id, provider: 'local', action, at, ...(note ? { note } : {}) }),
+      enqueueTickets: async (incident, action, at, note) => void (action === 'change' ? changes : tickets).push({ incidentId: incident.id, provider: 'local', action, at, ...(note ? { note } : {}) }),
       enqueueHeal: async (job, _place, delayMs) => void rounds.push({ job, delayMs }),
       observe: () => {},
     };
@@ -96,7 +99,7 @@ checks:
       }, 'critical', { kind: 'http_status', message: 'HTTP 503', durationMs: 1, values: {}, at }, at);
       return id;
     };
-    return { deps, store, tickets, rounds, open };
+    return { deps, store, tickets, changes, rounds, open };
   }
 
   const runsFile = () => join(dir, 'runs.jsonl');
@@ -137,10 +140,13 @@ checks:
   });
 
   it('resolves the incident as healed, with no ticket, when the action works and the check passes again', async () => {
-    const { deps, store, tickets, open } = await setup(restart('fix'));
+    const { deps, store, tickets, changes, open } = await setup(restart('fix'));
     const id = await open();
     await runHealRound({ incidentId: id, round: 1 }, deps);
     const incident = (await store.get(id))!;
+    // The action is told as a change (PagerDuty keeps it on the service's timeline), not as a ticket.
+    expect(changes).to.have.length(1);
+    expect(changes[0]!.note).to.include('Prodrome healer restart-lis (attempt 1) on lis').and.include(': healed');
     expect(incident.status).to.equal('resolved');
     expect(incident.resolution).to.equal('healed');
     expect(incident.heals).to.have.length(1);

@@ -9,6 +9,8 @@ import { ticketRegistry } from '../../src/ticketing/index.js';
 import { incidentLabel, jiraMessage } from '../../src/ticketing/jira.js';
 import type { TicketCallContext, TicketProvider } from '../../src/ticketing/ticket-provider.js';
 import { JiraFake, textOf } from '../fakes/jira.js';
+import { configWarnings } from '../../src/config/warnings.js';
+import { parseConfig } from '../helpers/config.js';
 import { redisClient, uniquePrefix } from '../helpers/redis.js';
 import { callContext, sampleIncident } from '../helpers/sample-incident.js';
 
@@ -186,6 +188,16 @@ describe('jira ticket provider', () => {
       expect(issue.priority).to.equal('Highest');
       expect(fake.counts.edit).to.equal(1);
     });
+
+    it('does not raise over a priority a person set higher (or outside Prodrome\'s scale)', async () => {
+      const provider = jira();
+      const ref = await provider.open(sampleIncident(), callContext('p-o', sampleIncident(), { priority: priority(4, 3) }));
+      fake.issue(ref.id).priority = 'Highest'; // the service desk's triage
+      await provider.update(ref, sampleIncident(), 'Clinic hours began.', callContext('p-u1', sampleIncident(), { priority: priority(2) }));
+      expect(fake.issue(ref.id).priority).to.equal('Highest');
+      expect(fake.counts.edit).to.equal(0);
+      expect(textOf(fake.issue(ref.id).comments[0]!.body)).not.to.include('Priority raised');
+    });
   });
 
   describe('resolve', () => {
@@ -254,9 +266,9 @@ describe('jira ticket provider', () => {
 
     it('uses Bearer auth and the Data Center search with a personal access token', async () => {
       await fake.stop();
-      fake = await new JiraFake({ personalAccessToken: 'NjQ5ODc0-dc-pat-token' }).start();
+      fake = await new JiraFake({ deployment: 'datacenter', personalAccessToken: 'NjQ5ODc0-dc-pat-token' }).start();
       fake.searchLagSearches = 0;
-      const provider = jira({}, { personalAccessToken: 'NjQ5ODc0-dc-pat-token' });
+      const provider = jira({ deployment: 'datacenter' }, { personalAccessToken: 'NjQ5ODc0-dc-pat-token' });
       const incident = sampleIncident();
       const ref = await provider.open(incident, callContext('k-o'));
       expect(typeof fake.issue(ref.id).description).to.equal('string');
@@ -264,6 +276,104 @@ describe('jira ticket provider', () => {
       expect((await provider.find!(incident.key, callContext('k-f')))?.id).to.equal(ref.id);
       expect(fake.log.map((r) => `${r.method} ${r.path.split('?')[0]}`)).to.include('POST /rest/api/2/search');
       expect(fake.log.every((r) => r.authorization === 'Bearer NjQ5ODc0-dc-pat-token')).to.equal(true);
+    });
+
+    it('finds and resolves on Data Center with Basic auth (a service account\'s user and password)', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ deployment: 'datacenter' }).start();
+      fake.searchLagSearches = 0;
+      const provider = jira({ deployment: 'datacenter' }, { user: fake.user, password: fake.password });
+      const incident = sampleIncident();
+      const ref = await provider.open(incident, callContext('dc-o'));
+      // Our record lost (a crash before it was written): the issue is found by Data Center's search.
+      await redis.del(`${prefix}:jira:jira:${incidentLabel(incident.key)}`);
+      const found = await provider.find!(incident.key, callContext('dc-f'));
+      expect(found?.id).to.equal(ref.id);
+      await provider.resolve(found!, resolved(), callContext('dc-r'));
+      expect(fake.issue(ref.id).status).to.equal('Done');
+      const paths = fake.log.map((r) => `${r.method} ${r.path.split('?')[0]}`);
+      expect(paths).to.include('POST /rest/api/2/search');
+      expect(paths.some((p) => p.includes('/search/jql') || p.includes('/rest/api/3/'))).to.equal(false);
+      expect(fake.log.every((r) => r.authorization === `Basic ${Buffer.from(`${fake.user}:${fake.password}`).toString('base64')}`)).to.equal(true);
+      expect(fake.log.every((r) => typeof r.status === 'number' && r.status < 400)).to.equal(true);
+    });
+
+    it('meets the Data Center 404 for /search/jql when a Data Center site is configured as cloud: deployment is never guessed', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ deployment: 'datacenter', email: 'svc@hospital.example.org', apiToken: 'unused' }).start();
+      // The site takes these as a user and password here, so only the endpoint differs.
+      const provider = jira({ apiVersion: 2 }, { email: fake.user, apiToken: fake.password });
+      const err = await rejection(provider.find!('some|key', callContext('dc-x')));
+      expect(err.status).to.equal(404);
+      expect(fake.log.map((r) => r.path)).to.include('/rest/api/2/search/jql');
+    });
+  });
+
+  describe('create screens and fields', () => {
+    it('opens an issue in a project whose create screen has no Priority, with priority: false', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ createScreens: { OPS: ['description', 'labels'] } }).start();
+      const refused = await rejection(jira().open(sampleIncident(), callContext('ns-1')));
+      expect(refused).to.include({ retryable: false, status: 400 });
+      expect(refused.message).to.include('field priority refused by project OPS: set priority: false on the provider').and.include("Field 'priority' cannot be set");
+      const ref = await jira({ priority: false }).open(sampleIncident(), callContext('ns-2'));
+      expect(fake.issue(ref.id).priority).to.equal(undefined);
+      expect(fake.issues).to.have.length(1);
+    });
+
+    it('never raises the priority when priority is off', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ createScreens: { OPS: ['description', 'labels'] } }).start();
+      const provider = jira({ priority: false });
+      const incident = sampleIncident({ priority: 3 });
+      const ref = await provider.open(incident, callContext('np-1', incident, { priority: priority(3) }));
+      await provider.update(ref, incident, 'the clinic opened', callContext('np-2', incident, { priority: priority(1) }));
+      expect(fake.counts.edit).to.equal(0);
+      expect(fake.issue(ref.id).comments).to.have.length(1);
+    });
+
+    it('turns off the description and labels too, putting the details in a first comment', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ createScreens: { OPS: [] } }).start();
+      const ref = await jira({ priority: false, description: false, labels: false }).open(sampleIncident(), callContext('bare-1'));
+      const issue = fake.issue(ref.id);
+      expect(issue.labels).to.deep.equal([]);
+      expect(issue.description).to.equal(undefined);
+      expect(textOf(issue.comments[0]!.body)).to.include('What fails');
+    });
+
+    it('says in the ticket error that issue type Incident exists only in Jira Service Management', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ issueTypes: ['Task', 'Bug'] }).start();
+      const err = await rejection(jira().open(sampleIncident(), callContext('it-1')));
+      expect(err.message).to.include('Incident exists only in Jira Service Management projects: set issueType: Task or Bug');
+    });
+
+    it('sends components, extra labels and custom fields from the ticket fields, over the provider\'s own', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ components: { OPS: ['PACS', 'EHR'] }, customFields: ['customfield_10010', 'customfield_10020'] }).start();
+      const provider = jira({ labels: ['hospital'], fields: { components: ['EHR'], customfield_10010: 'general', customfield_10020: { value: 'Main campus' } } });
+      const ctx = callContext('cf-1', sampleIncident(), { fields: { components: ['PACS'], labels: ['imaging'], customfield_10010: 'imaging' } });
+      const ref = await provider.open(sampleIncident(), ctx);
+      const issue = fake.issue(ref.id);
+      expect(issue.components).to.deep.equal(['PACS']);
+      expect(issue.labels).to.include.members(['prodrome', 'hospital', 'imaging']);
+      expect(issue.customFields).to.deep.equal({ customfield_10010: 'imaging', customfield_10020: { value: 'Main campus' } });
+    });
+
+    it('names a component the project does not have in the ticket error', async () => {
+      await fake.stop();
+      fake = await new JiraFake({ components: { OPS: ['EHR'] } }).start();
+      const err = await rejection(jira().open(sampleIncident(), callContext('cx-1', sampleIncident(), { fields: { components: ['PACS'] } })));
+      expect(err.message).to.include('field components refused by project OPS').and.include("Component name 'PACS' is not valid");
+    });
+
+    it('refuses ticket fields Prodrome sets itself, and components that are not a list, at load', () => {
+      const fields = plugin().fields!;
+      expect(fields.safeParse({ priority: { name: 'High' } }).error!.issues[0]!.message).to.include('set by Prodrome');
+      expect(fields.safeParse({ components: 'PACS' }).error!.issues[0]!.message).to.include('list of component names');
+      expect(fields.safeParse({ labels: ['two words'] }).error!.issues[0]!.message).to.include('spaces');
+      expect(fields.safeParse({ components: ['PACS'], customfield_10010: { value: 'x' }, duedate: '2026-01-01' }).success).to.equal(true);
     });
   });
 
@@ -323,14 +433,20 @@ describe('jira ticket provider', () => {
   describe('options', () => {
     const base = { url: 'https://hospital.atlassian.net', project: 'OPS' };
     const auth: { name: string; options: Record<string, unknown>; problem: string | undefined }[] = [
-      { name: 'email + apiToken', options: { email: 'a@b.org', apiToken: 'tok-1234' }, problem: undefined },
-      { name: 'personalAccessToken with apiVersion 2', options: { personalAccessToken: 'pat-1234', apiVersion: 2 }, problem: undefined },
-      { name: 'personalAccessToken alone (v2 implied)', options: { personalAccessToken: 'pat-1234' }, problem: undefined },
-      { name: 'no credentials', options: {}, problem: 'needs credentials' },
-      { name: 'both modes', options: { email: 'a@b.org', apiToken: 'tok-1234', personalAccessToken: 'pat-1234' }, problem: 'not both' },
-      { name: 'email without apiToken', options: { email: 'a@b.org' }, problem: 'email needs apiToken' },
-      { name: 'apiToken without email', options: { apiToken: 'tok-1234' }, problem: 'apiToken needs email' },
-      { name: 'personalAccessToken with apiVersion 3', options: { personalAccessToken: 'pat-1234', apiVersion: 3 }, problem: 'REST API v2 only' },
+      { name: 'email + apiToken (cloud, the default)', options: { email: 'a@b.org', apiToken: 'tok-1234' }, problem: undefined },
+      { name: 'datacenter with personalAccessToken and apiVersion 2', options: { deployment: 'datacenter', personalAccessToken: 'pat-1234', apiVersion: 2 }, problem: undefined },
+      { name: 'datacenter with personalAccessToken alone (v2 implied)', options: { deployment: 'datacenter', personalAccessToken: 'pat-1234' }, problem: undefined },
+      { name: 'datacenter with user + password', options: { deployment: 'datacenter', user: 'svc', password: 'pw-1234' }, problem: undefined },
+      { name: 'personalAccessToken without deployment: datacenter (never guessed)', options: { personalAccessToken: 'pat-1234' }, problem: 'set deployment: datacenter' },
+      { name: 'user + password on cloud', options: { user: 'svc', password: 'pw-1234' }, problem: 'set deployment: datacenter' },
+      { name: 'no credentials on cloud', options: {}, problem: 'Jira Cloud needs email + apiToken' },
+      { name: 'no credentials on datacenter', options: { deployment: 'datacenter' }, problem: 'needs user + password (HTTP Basic) or personalAccessToken' },
+      { name: 'both Data Center modes', options: { deployment: 'datacenter', user: 'svc', password: 'pw-1234', personalAccessToken: 'pat-1234' }, problem: 'not both' },
+      { name: 'email + apiToken on datacenter', options: { deployment: 'datacenter', email: 'a@b.org', apiToken: 'tok-1234' }, problem: 'sign in to Jira Cloud' },
+      { name: 'email without apiToken', options: { email: 'a@b.org' }, problem: 'Jira Cloud needs email + apiToken' },
+      { name: 'datacenter user without password', options: { deployment: 'datacenter', user: 'svc' }, problem: 'needs both user and password' },
+      { name: 'datacenter with apiVersion 3', options: { deployment: 'datacenter', personalAccessToken: 'pat-1234', apiVersion: 3 }, problem: 'REST API v2 only' },
+      { name: 'an unknown deployment', options: { deployment: 'server', email: 'a@b.org', apiToken: 'tok-1234' }, problem: 'must be cloud or datacenter' },
     ];
     for (const c of auth) {
       it(`${c.problem ? 'refuses' : 'accepts'} ${c.name}`, () => {
@@ -361,6 +477,12 @@ describe('jira ticket provider', () => {
     it('fills the priority names left out with the defaults', () => {
       const { options } = parseOptions({ ...base, email: 'a@b.org', apiToken: 'tok-1234', priorities: { 1: 'Critical' } });
       expect(options?.priorities).to.deep.equal({ 1: 'Critical', 2: 'High', 3: 'Medium', 4: 'Low', 5: 'Lowest' });
+    });
+
+    it('warns at validate that the default issue type Incident exists only in Jira Service Management, unless issueType is set', () => {
+      const yaml = (extra: string) => `ticketing:\n  default: jira\n  providers:\n    jira: { type: jira, url: "https://hospital.atlassian.net", email: a@b.org, apiToken: tok-1234, project: OPS${extra} }\n`;
+      expect(configWarnings(parseConfig(yaml('')))).to.include('ticketing.providers.jira: issueType defaults to Incident, which only Jira Service Management projects have; for a Jira Software or Work Management project set issueType (Task, Bug)');
+      expect(configWarnings(parseConfig(yaml(', issueType: Incident'))).join('\n')).not.to.include('issueType');
     });
 
     it('refuses a label with a space', () => {

@@ -82,22 +82,71 @@ describe('pagerduty ticket provider', () => {
     expect(pd.counters.accepted).to.equal(2);
   });
 
-  it('updates by triggering again with the same dedup_key, the higher severity and the note', async () => {
+  it('sends an update as a change event on the service, never as a trigger', async () => {
     const provider = pagerduty(pd.url);
     const incident = sampleIncident({ priority: 3, impact: 2 });
     const ref = await provider.open(incident, withPriority(incident, 3));
-    // The emergency department's hours began: the priority rose to 1.
     await provider.update(ref, incident, 'Emergency department now working: priority raised to P1', withPriority(incident, 1, 'upd-1'));
     const alert = pd.alert(incident.key)!;
-    expect(pd.alerts).to.have.length(1);
-    expect(alert.status).to.equal('triggered');
-    const [, update] = alert.events;
-    expect(update!.body).to.include({ event_action: 'trigger', dedup_key: incident.key });
-    expect(update!.payload).to.include({ severity: 'critical' });
-    expect(update!.payload!.custom_details).to.include({ note: 'Emergency department now working: priority raised to P1', priority: 'P1' });
-    // A priority that fell does not page lower than the alert was opened with.
-    await provider.update(ref, incident, 'heal attempt failed', withPriority(incident, 5, 'upd-2'));
-    expect(alert.events[2]!.payload).to.include({ severity: 'error' });
+    expect(alert.events.map((e) => e.action)).to.deep.equal(['trigger']);
+    expect(pd.changes).to.have.length(1);
+    const change = pd.changes[0]!;
+    expect(change.routingKey).to.equal(PD_TEST_ROUTING_KEY);
+    expect(change.summary).to.include('Emergency department now working').and.include('P1');
+    expect((change.body.payload as { custom_details: Record<string, unknown> }).custom_details).to.include({ incident: incident.key, priority: 'P1' });
+  });
+
+  it('does not page again when a responder resolved the alert in PagerDuty and an update follows', async () => {
+    const provider = pagerduty(pd.url);
+    const incident = sampleIncident();
+    const ref = await provider.open(incident, callContext('o', incident));
+    expect(pd.pages).to.equal(1);
+    pd.resolveByPerson(incident.key);
+    // Prodrome's check still fails: more updates come (escalation, a heal round, the clinic opening).
+    await provider.update(ref, incident, 'Escalated from warning to critical', callContext('u1', incident));
+    await provider.update(ref, incident, 'Self-healing round 2: restart-ehr failed', callContext('u2', incident));
+    expect(pd.pages, 'no new alert, no new page').to.equal(1);
+    expect(pd.alert(incident.key)).to.include({ status: 'resolved', resolvedBy: 'person' });
+    expect(pd.changes).to.have.length(2);
+    // The recovery's resolve is dropped by PagerDuty (the alert is resolved already) and accepted.
+    await provider.resolve(ref, { ...incident, status: 'resolved', resolvedAt: Date.now() }, callContext('r', incident));
+    expect(pd.pages).to.equal(1);
+  });
+
+  it('routes a check to its own service and labels the alert with its component and group from ticket fields', async () => {
+    const imaging = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+    await pd.stop();
+    pd = await new FakePagerDuty([PD_TEST_ROUTING_KEY, imaging]).start();
+    const provider = pagerduty(pd.url, { group: 'hospital', class: 'ping failure' });
+    const incident = sampleIncident();
+    const fields = { routingKey: imaging, component: 'pacs', group: 'imaging-{check}' };
+    const ref = await provider.open(incident, callContext('o', incident, { fields }));
+    const alert = pd.alert(incident.key, imaging)!;
+    expect(alert, 'the alert is on the imaging service').to.not.equal(undefined);
+    expect(pd.alert(incident.key, PD_TEST_ROUTING_KEY)).to.equal(undefined);
+    expect(alert.events[0]!.payload).to.include({ component: 'pacs', group: 'imaging-{check}', class: 'ping failure' });
+    await provider.update(ref, incident, 'note', callContext('u', incident, { fields }));
+    expect(pd.changes[0]!.routingKey).to.equal(imaging);
+    await provider.resolve(ref, { ...incident, status: 'resolved', resolvedAt: Date.now() }, callContext('r', incident, { fields }));
+    expect(alert.status).to.equal('resolved');
+  });
+
+  it('links back to the status page as client_url', async () => {
+    const incident = sampleIncident();
+    const ctx = callContext('o', incident);
+    await pagerduty(pd.url).open(incident, { ...ctx, text: { ...ctx.text, statusUrl: 'https://prodrome.hospital.example.org/status' } });
+    expect(pd.alert(incident.key)!.events[0]!.body).to.include({ client: 'Prodrome', client_url: 'https://prodrome.hospital.example.org/status' });
+  });
+
+  it('records a healer\'s action as a change event', async () => {
+    await pagerduty(pd.url).change!({ summary: 'Prodrome healer restart-ehr (attempt 1) on ehr-fhir: failed', at: Date.now(), checkId: 'ehr-fhir', details: { incident: 'k' } }, callContext('c'));
+    expect(pd.changes.map((c) => c.summary)).to.deep.equal(['Prodrome healer restart-ehr (attempt 1) on ehr-fhir: failed']);
+    expect(pd.pages).to.equal(0);
+  });
+
+  it('refuses a per-check routing key that is not an integration key, at load', () => {
+    expect(plugin().fields!.safeParse({ routingKey: 'short' }).error!.issues[0]!.message).to.include('32 letters and digits');
+    expect(plugin().fields!.safeParse({ severity: 'critical' }).success).to.equal(false);
   });
 
   it('resolves the alert, and a repeated resolve is still accepted', async () => {

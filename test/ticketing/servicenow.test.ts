@@ -72,7 +72,7 @@ describe('servicenow ticket provider', () => {
       const ref = await provider.open(sampleIncident(), callContext('h-1'));
       await provider.update(ref, sampleIncident(), 'still failing', callContext('h-2'));
       await provider.resolve(ref, resolvedIncident(), callContext('h-3'));
-      expect(sn.requests.map((r) => r.method)).to.deep.equal(['GET', 'POST', 'PATCH', 'GET', 'PATCH']);
+      expect(sn.requests.map((r) => r.method)).to.deep.equal(['GET', 'POST', 'GET', 'PATCH', 'GET', 'PATCH']);
       for (const r of sn.requests) {
         expect(r.accept, `${r.method} ${r.path}`).to.equal('application/json');
         if (r.method !== 'GET') expect(r.contentType, `${r.method} ${r.path}`).to.match(/^application\/json/);
@@ -86,6 +86,46 @@ describe('servicenow ticket provider', () => {
       await servicenow({ assignmentGroup: 'Clinical Applications', cmdbCi: ci, caller: 'prodrome.integration', category: 'software', subcategory: 'application', contactType: 'monitoring' })
         .open(sampleIncident(), callContext('refs'));
       expect(sn.incidents[0]).to.include({ assignment_group: group, cmdb_ci: ci, caller_id: caller, category: 'software', subcategory: 'application', contact_type: 'monitoring' });
+    });
+
+    it('sends ticket fields of the check over the provider\'s own, references looked up by name, u_ fields as given', async () => {
+      sn.addField('incident', 'u_site');
+      sn.addField('incident', 'u_clinical_system');
+      const imaging = sn.addRecord('sys_user_group', { name: 'Imaging' });
+      sn.addRecord('sys_user_group', { name: 'Service Desk' });
+      const pacs = sn.addRecord('cmdb_ci', { name: 'PACS' });
+      const service = sn.addRecord('cmdb_ci_service', { name: 'Radiology Imaging' });
+      const fields = { assignment_group: 'Imaging', cmdb_ci: 'PACS', business_service: service, category: 'hardware', u_clinical_system: '{check} at {target}' };
+      await servicenow({ fields: { assignment_group: 'Service Desk', u_site: 'Main campus', category: 'software' } }).open(sampleIncident(), callContext('f-1', sampleIncident(), { fields }));
+      expect(sn.incidents[0]).to.include({
+        assignment_group: imaging, cmdb_ci: pacs, business_service: service, category: 'hardware', u_site: 'Main campus',
+        u_clinical_system: '{check} at {target}', // filled by the ticket stage, not by the provider
+      });
+    });
+
+    it('fills placeholders in the provider\'s own fields from the incident', async () => {
+      sn.addField('incident', 'u_source');
+      await servicenow({ fields: { u_source: 'prodrome {check} / {profile}' } }).open(sampleIncident(), callContext('f-2'));
+      expect(sn.incidents[0]!.u_source).to.equal('prodrome ehr-fhir / emergency-dept');
+    });
+
+    it('sends a custom field a data policy makes mandatory, and without it the refusal names the field', async () => {
+      sn.addField('incident', 'u_site');
+      sn.mandatoryOnInsert.set('u_site', 'Site');
+      const err = await failure(servicenow().open(sampleIncident(), callContext('dp-1')));
+      expect(err).to.include({ retryable: false, status: 403 });
+      expect(err.message).to.include('Data Policy Exception').and.include('mandatory: Site');
+      await servicenow({ fields: { u_site: 'Main campus' } }).open(sampleIncident(), callContext('dp-2'));
+      expect(sn.incidents).to.have.length(1);
+      expect(sn.incidents[0]!.u_site).to.equal('Main campus');
+    });
+
+    it('refuses ticket fields Prodrome writes itself, and values with "^" in a reference, at load', () => {
+      const fields = plugin().fields!;
+      expect(fields.safeParse({ short_description: 'x' }).error!.issues[0]!.message).to.include('written by Prodrome');
+      expect(fields.safeParse({ assignment_group: 'A^B' }).error!.issues[0]!.message).to.include('"^"');
+      expect(fields.safeParse({ 'Assignment Group': 'A' }).success).to.equal(false);
+      expect(fields.safeParse({ u_site: 'Main', watch_list: ['a', 'b'], u_count: 3 }).success).to.equal(true);
     });
 
     it('opens the incident without a group whose name matches nothing, and says why in the description', async () => {
@@ -156,16 +196,40 @@ describe('servicenow ticket provider', () => {
   });
 
   describe('update', () => {
-    it('writes the note as a work note with a status line and sends the current impact and urgency as strings', async () => {
+    it('writes the note as a work note with a status line and sends impact and urgency that changed, as strings', async () => {
       const provider = servicenow();
       const ref = await provider.open(sampleIncident({ impact: 2 }), callContext('u-open', sampleIncident({ impact: 2 }), { priority: { impact: 2, urgency: 3, priority: 4 } }));
       const ctx = callContext('u-1', sampleIncident({ impact: 2 }), { priority: { impact: 2, urgency: 1, priority: 2 } });
       await provider.update(ref, sampleIncident({ impact: 2 }), 'Urgency raised: the emergency department is working now', ctx);
       const patch = sn.requests.find((r) => r.method === 'PATCH')!;
-      expect(patch.body).to.include({ impact: '2', urgency: '1' });
+      expect(patch.body).to.include({ urgency: '1' });
+      expect(patch.body, 'impact did not change').not.to.have.property('impact');
       const [note] = sn.workNotes(ref.id);
       expect(note).to.include('Urgency raised: the emergency department is working now').and.include('priority P2 (impact 2, urgency 1)');
       expect(sn.incidents[0]).to.include({ urgency: '1', priority: '2', work_notes: '' });
+    });
+
+    it('does not lower the urgency a person raised on the record, but still raises impact', async () => {
+      const provider = servicenow();
+      const incident = sampleIncident({ impact: 2 });
+      const ref = await provider.open(incident, callContext('r-open', incident, { priority: { impact: 2, urgency: 2, priority: 3 } }));
+      sn.personEdits(ref.id, { urgency: '1' });
+      // Out of the profile's hours our urgency would drop to 3; the impact goes up to 1.
+      await provider.update(ref, incident, 'evening', callContext('r-1', incident, { priority: { impact: 1, urgency: 3, priority: 3 } }));
+      const patch = sn.requests.filter((r) => r.method === 'PATCH').at(-1)!;
+      expect(patch.body).to.include({ impact: '1' });
+      expect(patch.body).not.to.have.property('urgency');
+      expect(sn.incidents[0]).to.include({ impact: '1', urgency: '1', priority: '1' });
+    });
+
+    it('lowers urgency on a record nobody but Prodrome has touched (the profile left its hours)', async () => {
+      const provider = servicenow();
+      const incident = sampleIncident({ impact: 2 });
+      const ref = await provider.open(incident, callContext('l-open', incident, { priority: { impact: 2, urgency: 1, priority: 2 } }));
+      await provider.update(ref, incident, 'first note', callContext('l-1', incident, { priority: { impact: 2, urgency: 1, priority: 2 } }));
+      await provider.update(ref, incident, 'evening', callContext('l-2', incident, { priority: { impact: 2, urgency: 2, priority: 3 } }));
+      expect(sn.incidents[0]).to.include({ urgency: '2', priority: '3' });
+      expect(sn.workNotes(ref.id)).to.have.length(2);
     });
 
     it('reports an incident ServiceNow no longer has as a 404 no retry will fix', async () => {
@@ -333,7 +397,7 @@ describe('servicenow ticket provider', () => {
         return undefined;
       })();
       expect(err).to.be.instanceOf(ConfigError);
-      expect((err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`)).to.include('ticketing.providers.sn: needs exactly one auth mode: "user" with "password", or "oauthToken" — not both');
+      expect((err as ConfigError).problems.map((p) => `${p.path}: ${p.message}`)).to.include('ticketing.providers.sn: needs exactly one auth mode: "user" with "password", "oauthToken", or "oauth" — not several');
     });
   });
 });

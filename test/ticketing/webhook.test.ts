@@ -32,6 +32,18 @@ describe('webhook ticket provider', () => {
     expect(hook!.body).to.include({ action: 'open', priority: 1, severity: 'critical', check: 'ehr-fhir' });
   });
 
+  it('adds the check\'s extra fields over the provider\'s own to every payload, its own fields untouched', async () => {
+    const provider = await webhook(receiver.url, { fields: { queue: 'Service Desk', site: '{check} site' } });
+    await provider.open(sampleIncident(), callContext('xf-1', sampleIncident(), { fields: { queue: 'Imaging', team: ['pacs'] } }));
+    expect(receiver.received[0]!.body).to.include({ queue: 'Imaging', site: 'ehr-fhir site', action: 'open', check: 'ehr-fhir' });
+    expect(receiver.received[0]!.body.team).to.deep.equal(['pacs']);
+  });
+
+  it('refuses an extra field that would replace a payload field, at load', () => {
+    const fields = ticketRegistry.get('webhook').fields!;
+    expect(fields.safeParse({ priority: 1 }).error!.issues[0]!.message).to.include('a field of Prodrome\'s own payload');
+  });
+
   it('sends the bearer token it was given', async () => {
     const provider = await webhook(receiver.url, { token: 'hook-token-123' });
     await provider.open(sampleIncident(), ctx('k1'));
