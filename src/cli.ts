@@ -180,7 +180,7 @@ function printIncident(i: Incident): string {
     : i.ticketProviders
         .map((p) => {
           const t = i.tickets.find((r) => r.provider === p);
-          return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} not needed yet` : `${p} pending`;
+          return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} ${i.status === 'resolved' ? 'not needed' : 'not needed yet'}` : `${p} pending`;
         })
         .join(', ');
   const lasted = i.status === 'resolved' ? incidentState(i) : formatDuration(Date.now() - i.firstFailureAt);
