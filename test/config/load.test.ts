@@ -232,14 +232,14 @@ describe('ticketing options reported with their paths', () => {
     }
     return [];
   };
-  const sn = 'servicenow: { type: servicenow, instance: "https://hospital.service-now.com", user: a, password: b }';
+  const sn = 'servicenow: { type: servicenow, instance: "https://hospital.service-now.com", user: a-user, password: a-password }';
 
   it('reports a change overrun that is no duration', () => {
     expect(problemsOf(`ticketing:\n  providers:\n    ${sn}\nmaintenance:\n  - fromServiceNow: { provider: servicenow, overrun: soon }\n`).join('\n')).to.include('maintenance[0].fromServiceNow.overrun: "soon" is not a duration');
   });
 
   it('reports a Jira priority that is not true or false', () => {
-    expect(problemsOf('ticketing:\n  providers:\n    jira: { type: jira, url: "https://x.atlassian.net", email: a@b.org, apiToken: t, project: OPS, priority: none }\n').join('\n')).to.include('ticketing.providers.jira.priority');
+    expect(problemsOf('ticketing:\n  providers:\n    jira: { type: jira, url: "https://x.atlassian.net", email: a@b.org, apiToken: a-token, project: OPS, priority: none }\n').join('\n')).to.include('ticketing.providers.jira.priority');
   });
 
   it('reports a PagerDuty changeUrl that is not https', () => {

@@ -142,7 +142,7 @@ describe('vendor HTTP client: proxy and certificates', function () {
   describe('options', () => {
     const problems = (extra: string): string[] => {
       try {
-        parseConfig(`ticketing:\n  default: sn\n  providers:\n    sn: { type: servicenow, instance: "https://hospital.service-now.com", user: a, password: b, ${extra} }\n`);
+        parseConfig(`ticketing:\n  default: sn\n  providers:\n    sn: { type: servicenow, instance: "https://hospital.service-now.com", user: a-user, password: a-password, ${extra} }\n`);
       } catch (e) {
         return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`);
       }
