@@ -2,7 +2,7 @@
 # (No `# syntax=` line: BuildKit would fetch that frontend from Docker Hub even when the base image
 # is local, and hospitals often build offline against a mirrored registry. No BuildKit-only feature
 # is used.)
-# Run (see README "Deploying"):
+# Run (see docs/INSTALL.md):
 #   docker run -d --hostname prodrome-1 --stop-timeout 15 -p 127.0.0.1:9464:9464 \
 #     -v prodrome-var:/app/var -v /etc/prodrome:/app/config:ro --env-file /etc/prodrome/prodrome.env prodrome
 # The mounted config must set `http.listen: 0.0.0.0:9464`, or the port is reachable only from
@@ -26,8 +26,10 @@ FROM node:20-bookworm-slim
 # non-root user can ping while the container keeps NET_RAW (Docker's default). With --cap-drop
 # NET_RAW (or ALL) fping cannot even be started (spawn EPERM); under no-new-privileges it runs
 # without the capability and gets no replies. Either way validate and /readyz say so at start.
+# iputils-ping: the system ping, for icmp checks with `engine: ping`, which works on the unprivileged
+# ICMP sockets Docker allows (net.ipv4.ping_group_range) where no-new-privileges is required.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends redis-server fping \
+ && apt-get install -y --no-install-recommends redis-server fping iputils-ping \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid so a bind-mounted /app/var can be chowned on the host (chown 10001:10001 …).

@@ -2,7 +2,7 @@
  * The incident history's cost in Redis and the report's speed: writes N resolved incidents the way
  * the daemon does (open, a failed heal, a ticket, an update, recovery, the resolve event) into a
  * redis-server of its own (HISTORY_INCIDENTS, default 20,000; quick 2,000), then measures Redis memory per incident and `readReportInput` +
- * `buildReport` over them. This is where the README's "memory per incident" comes from.
+ * `buildReport` over them. This is where docs/OPERATIONS.md's "memory per incident" comes from.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';

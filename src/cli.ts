@@ -180,7 +180,7 @@ function printIncident(i: Incident): string {
     : i.ticketProviders
         .map((p) => {
           const t = i.tickets.find((r) => r.provider === p);
-          return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} not needed yet` : `${p} pending`;
+          return t ? `${p}:${t.number ?? t.id}` : i.ticketErrors[p] ? `${p} failed: ${i.ticketErrors[p]}` : i.ticketQueuedAt === undefined ? `${p} ${i.status === 'resolved' ? 'not needed' : 'not needed yet'}` : `${p} pending`;
         })
         .join(', ');
   const lasted = i.status === 'resolved' ? incidentState(i) : formatDuration(Date.now() - i.firstFailureAt);
@@ -439,7 +439,7 @@ program.command('check').description('run one check once and print its result').
 program.command('agents').description('the live agents sharing the daemon\'s Redis: site, role, checks run, last heartbeat').addOption(configOption()).option('--json', 'JSON output').action(commandAgents);
 program.command('incidents').description('open (or all recent) incidents with their tickets').addOption(configOption()).option('--all', 'recent incidents, resolved included').option('--json', 'JSON output').action(commandIncidents);
 program.command('report').description('the help-desk report: incidents, response times, most common problems, frequent flyers, availability').addOption(configOption())
-  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output (its keys: README, "prodrome report")').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
+  .option('--since <duration>', 'how far back: 24h, 7d, 30d', '7d').option('--json', 'JSON output (its keys: docs/STATUS-AND-REPORT.md)').option('--csv', 'one row per incident, for a spreadsheet').action(commandReport);
 // Maintenance by hand, through the running daemon's API. A usage error exits 2, as a bad config does.
 const silence = program.command('silence').description('silence checks for maintenance, through the running daemon (token from $PRODROME_ADMIN_TOKEN)')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.badConfig));

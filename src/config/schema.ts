@@ -329,20 +329,20 @@ export const topLevelSchema = z.strictObject({
     .describe('The incident history the help-desk report and the status pages read.'),
   vantage: z.strictObject({ checks: z.array(checkId).min(1).describe('Check ids that together are the daemon\'s view of the network (a core gateway, a DNS resolver).') }).optional()
     .describe('The daemon\'s own view of the network: when every target of every one of these checks fails at once, it is the daemon that is cut off; one incident says so and every other problem is held.'),
-  /** Prometheus Alertmanager intake (POST /api/alertmanager): how its alerts are ticketed. */
   alertmanager: z
     .strictObject({
-      ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional(),
+      ticket: z.union([z.string(), z.array(z.string()).min(1), z.literal(false)]).optional()
+        .describe('The ticket provider id (or a list of ids, or false for none) for the incidents of alerts. Default ticketing.default.'),
       impact: impact.default(2).describe('The impact (1 high … 3 low) of an alert without an impact label. Default 2.'),
-      /** An alert label naming the affected profile(s), comma-separated. */
-      profileLabel: z.string().min(1).default('profile'),
+      profileLabel: z.string().min(1).default('profile')
+        .describe('An alert label naming the profiles the alert affects, comma-separated (they set its urgency and ticketFields). Default "profile".'),
       impactLabel: z
         .string()
         .min(1)
         .default('impact')
         .describe('An alert label holding the impact, 1 (high) … 3 (low); an alert without it (or with another value) takes `impact`. Default "impact".'),
-      /** Healers to try on a firing alert, as on a check. */
-      heal: z.array(z.string()).default([]),
+      heal: z.array(z.string()).default([])
+        .describe('Healer ids to try, in order, on a firing alert before its ticket, as a check\'s heal. One that fills {host}, {port} or {target} must say acceptAlertLabels: true. Default none.'),
       hostLabel: z
         .string()
         .min(1)
@@ -364,7 +364,8 @@ export const topLevelSchema = z.strictObject({
         .describe('alert (default): one incident per alert (its fingerprint). group: one incident per Alertmanager group (its groupKey), open while any of its alerts fires.'),
       ticketFields: ticketFieldsSchema.optional(),
     })
-    .optional(),
+    .optional()
+    .describe('The Prometheus Alertmanager intake (POST /api/alertmanager, a webhook receiver with the http.token): how its alerts become incidents and tickets. Default none: the endpoint answers 404.'),
   notify: z
     .strictObject({
       channels: z
@@ -476,7 +477,7 @@ export const topLevelSchema = z.strictObject({
         })
         .default({ initial: 1_000, max: 300_000 })
         .describe('Retry delays double from `initial` up to `max`, with ±20% jitter; a 429\'s Retry-After wins when given (capped at 1h).'),
-      providers: z.record(z.string(), pluginEntry('tickets', 'provider type', {}, {})).default({ local: { type: 'local' } })
+      providers: z.record(z.string(), pluginEntry('tickets', 'provider type', { type: z.string().describe('The provider type: local, webhook, servicenow, jira or pagerduty.') }, {})).default({ local: { type: 'local' } })
         .describe('Ticket providers by id. Default: one `local` provider (tickets kept in Redis).'),
     })
     .default({ default: 'local', recordHealed: false, maxAttempts: 10_000, backoff: { initial: 1_000, max: 300_000 }, providers: { local: { type: 'local' } } })

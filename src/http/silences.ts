@@ -72,7 +72,7 @@ export function registerSilenceRoutes(http: HttpServer, maintenance: SilenceServ
   });
 
   // The list tells who silenced what until when (which checks are blind now): the token, as the
-  // README and the contract say, not open like the other reads.
+  // docs/HTTP-API.md and the contract say, not open like the other reads.
   http.route('GET', '/api/silences', async () => {
     try {
       return { status: 200, body: (await maintenance.list()).map(view) };

@@ -6,8 +6,8 @@ export interface Percentiles {
 
 /**
  * The help-desk report over [from, to): what `prodrome report --json` prints and what the IT status
- * page's headline figures come from. The keys up to `byProfile` are documented for users (README,
- * "prodrome report") and must stay.
+ * page's headline figures come from. The keys up to `byProfile` are documented for users
+ * (docs/STATUS-AND-REPORT.md, "prodrome report") and must stay.
  */
 export interface Report {
   from: string;

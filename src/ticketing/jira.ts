@@ -67,29 +67,26 @@ export const jiraFields = z
   });
 
 const options = {
-  /** Required. The site, e.g. https://hospital.atlassian.net (Data Center: with its context path). http:// only on loopback. */
-  url: vendorUrl('https://hospital.atlassian.net'),
+  url: vendorUrl('https://hospital.atlassian.net')
+    .describe('Required. The Jira site, e.g. https://hospital.atlassian.net (Data Center: with its context path, https://jira.hospital.org/jira). Plain http:// only on loopback.'),
   deployment: z
     .enum(['cloud', 'datacenter'], { error: 'must be cloud or datacenter' })
     .default('cloud')
     .describe('cloud (Atlassian Cloud: e-mail + API token, REST v3 or v2, search at /search/jql) or datacenter (Jira Data Center/Server: user + password or a personal access token, REST v2, search at /search). Chosen, never guessed. Default cloud.'),
-  /** Jira Cloud: the account's e-mail, with `apiToken` (HTTP Basic). */
-  email: identity.optional(),
-  /** Jira Cloud: an API token of the account in `email`; use env: or file:. */
-  apiToken: secret.optional(),
+  email: identity.optional().describe('Jira Cloud: the e-mail address of the account Prodrome signs in as, with apiToken (HTTP Basic).'),
+  apiToken: secret.optional().describe('Jira Cloud: an API token of the account in email (id.atlassian.com → Security → API tokens); use env: or file:.'),
   user: identity.optional().describe('Jira Data Center: the service account\'s user name, with password (HTTP Basic).'),
   password: secret.optional().describe('Jira Data Center: that account\'s password; use env: or file:.'),
-  /** Jira Data Center: a personal access token (HTTP Bearer), instead of user + password. */
-  personalAccessToken: secret.optional(),
-  /** Required. The project key (OPS). */
-  project: z.string().regex(/^[A-Z][A-Z0-9_]+$/, 'must be a Jira project key in capitals, e.g. OPS'),
+  personalAccessToken: secret.optional().describe('Jira Data Center: a personal access token (sent as Bearer), instead of user + password; use env: or file:.'),
+  project: z.string().regex(/^[A-Z][A-Z0-9_]+$/, 'must be a Jira project key in capitals, e.g. OPS')
+    .describe('Required. The key of the project issues are created in, in capitals (OPS).'),
   issueType: z
     .string()
     .min(1)
     .optional()
     .describe('The issue type to create. Default Incident, which exists only in Jira Service Management projects: a Jira Software or Work Management project needs Task or Bug.'),
-  /** 3: descriptions and comments in Atlassian Document Format (Jira Cloud). 2: plain text. Default 3 on cloud, 2 (the only one) on datacenter. */
-  apiVersion: z.union([z.literal(3), z.literal(2)], { error: 'must be 3 (Jira Cloud) or 2 (plain text; Jira Data Center)' }).optional(),
+  apiVersion: z.union([z.literal(3), z.literal(2)], { error: 'must be 3 (Jira Cloud) or 2 (plain text; Jira Data Center)' }).optional()
+    .describe('The REST API version: 3, descriptions and comments in Atlassian Document Format (Jira Cloud only); 2, plain text. Default 3 on cloud, 2 (the only one) on datacenter.'),
   priority: z
     .boolean()
     .default(true)
@@ -98,11 +95,11 @@ const options = {
     .boolean()
     .default(true)
     .describe('false: send no description on create (the create screen has none); the details then go in a first comment. Default true.'),
-  /** Our priority 1 … 5 → a Jira priority name; the ones left out keep the default Highest, High, Medium, Low, Lowest. */
   priorities: z
     .partialRecord(z.enum(['1', '2', '3', '4', '5']), z.string().min(1))
     .default({})
-    .transform((p) => ({ ...DEFAULT_JIRA_PRIORITIES, ...p })),
+    .transform((p) => ({ ...DEFAULT_JIRA_PRIORITIES, ...p }))
+    .describe('Prodrome priority 1 … 5 → the name of a Jira priority; give only the ones to change. Default 1 Highest, 2 High, 3 Medium, 4 Low, 5 Lowest.'),
   labels: z
     .union([z.literal(false), z.array(z.string().min(1).max(255).regex(/^\S+$/, 'a Jira label cannot contain spaces'))])
     .default([])
@@ -110,11 +107,11 @@ const options = {
   fields: jiraFields
     .default({})
     .describe('Fields sent on every new issue, under the checks\' and profiles\' ticketFields: components (names), labels, customfield_NNNNN and any other create-screen field. Default none.'),
-  /** The workflow transition that closes an issue, matched without regard to case. Default `Done`. */
-  doneTransition: z.string().min(1).default('Done'),
-  /** A resolution to set with that transition (`Done`, `Fixed` …); only if the transition's screen has the field. Default none. */
-  resolution: z.string().min(1).optional(),
-  timeout: duration.default(10_000),
+  doneTransition: z.string().min(1).default('Done')
+    .describe('The name of the workflow transition that closes an issue when its incident resolves, matched without regard to case. Default Done.'),
+  resolution: z.string().min(1).optional()
+    .describe('A resolution set with that transition (Done, Fixed …), only if the transition\'s screen has the field; the account then needs Resolve issues. Default none.'),
+  timeout: duration.default(10_000).describe('How long one request may take before it fails and is retried. Default 10s.'),
   ...connectionShape,
 };
 

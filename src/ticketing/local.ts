@@ -26,8 +26,8 @@ export const LOCAL_TICKET_RETENTION_MS = 90 * 86_400_000;
 const RETENTION_S = LOCAL_TICKET_RETENTION_MS / 1000;
 
 const options = {
-  /** Ticket numbers are PREFIX-000123. Default `LOCAL`. */
-  numberPrefix: z.string().regex(/^[A-Z][A-Z0-9]*$/).default('LOCAL'),
+  numberPrefix: z.string().regex(/^[A-Z][A-Z0-9]*$/).default('LOCAL')
+    .describe('Capital letters (and digits) before each ticket number: PREFIX-000123. Default LOCAL, giving LOCAL-000042.'),
 };
 
 // The ticket worker runs several jobs at once, so every change is one script: an update racing a

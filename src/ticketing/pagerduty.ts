@@ -41,24 +41,20 @@ export const DEFAULT_SEVERITIES: Readonly<Record<PriorityKey, PagerDutySeverity>
 const ROUTING_KEY = /^[A-Za-z0-9]{32}$/;
 
 const options = {
-  /** Required: the Events API v2 integration key (32 letters and digits); use `env:` or `file:`. */
-  routingKey: secret,
+  routingKey: secret.describe('Required. The Integration Key (32 letters and digits) of an Events API v2 integration on the PagerDuty service to page; use env: or file:. A check may page another service through ticketFields.'),
   // prefault, not default: zod 4 hands a default out as it is, a prefault goes through the checks.
-  /** Default the Events API v2 endpoint; plain `http://` only on loopback (127.0.0.0/8, localhost, [::1]), for tests. */
-  url: vendorUrl(PAGERDUTY_EVENTS_URL).prefault(PAGERDUTY_EVENTS_URL),
-  /** Our priority 1…5 → PagerDuty severity; default 1 and 2 critical, 3 error, 4 warning, 5 info. Give only the ones to change. */
-  severities: z.partialRecord(z.enum(['1', '2', '3', '4', '5']), z.enum(PAGERDUTY_SEVERITIES)).default({}),
-  /** `payload.source`; default the incident's target. */
-  source: z.string().min(1).optional(),
-  /** `payload.component`, `payload.group`: none by default. */
-  component: z.string().min(1).optional(),
-  group: z.string().min(1).optional(),
-  /** `payload.class`; default the failure kind (timeout, refused, http_status …). */
-  class: z.string().min(1).optional(),
+  url: vendorUrl(PAGERDUTY_EVENTS_URL).prefault(PAGERDUTY_EVENTS_URL)
+    .describe('The Events API v2 endpoint. Default https://events.pagerduty.com/v2/enqueue; plain http:// only on loopback (for tests).'),
+  severities: z.partialRecord(z.enum(['1', '2', '3', '4', '5']), z.enum(PAGERDUTY_SEVERITIES)).default({})
+    .describe('Prodrome priority 1 … 5 → PagerDuty severity (critical, error, warning, info); give only the ones to change. Default 1 and 2 critical, 3 error, 4 warning, 5 info.'),
+  source: z.string().min(1).optional().describe('payload.source of every alert. Default the incident\'s target.'),
+  component: z.string().min(1).optional().describe('payload.component of every alert (pacs, mysql …). Default none.'),
+  group: z.string().min(1).optional().describe('payload.group of every alert (imaging, app-stack …). Default none.'),
+  class: z.string().min(1).optional().describe('payload.class of every alert. Default the failure kind (timeout, refused, http_status …).'),
   changeUrl: vendorUrl(PAGERDUTY_CHANGE_URL)
     .optional()
     .describe('The change events endpoint (updates, healer actions, silences). Default: url with /v2/enqueue replaced by /v2/change/enqueue.'),
-  timeout: duration.default(10_000),
+  timeout: duration.default(10_000).describe('How long one request may take before it fails and is retried. Default 10s.'),
   ...connectionShape,
 };
 

@@ -50,7 +50,6 @@ const INSTANCE_EXAMPLE = 'https://hospital.service-now.com';
 const referenceValue = z.string().min(1).regex(/^[^\^\r\n]+$/, { message: 'must not contain "^" or a line break' });
 
 const options = {
-  /** Required. `https://hospital.service-now.com`; plain http only on loopback (tests, a local proxy). */
   instance: z
     .string({ error: `must be the instance URL, e.g. ${INSTANCE_EXAMPLE}` })
     // vendorUrl's own checks call `new URL()`, which throws on text that is no URL at all (""):
@@ -58,37 +57,28 @@ const options = {
     .refine((u) => URL.canParse(u), { message: `must be an http(s) URL, e.g. ${INSTANCE_EXAMPLE}` })
     .pipe(vendorUrl(INSTANCE_EXAMPLE))
     // Paths are appended to it: a query or a fragment would swallow them.
-    .refine((u) => !/[?#]/.test(u), { message: 'must be the instance address only, without a query or fragment' }),
-  /** Basic auth user (an integration user with the itil role); use env: or file:. With `password`. */
-  user: identity.optional(),
-  /** Basic auth password; use env: or file:. */
-  password: secret.optional(),
-  /** An OAuth access token, sent as `Authorization: Bearer …`, instead of user and password. */
+    .refine((u) => !/[?#]/.test(u), { message: 'must be the instance address only, without a query or fragment' })
+    .describe('Required. The instance\'s address, https://hospital.service-now.com; plain http:// only on loopback (tests, a local proxy).'),
+  user: identity.optional()
+    .describe('HTTP Basic sign-in: the user name of an integration user (Web service access only) with the itil role; with password. Or use oauth.'),
+  password: secret.optional().describe('HTTP Basic sign-in: that user\'s password; use env: or file:.'),
   oauthToken: secret.optional().describe('A static OAuth access token (Bearer), instead of user + password or oauth. It is never refreshed: prefer oauth.'),
   oauth: oauthSchema
     .optional()
     .describe('Sign in with an OAuth grant against <instance>/oauth_token.do; tokens are refreshed before they expire and once on a 401.'),
   ...connectionShape,
-  /** `assignment_group`: the group's sys_id or its name (looked up in sys_user_group). Default none. */
-  assignmentGroup: referenceValue.optional(),
-  /** `category` value (e.g. `software`). Default none: the instance's default. */
-  category: z.string().min(1).optional(),
-  /** `subcategory` value. Default none. */
-  subcategory: z.string().min(1).optional(),
-  /** `cmdb_ci`: the configuration item's sys_id or its name (looked up in cmdb_ci). Default none. */
-  cmdbCi: referenceValue.optional(),
-  /** `caller_id`: the caller's sys_id or user name (looked up in sys_user). Default none. */
-  caller: referenceValue.optional(),
-  /** `contact_type` value, if your instance has one for monitoring (not in the base choices). Default none. */
-  contactType: z.string().min(1).optional(),
-  /** Per request. Default 10s. */
-  timeout: duration.default(10_000),
-  /**
-   * Fields of the resolve PATCH, merged over `{ state: "6", close_code: "Solution provided" }`
-   * (older instances use close codes such as "Solved (Permanently)"). `close_notes` is always
-   * written by Prodrome: how the incident ended.
-   */
-  resolveFields: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a ServiceNow field name (close_code, u_…)' }), z.string()).default({}),
+  assignmentGroup: referenceValue.optional()
+    .describe('Older form of fields.assignment_group: the group\'s sys_id or its name (looked up in sys_user_group). Default none.'),
+  category: z.string().min(1).optional().describe('Older form of fields.category (software …). Default none: the instance\'s default.'),
+  subcategory: z.string().min(1).optional().describe('Older form of fields.subcategory. Default none.'),
+  cmdbCi: referenceValue.optional()
+    .describe('Older form of fields.cmdb_ci: the configuration item\'s sys_id or its name (looked up in cmdb_ci). Default none.'),
+  caller: referenceValue.optional().describe('Older form of fields.caller_id: the caller\'s sys_id or user name (looked up in sys_user). Default none.'),
+  contactType: z.string().min(1).optional()
+    .describe('Older form of fields.contact_type, if your instance has a value for monitoring (not in the base choices). Default none.'),
+  timeout: duration.default(10_000).describe('How long one request may take before it fails and is retried. Default 10s.'),
+  resolveFields: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, { message: 'must be a ServiceNow field name (close_code, u_…)' }), z.string()).default({})
+    .describe('Fields of the resolve request, merged over { state: "6", close_code: "Solution provided" } (older instances use close codes such as "Solved (Permanently)"). close_notes is always written by Prodrome: how the incident ended. Default none.'),
   fields: z
     .lazy(() => serviceNowFields)
     .default({})

@@ -10,33 +10,28 @@ import { rememberHeaderSecrets } from '../core/secrets.js';
 import type { Incident, TicketRef } from '../messages/incident.js';
 
 const options = {
-  /**
-   * Required. Receivers often put a token in the URL, so `env:NAME` and `file:/path` are accepted
-   * (and the resolved URL is redacted from logs); checked as http(s) after resolution.
-   */
+  // Receivers often put a token in the URL, hence env:/file: (and the resolved URL is redacted from logs).
   url: z
     .string({ error: 'must be an http(s) URL' })
     .pipe(maybeSecret)
-    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
-  /** Sent as `Authorization: Bearer …`; use env: or file:. */
-  token: secret.optional(),
-  /** Extra request headers (default none); a value may be `env:NAME` or `file:/path`. */
-  headers: z.record(z.string(), maybeSecret).default({}).transform((headers) => (rememberHeaderSecrets(headers), headers)),
-  timeout: duration.default(10_000),
+    .pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }))
+    .describe('Required. The receiver\'s http(s) URL the JSON payload is POSTed to; may be env:NAME or file:/path, for a URL that embeds a token.'),
+  token: secret.optional().describe('Sent as Authorization: Bearer <token>; use env: or file:. Default none.'),
+  headers: z.record(z.string(), maybeSecret).default({}).transform((headers) => (rememberHeaderSecrets(headers), headers))
+    .describe('Extra request headers; a value may be env:NAME or file:/path, and one under a credential-like name (authorization, *token*, *key*) is redacted wherever it shows. Default none.'),
+  timeout: duration.default(10_000).describe('How long one request may take before it fails and is retried. Default 10s.'),
   ...connectionShape,
-  /**
-   * Optional: the body to send instead of the contract payload, for a receiver that wants its own
-   * shape. Any JSON value (a YAML mapping); its string values may hold `{{path}}` placeholders
-   * filled from the payload (`{{title}}`, `{{priority}}`, `{{evidence.kind}}` …). A string that is
-   * exactly one placeholder takes the value's own JSON type (a number stays a number). Every
-   * placeholder is checked at load. Without it, the contract payload is sent as is.
-   */
   body: z
     .json()
     .superRefine((template, ctx) => {
       for (const problem of templateProblems(template)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
     })
-    .optional(),
+    .optional()
+    .describe(
+      'The body to send instead of the standard payload (docs/WEBHOOK.md), for a receiver that wants its own shape: any JSON value, whose strings may hold ' +
+        '{{path}} placeholders filled from the payload ({{title}}, {{priority}}, {{evidence.kind}} …); a string that is exactly one placeholder keeps the value\'s ' +
+        'JSON type. Every placeholder is checked at load. Default none: the standard payload.',
+    ),
   fields: z
     .lazy(() => webhookFields)
     .default({})

@@ -104,6 +104,8 @@ ticketing:
     const { stdout } = await run(process.execPath, [CLI, 'incidents', '--all', '-c', configPath], { env });
     expect(stdout).to.match(/resolved .* lab-lis .* http_status: HTTP 503.*\(healed by restart-service after /);
     expect(stdout).to.not.include('unknown');
+    // Healed before any ticket: none was needed, and none will be ("not needed yet" would promise one).
+    expect(stdout).to.match(/\[\S+ not needed\]/);
   });
 
   it('opens exactly one ticket, carrying the attempts, when the service stays broken', async () => {

@@ -38,6 +38,8 @@ export interface FakeServiceNowOptions {
   tls?: { key: string; cert: string };
   /** Access token lifetime (the instance default: 30 minutes). */
   tokenLifetimeMs?: number;
+  /** Called after each incident write is stored (scripts/fake-servicenow.mjs prints them). */
+  onIncidentWrite?: (row: Row, created: boolean, notes: JournalEntry[]) => void;
 }
 
 export interface SeenRequest {
@@ -158,12 +160,14 @@ export class FakeServiceNow {
   private nextNumber = 10001;
   private readonly server: http.Server;
   private readonly scheme: 'http' | 'https';
+  private readonly onIncidentWrite: FakeServiceNowOptions['onIncidentWrite'];
 
   constructor(options: FakeServiceNowOptions = {}) {
     const handler: http.RequestListener = (req, res) => void this.handle(req, res);
     this.server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, handler) : http.createServer(handler);
     this.scheme = options.tls ? 'https' : 'http';
     this.tokenLifetimeMs = options.tokenLifetimeMs ?? 1_800_000;
+    this.onIncidentWrite = options.onIncidentWrite;
   }
 
   get url(): string {
@@ -174,8 +178,9 @@ export class FakeServiceNow {
     return this.tables.get('incident')!;
   }
 
-  async start(): Promise<this> {
-    this.port = await listen(this.server);
+  /** Listens on 127.0.0.1: a free port, or the one given. */
+  async start(port = 0): Promise<this> {
+    this.port = await listen(this.server, port);
     return this;
   }
 
@@ -414,6 +419,7 @@ export class FakeServiceNow {
       this.nextNumber++;
     }
     this.journal.push(...notes);
+    this.onIncidentWrite?.(row, sysId === undefined, notes);
     if (this.dying > 0) {
       this.dying--;
       return { status: 0, body: {}, die: true };
